@@ -1,0 +1,65 @@
+# seatkeeper's commands. `make help` lists them.
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+GO ?= go
+CONTROLLER_GEN := $(GO) tool controller-gen
+# kube-apiserver and etcd for envtest: downloaded or built once per machine, see hack/envtest-assets.sh.
+ENVTEST_ASSETS = $(shell ./hack/envtest-assets.sh)
+# Packages run by `make test`; TEST_ARGS passes extra flags (e.g. TEST_ARGS='-run Seats').
+TEST_PKGS ?= ./...
+TEST_ARGS ?=
+
+.PHONY: help
+help: ## List the commands.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+.PHONY: manifests
+manifests: ## Generate CRDs and the manager's RBAC from the markers.
+	$(CONTROLLER_GEN) rbac:roleName=seatkeeper-manager crd paths="./api/..." paths="./controllers/..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: ## Generate the API's DeepCopy methods.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## go fmt.
+	$(GO) fmt ./...
+
+.PHONY: vet
+vet: ## go vet.
+	$(GO) vet ./...
+
+.PHONY: envtest
+envtest: ## Provide kube-apiserver and etcd for the tests (first time: download or build, ~6 min).
+	@echo "envtest binaries: $(ENVTEST_ASSETS)"
+
+.PHONY: test
+test: manifests generate vet ## Run every test (unit, envtest integration, short fuzz) with -race.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -timeout 40m $(TEST_PKGS) $(TEST_ARGS)
+
+.PHONY: verify-generated
+verify-generated: manifests generate ## Fail when the committed generated files are stale.
+	@git diff --exit-code --stat -- api config || { echo "generated files are stale: run make manifests generate and commit"; exit 1; }
+
+.PHONY: build
+build: manifests generate ## Build the operator and the extra binaries into bin/.
+	$(GO) build -o bin/manager .
+	$(GO) build -o bin/ ./cmd/...
+
+.PHONY: run
+run: manifests generate ## Run the operator: on KUBECONFIG's cluster if reachable, else (or LOCAL=1) on a throwaway local control plane.
+	./hack/run.sh
+
+.PHONY: bench
+bench: ## Run the benchmark programs (BENCH_ARGS='-quick' for a short run).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./test/bench $(BENCH_ARGS)
+
+.PHONY: deploy
+deploy: manifests ## Install CRDs, RBAC and the operator on KUBECONFIG's cluster.
+	kubectl apply --server-side -k config/default
+
+.PHONY: undeploy
+undeploy: ## Remove what deploy installed.
+	kubectl delete --ignore-not-found -k config/default

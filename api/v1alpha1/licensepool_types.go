@@ -1,0 +1,283 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// WhenExhausted says what happens to a session that finds every shared licence in use.
+// +kubebuilder:validation:Enum=Queue;Reject
+type WhenExhausted string
+
+const (
+	// WhenExhaustedQueue puts the session in the pool's queue until a licence frees.
+	WhenExhaustedQueue WhenExhausted = "Queue"
+	// WhenExhaustedReject ends the session at once with endReason Rejected.
+	WhenExhaustedReject WhenExhausted = "Reject"
+)
+
+// CountBy says what one shared licence covers.
+// +kubebuilder:validation:Enum=Session;Holder
+type CountBy string
+
+const (
+	// CountBySession uses one licence per Active session.
+	CountBySession CountBy = "Session"
+	// CountByHolder uses one licence per holder, however many Active sessions it has.
+	CountByHolder CountBy = "Holder"
+)
+
+// SessionPolicy governs the shared sessions of a pool.
+type SessionPolicy struct {
+	// heartbeatTimeout is how long a session may go without renewing status.renewTime. An Active
+	// session not renewed for this long ends with HeartbeatExpired; a Waiting one leaves the queue.
+	// At least 5s.
+	// +optional
+	// +kubebuilder:default="60s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s')",message="heartbeatTimeout must be at least 5s, so that agents can renew in time"
+	HeartbeatTimeout *metav1.Duration `json:"heartbeatTimeout,omitempty"`
+
+	// idleTimeout ends an Active session that has stayed in state Idle this long (IdleTimeout),
+	// counted from the later of status.stateChangedAt and status.grantedAt. Unset: no limit.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="idleTimeout must be positive; leave it unset for no idle limit"
+	IdleTimeout *metav1.Duration `json:"idleTimeout,omitempty"`
+
+	// maxDuration ends an Active session this long after it was granted (MaxDurationExceeded).
+	// Unset: no limit.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="maxDuration must be positive; leave it unset for no duration limit"
+	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
+
+	// whenExhausted is Queue (wait in line for a licence) or Reject (end at once with Rejected).
+	// +optional
+	// +kubebuilder:default=Queue
+	WhenExhausted WhenExhausted `json:"whenExhausted,omitempty"`
+
+	// requireSeat, when true, lets only a holder with a Bound SeatAssignment in this pool (whose
+	// spec.assignee.name equals the session's spec.holder) take a session; others end NotEntitled.
+	// +optional
+	// +kubebuilder:default=false
+	RequireSeat bool `json:"requireSeat,omitempty"`
+
+	// countBy is Session (one licence per Active session) or Holder (all Active sessions of one
+	// holder use one licence).
+	// +optional
+	// +kubebuilder:default=Session
+	CountBy CountBy `json:"countBy,omitempty"`
+
+	// retainEnded is how long an Ended session is kept, as the record for usage reports, before
+	// the operator deletes it.
+	// +optional
+	// +kubebuilder:default="24h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="retainEnded must not be negative"
+	RetainEnded *metav1.Duration `json:"retainEnded,omitempty"`
+}
+
+// LicensePoolSpec is what a platform team declares about one product's licences in an account.
+// +kubebuilder:validation:XValidation:rule="has(self.managedBy) == has(oldSelf.managedBy)",message="managedBy is immutable: recreate the pool to hand it to another manager",fieldPath=".managedBy"
+type LicensePoolSpec struct {
+	// product is the product this pool licenses, as a DNS label (e.g. remote-support). Immutable.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="product is immutable: create a new pool for another product"
+	Product string `json:"product"`
+
+	// displayName is a name for people, shown by the kubectl plugin.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	DisplayName string `json:"displayName,omitempty"`
+
+	// seats is the number of named seats bought. Unset: unlimited. Active CustomerOrders add to it.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000
+	Seats *int32 `json:"seats,omitempty"`
+
+	// concurrentSessions is the number of shared (concurrent) licences. Unset: unlimited; 0: none.
+	// Active CustomerOrders add to it.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000
+	ConcurrentSessions *int32 `json:"concurrentSessions,omitempty"`
+
+	// expiresAt is when the licence expires: after it nothing new is granted, seats go back to
+	// Pending and Active sessions end with PoolExpired.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// expiryWarning is how long before expiresAt the pool reports ExpiringSoon and emits a
+	// Warning event.
+	// +optional
+	// +kubebuilder:default="168h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="expiryWarning must not be negative"
+	ExpiryWarning *metav1.Duration `json:"expiryWarning,omitempty"`
+
+	// sessionPolicy governs the pool's shared sessions: timeouts, queueing and counting.
+	// +optional
+	// +kubebuilder:default={}
+	SessionPolicy SessionPolicy `json:"sessionPolicy,omitempty"`
+
+	// managedBy names the system that decides grants in this pool. Unset or
+	// licensing.seatkeeper.io/controller: seatkeeper. Anything else: seatkeeper only reports
+	// counts and changes no seat or session. Immutable.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="managedBy is immutable: recreate the pool to hand it to another manager"
+	ManagedBy string `json:"managedBy,omitempty"`
+}
+
+// SeatUsage reports a pool's named seats.
+type SeatUsage struct {
+	// limit is the effective seat limit: spec.seats plus what active orders add. Omitted when
+	// unlimited.
+	// +optional
+	Limit *int32 `json:"limit,omitempty"`
+	// bound is the number of SeatAssignments holding a seat.
+	// +optional
+	Bound int32 `json:"bound"`
+	// pending is the number of enabled SeatAssignments waiting for a seat.
+	// +optional
+	Pending int32 `json:"pending"`
+	// summary is bound/limit for people, with ∞ for an unlimited pool.
+	// +optional
+	Summary string `json:"summary,omitempty"`
+}
+
+// SessionUsage reports a pool's shared licences.
+type SessionUsage struct {
+	// limit is the effective shared-licence limit: spec.concurrentSessions plus what active
+	// orders add. Omitted when unlimited.
+	// +optional
+	Limit *int32 `json:"limit,omitempty"`
+	// active is the number of licences in use (Active sessions, or their holders with
+	// countBy Holder).
+	// +optional
+	Active int32 `json:"active"`
+	// idle is the number of Active sessions in state Idle.
+	// +optional
+	Idle int32 `json:"idle"`
+	// waiting is the number of sessions in the queue.
+	// +optional
+	Waiting int32 `json:"waiting"`
+	// summary is active/limit for people, with ∞ for an unlimited pool.
+	// +optional
+	Summary string `json:"summary,omitempty"`
+}
+
+// PoolOrder is the capacity one active CustomerOrder adds to a pool.
+type PoolOrder struct {
+	// name is the CustomerOrder's name.
+	// +required
+	Name string `json:"name"`
+	// seats is the number of seats the order adds.
+	// +optional
+	Seats int32 `json:"seats"`
+	// concurrentSessions is the number of shared licences the order adds.
+	// +optional
+	ConcurrentSessions int32 `json:"concurrentSessions"`
+	// expiresAt is when the order's term ends, if it does.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+}
+
+// Grants is one list of the ledger: the names of the claimants that hold a licence.
+type Grants struct {
+	// holders are the names of the SeatAssignments or SharedSessions holding a licence, sorted.
+	// +optional
+	// +listType=set
+	Holders []string `json:"holders,omitempty"`
+}
+
+// Ledger is the pool's record of who holds its limited licences. A grant is written here, with
+// optimistic concurrency on the pool, before it shows on the claimant; so two operators, or one
+// with a stale cache, can never hand out more than the limit. A list is present only while its
+// limit is finite: an unlimited pool cannot be over-granted.
+type Ledger struct {
+	// seats lists the SeatAssignments holding a seat.
+	// +optional
+	Seats *Grants `json:"seats,omitempty"`
+	// sessions lists the SharedSessions holding a shared licence.
+	// +optional
+	Sessions *Grants `json:"sessions,omitempty"`
+}
+
+// LicensePoolStatus is what the operator observed and decided for a pool.
+type LicensePoolStatus struct {
+	// observedGeneration is the metadata.generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// seats reports named-seat usage.
+	// +optional
+	Seats SeatUsage `json:"seats,omitzero"`
+	// sessions reports shared-licence usage.
+	// +optional
+	Sessions SessionUsage `json:"sessions,omitzero"`
+	// orders lists the capacity that active CustomerOrders add.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Orders []PoolOrder `json:"orders,omitempty"`
+	// ledger records who holds the pool's limited licences; see Ledger.
+	// +optional
+	Ledger *Ledger `json:"ledger,omitempty"`
+	// conditions: Ready, Expired, ExpiringSoon, SeatsExhausted, SessionsExhausted.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// LicensePool is the licences of one product in one customer account (its namespace): named
+// seats, shared (concurrent) licences, their expiry and the rules for sessions.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=lp,categories=licensing
+// +kubebuilder:printcolumn:name="Product",type=string,JSONPath=`.spec.product`
+// +kubebuilder:printcolumn:name="Seats",type=string,JSONPath=`.status.seats.summary`
+// +kubebuilder:printcolumn:name="Sessions",type=string,JSONPath=`.status.sessions.summary`
+// +kubebuilder:printcolumn:name="Waiting",type=integer,JSONPath=`.status.sessions.waiting`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.spec.expiresAt`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Display Name",type=string,JSONPath=`.spec.displayName`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+type LicensePool struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the licences as bought.
+	// +required
+	Spec LicensePoolSpec `json:"spec"`
+	// status is the usage the operator observed.
+	// +optional
+	Status LicensePoolStatus `json:"status,omitzero"`
+}
+
+// LicensePoolList is a list of LicensePools.
+// +kubebuilder:object:root=true
+type LicensePoolList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []LicensePool `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&LicensePool{}, &LicensePoolList{})
+}

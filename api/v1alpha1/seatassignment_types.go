@@ -1,0 +1,139 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// AssigneeKind says who a seat is for.
+// +kubebuilder:validation:Enum=User;Device
+type AssigneeKind string
+
+const (
+	// AssigneeUser is a person: a technician, by user name or e-mail.
+	AssigneeUser AssigneeKind = "User"
+	// AssigneeDevice is an unattended machine or registered client.
+	AssigneeDevice AssigneeKind = "Device"
+)
+
+// Assignee is the person or device a seat is for.
+type Assignee struct {
+	// kind is User (a technician) or Device (an unattended machine or registered client).
+	// +optional
+	// +kubebuilder:default=User
+	Kind AssigneeKind `json:"kind,omitempty"`
+	// name is the user name, e-mail or device id. Immutable.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="assignee.name is immutable: create a new SeatAssignment for another assignee"
+	Name string `json:"name"`
+}
+
+// SeatAssignmentSpec asks for one named seat of a pool for one assignee.
+type SeatAssignmentSpec struct {
+	// poolName is the LicensePool, in this namespace, the seat comes from. Immutable.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="poolName is immutable: create a new SeatAssignment for another pool"
+	PoolName string `json:"poolName"`
+	// assignee is who the seat is for.
+	// +required
+	Assignee Assignee `json:"assignee"`
+	// enabled is the on/off toggle: false frees the seat and keeps this record.
+	// +optional
+	// +kubebuilder:default=true
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// SeatPhase is where a SeatAssignment stands.
+// +kubebuilder:validation:Enum=Pending;Bound;Disabled
+type SeatPhase string
+
+const (
+	// SeatPending waits for a seat; status.reason says why.
+	SeatPending SeatPhase = "Pending"
+	// SeatBound holds a seat.
+	SeatBound SeatPhase = "Bound"
+	// SeatDisabled is switched off (spec.enabled: false) and holds nothing.
+	SeatDisabled SeatPhase = "Disabled"
+)
+
+// SeatReason explains a SeatAssignment's phase.
+// +kubebuilder:validation:Enum=SeatGranted;LicensesNotAvailable;PoolNotFound;PoolExpired;DuplicateAssignee;ManagedExternally;CapacityReduced;Disabled
+type SeatReason string
+
+const (
+	SeatReasonGranted              SeatReason = "SeatGranted"
+	SeatReasonLicensesNotAvailable SeatReason = "LicensesNotAvailable"
+	SeatReasonPoolNotFound         SeatReason = "PoolNotFound"
+	SeatReasonPoolExpired          SeatReason = "PoolExpired"
+	SeatReasonDuplicateAssignee    SeatReason = "DuplicateAssignee"
+	SeatReasonManagedExternally    SeatReason = "ManagedExternally"
+	SeatReasonCapacityReduced      SeatReason = "CapacityReduced"
+	SeatReasonDisabled             SeatReason = "Disabled"
+)
+
+// SeatAssignmentStatus says whether the assignee holds a seat, and why not.
+type SeatAssignmentStatus struct {
+	// observedGeneration is the metadata.generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// phase is Pending, Bound or Disabled.
+	// +optional
+	Phase SeatPhase `json:"phase,omitempty"`
+	// reason is a one-word cause of the phase.
+	// +optional
+	Reason SeatReason `json:"reason,omitempty"`
+	// message explains the phase, naming the pool and its numbers.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// boundAt is when the seat was granted.
+	// +optional
+	BoundAt *metav1.Time `json:"boundAt,omitempty"`
+	// conditions: Bound and Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// SeatAssignment gives a named seat of a LicensePool to one user or device.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=seat,categories=licensing
+// +kubebuilder:selectablefield:JSONPath=`.spec.poolName`
+// +kubebuilder:selectablefield:JSONPath=`.spec.assignee.name`
+// +kubebuilder:printcolumn:name="Pool",type=string,JSONPath=`.spec.poolName`
+// +kubebuilder:printcolumn:name="Assignee",type=string,JSONPath=`.spec.assignee.name`
+// +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.spec.assignee.kind`
+// +kubebuilder:printcolumn:name="Enabled",type=boolean,JSONPath=`.spec.enabled`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Bound At",type=date,JSONPath=`.status.boundAt`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
+type SeatAssignment struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the seat asked for.
+	// +required
+	Spec SeatAssignmentSpec `json:"spec"`
+	// status says whether it is held.
+	// +optional
+	Status SeatAssignmentStatus `json:"status,omitzero"`
+}
+
+// SeatAssignmentList is a list of SeatAssignments.
+// +kubebuilder:object:root=true
+type SeatAssignmentList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []SeatAssignment `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&SeatAssignment{}, &SeatAssignmentList{})
+}

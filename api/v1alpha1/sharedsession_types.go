@@ -1,0 +1,164 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SessionState is what the holder reports doing with its licence.
+// +kubebuilder:validation:Enum=Idle;Connected
+type SessionState string
+
+const (
+	// SessionIdle: logged in with a session open, not connected to anyone.
+	SessionIdle SessionState = "Idle"
+	// SessionConnected: actively connected to a peer.
+	SessionConnected SessionState = "Connected"
+)
+
+// SharedSessionSpec asks for one shared licence of a pool for one holder.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.terminate) || !oldSelf.terminate || (has(self.terminate) && self.terminate)",message="terminate cannot be undone: an ended session stays ended; create a new session instead",fieldPath=".terminate"
+type SharedSessionSpec struct {
+	// poolName is the LicensePool, in this namespace, the licence comes from. Immutable.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="poolName is immutable: end this session and create one in the other pool"
+	PoolName string `json:"poolName"`
+	// holder is the agent (person or pod) holding the licence. Immutable.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="holder is immutable: a session cannot be handed to another holder"
+	Holder string `json:"holder"`
+	// peer is whom the holder is connected to: the "to" of the session log.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Peer string `json:"peer,omitempty"`
+	// state is Idle (session open, not connected) or Connected, as the holder reports it.
+	// +optional
+	// +kubebuilder:default=Idle
+	State SessionState `json:"state,omitempty"`
+	// priority orders the queue: higher is served first, first come first served among equals.
+	// +optional
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=-1000000
+	// +kubebuilder:validation:Maximum=1000000
+	Priority int32 `json:"priority,omitempty"`
+	// terminate, when true, ends the session (endReason Terminated) and keeps the record: how an
+	// administrator force-ends a session or a holder releases it. Cannot be undone.
+	// +optional
+	Terminate bool `json:"terminate,omitempty"`
+}
+
+// SessionPhase is where a SharedSession stands.
+// +kubebuilder:validation:Enum=Waiting;Active;Ended
+type SessionPhase string
+
+const (
+	// SessionWaiting is in the pool's queue.
+	SessionWaiting SessionPhase = "Waiting"
+	// SessionActive holds a shared licence.
+	SessionActive SessionPhase = "Active"
+	// SessionEnded holds nothing and never will again; status.endReason says why.
+	SessionEnded SessionPhase = "Ended"
+)
+
+// EndReason says why a session ended.
+// +kubebuilder:validation:Enum=Terminated;HeartbeatExpired;IdleTimeout;MaxDurationExceeded;PoolExpired;PoolNotFound;Rejected;NotEntitled;CapacityReduced
+type EndReason string
+
+const (
+	EndTerminated          EndReason = "Terminated"
+	EndHeartbeatExpired    EndReason = "HeartbeatExpired"
+	EndIdleTimeout         EndReason = "IdleTimeout"
+	EndMaxDurationExceeded EndReason = "MaxDurationExceeded"
+	EndPoolExpired         EndReason = "PoolExpired"
+	EndPoolNotFound        EndReason = "PoolNotFound"
+	EndRejected            EndReason = "Rejected"
+	EndNotEntitled         EndReason = "NotEntitled"
+	EndCapacityReduced     EndReason = "CapacityReduced"
+)
+
+// SharedSessionStatus is the lease's state. The holder writes only renewTime; the operator
+// writes the rest and never renewTime.
+type SharedSessionStatus struct {
+	// renewTime is the heartbeat: the holder merge-patches it through the status subresource at
+	// least once per heartbeatTimeout. The session's creation counts as the first renewal.
+	// +optional
+	RenewTime *metav1.MicroTime `json:"renewTime,omitempty"`
+	// observedGeneration is the metadata.generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// phase is Waiting, Active or Ended (final).
+	// +optional
+	Phase SessionPhase `json:"phase,omitempty"`
+	// queuePosition is the 1-based place in the pool's queue while Waiting.
+	// +optional
+	QueuePosition int32 `json:"queuePosition,omitempty"`
+	// grantedAt is when the session became Active.
+	// +optional
+	GrantedAt *metav1.MicroTime `json:"grantedAt,omitempty"`
+	// endedAt is when the session ended.
+	// +optional
+	EndedAt *metav1.MicroTime `json:"endedAt,omitempty"`
+	// stateChangedAt is when the operator first saw the current spec.state.
+	// +optional
+	StateChangedAt *metav1.MicroTime `json:"stateChangedAt,omitempty"`
+	// observedState is the spec.state that stateChangedAt refers to.
+	// +optional
+	ObservedState SessionState `json:"observedState,omitempty"`
+	// endReason says why the session ended.
+	// +optional
+	EndReason EndReason `json:"endReason,omitempty"`
+	// message explains the phase in words, e.g. the queue position and the pool's numbers.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// conditions: Granted (True while Active) and Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// SharedSession is a lease on one shared (concurrent) licence of a pool, in the manner of a
+// coordination.k8s.io Lease: the holder renews it, the operator grants, queues and ends it.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=sess,categories=licensing
+// +kubebuilder:selectablefield:JSONPath=`.spec.poolName`
+// +kubebuilder:selectablefield:JSONPath=`.spec.holder`
+// +kubebuilder:printcolumn:name="Pool",type=string,JSONPath=`.spec.poolName`
+// +kubebuilder:printcolumn:name="Holder",type=string,JSONPath=`.spec.holder`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.spec.state`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Position",type=integer,JSONPath=`.status.queuePosition`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.endReason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Peer",type=string,JSONPath=`.spec.peer`,priority=1
+// +kubebuilder:printcolumn:name="Priority",type=integer,JSONPath=`.spec.priority`,priority=1
+// +kubebuilder:printcolumn:name="Renewed",type=date,JSONPath=`.status.renewTime`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
+type SharedSession struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the licence asked for and the holder's reported state.
+	// +required
+	Spec SharedSessionSpec `json:"spec"`
+	// status is the lease: heartbeat, phase, queue position.
+	// +optional
+	Status SharedSessionStatus `json:"status,omitzero"`
+}
+
+// SharedSessionList is a list of SharedSessions.
+// +kubebuilder:object:root=true
+type SharedSessionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []SharedSession `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&SharedSession{}, &SharedSessionList{})
+}

@@ -1,0 +1,227 @@
+// Package allocator decides, for one licence pool, who holds a named seat or a shared licence,
+// who waits and in what order, who is ended and why, and when the next deadline falls.
+//
+// It is the only place where grants are decided. Decide is a pure function of a snapshot (the
+// pool, its seat assignments and sessions, and the time): it makes no client calls and reads no
+// clock, so the same snapshot always gives the same result. The pool controller builds the
+// snapshot from its cache, applies the result and requeues the pool at Result.Next.
+package allocator
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+)
+
+// Policy is a pool's session policy with its defaults filled in.
+type Policy struct {
+	HeartbeatTimeout time.Duration
+	IdleTimeout      time.Duration // 0: none
+	MaxDuration      time.Duration // 0: none
+	RetainEnded      time.Duration
+	Reject           bool
+	RequireSeat      bool
+	CountByHolder    bool
+}
+
+// DefaultPolicy is the policy of a pool that sets nothing, and of sessions whose pool is missing.
+var DefaultPolicy = Policy{HeartbeatTimeout: 60 * time.Second, RetainEnded: 24 * time.Hour}
+
+// Pool is what the allocator needs to know about a pool.
+type Pool struct {
+	// Name is the pool's name, used in messages.
+	Name string
+	// Found is false when no pool of that name exists: its claimants cannot be served.
+	Found bool
+	// ManagedBy names another system that decides grants; empty when seatkeeper decides.
+	ManagedBy string
+	// SeatLimit and SessionLimit are the effective limits (spec plus orders); nil is unlimited.
+	SeatLimit    *int32
+	SessionLimit *int32
+	// ExpiresAt is the pool's expiry, if any; ExpiryWarning how long before it to warn.
+	ExpiresAt     *time.Time
+	ExpiryWarning time.Duration
+	Policy        Policy
+	// SeatLedger and SessionLedger are the names the pool's status records as holding a
+	// licence. nil means the list is not kept (the limit was unlimited), and the claimants'
+	// own status says who holds.
+	SeatLedger    []string
+	SessionLedger []string
+	// CapacityChanges are instants at which an order's term starts or ends: the pool must be
+	// looked at again then.
+	CapacityChanges []time.Time
+}
+
+// Seat is one SeatAssignment of the pool.
+type Seat struct {
+	Name     string
+	Created  time.Time
+	Kind     v1alpha1.AssigneeKind
+	Assignee string
+	Enabled  bool
+	Phase    v1alpha1.SeatPhase
+	Reason   v1alpha1.SeatReason
+	BoundAt  *time.Time
+}
+
+// Session is one SharedSession of the pool.
+type Session struct {
+	Name      string
+	Created   time.Time
+	Holder    string
+	State     v1alpha1.SessionState
+	Priority  int32
+	Terminate bool
+
+	Phase          v1alpha1.SessionPhase
+	EndReason      v1alpha1.EndReason
+	Message        string
+	RenewTime      *time.Time
+	GrantedAt      *time.Time
+	EndedAt        *time.Time
+	StateChangedAt *time.Time
+	ObservedState  v1alpha1.SessionState
+}
+
+// SeatResult is the status a seat should have.
+type SeatResult struct {
+	Phase   v1alpha1.SeatPhase
+	Reason  v1alpha1.SeatReason
+	Message string
+	BoundAt *time.Time
+}
+
+// SessionResult is the status a session should have, or that it should be deleted.
+type SessionResult struct {
+	Phase          v1alpha1.SessionPhase
+	QueuePosition  int32
+	EndReason      v1alpha1.EndReason
+	Message        string
+	GrantedAt      *time.Time
+	EndedAt        *time.Time
+	StateChangedAt *time.Time
+	ObservedState  v1alpha1.SessionState
+	// Delete is true for an Ended session past its retention.
+	Delete bool
+}
+
+// Usage is the pool's counts after the decision.
+type Usage struct {
+	SeatLimit      *int32
+	SeatsBound     int32
+	SeatsPending   int32
+	SessionLimit   *int32
+	SessionsActive int32 // licences in use: sessions, or holders with CountByHolder
+	SessionsIdle   int32
+	Waiting        int32
+}
+
+// Result is the allocator's decision for one pool.
+type Result struct {
+	// Seats and Sessions are in the order of the snapshot's slices.
+	Seats    []SeatResult
+	Sessions []SessionResult
+	// SeatLedger and SessionLedger are the holders to record, sorted; nil when not kept.
+	SeatLedger    []string
+	SessionLedger []string
+	Usage         Usage
+	Expired       bool
+	ExpiringSoon  bool
+	// Next is the earliest future deadline the decision depends on; zero when none.
+	Next time.Time
+}
+
+// Decide computes who holds what in the pool at time now.
+func Decide(pool Pool, seats []Seat, sessions []Session, now time.Time) Result {
+	d := decision{pool: pool, now: now}
+	if pool.Found && pool.ExpiresAt != nil {
+		d.res.Expired = !now.Before(*pool.ExpiresAt)
+		warnAt := pool.ExpiresAt.Add(-pool.ExpiryWarning)
+		d.res.ExpiringSoon = !d.res.Expired && !now.Before(warnAt)
+		if !d.res.Expired {
+			d.wake(*pool.ExpiresAt)
+			if !d.res.ExpiringSoon {
+				d.wake(warnAt)
+			}
+		}
+	}
+	for _, t := range pool.CapacityChanges {
+		if t.After(now) {
+			d.wake(t)
+		}
+	}
+	d.decideSeats(seats)
+	d.decideSessions(sessions, d.boundAssignees(seats))
+	return d.res
+}
+
+type decision struct {
+	pool Pool
+	now  time.Time
+	res  Result
+}
+
+// wake records t as a deadline the pool must be looked at again by.
+func (d *decision) wake(t time.Time) {
+	if d.res.Next.IsZero() || t.Before(d.res.Next) {
+		d.res.Next = t
+	}
+}
+
+func (d *decision) external() bool {
+	return d.pool.ManagedBy != "" && d.pool.ManagedBy != v1alpha1.ControllerName
+}
+
+// boundAssignees are the assignee names holding a seat after the seat decision.
+func (d *decision) boundAssignees(seats []Seat) map[string]bool {
+	bound := map[string]bool{}
+	for i, s := range seats {
+		if d.res.Seats[i].Phase == v1alpha1.SeatBound {
+			bound[s.Assignee] = true
+		}
+	}
+	return bound
+}
+
+func inLedger(ledger []string) map[string]bool {
+	if ledger == nil {
+		return nil
+	}
+	m := make(map[string]bool, len(ledger))
+	for _, n := range ledger {
+		m[n] = true
+	}
+	return m
+}
+
+func timePtr(t time.Time) *time.Time { return &t }
+
+func limitString(limit *int32) string {
+	if limit == nil {
+		return "∞"
+	}
+	return fmt.Sprint(*limit)
+}
+
+// Summary renders used/limit for people, with ∞ for no limit.
+func Summary(used int32, limit *int32) string {
+	return fmt.Sprintf("%d/%s", used, limitString(limit))
+}
+
+// sortedNames returns the names, sorted, as a non-nil slice.
+func sortedNames(names []string) []string {
+	out := append(make([]string, 0, len(names)), names...)
+	slices.Sort(out)
+	return out
+}
+
+// byAge orders claimants oldest first, then by name.
+func byAge(aCreated, bCreated time.Time, aName, bName string) int {
+	if c := aCreated.Compare(bCreated); c != 0 {
+		return c
+	}
+	return cmp.Compare(aName, bName)
+}

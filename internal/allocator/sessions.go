@@ -1,0 +1,268 @@
+package allocator
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+)
+
+// decideSessions grants shared licences. A session first meets its deadlines (terminate,
+// heartbeat, pool expiry, seat requirement, idle and duration limits); holders that remain
+// keep their licence unless the limit dropped, in which case the most recently granted end
+// (CapacityReduced); the queue is then served by priority, creation time and name.
+func (d *decision) decideSessions(sessions []Session, seated map[string]bool) {
+	p := d.pool
+	pol := p.Policy
+	out := make([]SessionResult, len(sessions))
+	d.res.Sessions = out
+	d.res.Usage.SessionLimit = p.SessionLimit
+	ledger := inLedger(p.SessionLedger)
+
+	var holders, waiters []int
+	for i, s := range sessions {
+		r := SessionResult{Phase: s.Phase, EndReason: s.EndReason, GrantedAt: s.GrantedAt, EndedAt: s.EndedAt,
+			StateChangedAt: s.StateChangedAt, ObservedState: s.ObservedState}
+		if s.Phase == v1alpha1.SessionEnded {
+			out[i] = d.retain(s, r)
+			continue
+		}
+		if d.external() {
+			out[i] = r
+			continue
+		}
+		if r.ObservedState != s.State || r.StateChangedAt == nil {
+			r.ObservedState, r.StateChangedAt = s.State, timePtr(d.now)
+		}
+		out[i] = r
+		lastRenew := s.Created
+		if s.RenewTime != nil && s.RenewTime.After(lastRenew) {
+			lastRenew = *s.RenewTime
+		}
+		heartbeatDeadline := lastRenew.Add(pol.HeartbeatTimeout)
+		switch {
+		case !p.Found:
+			d.end(i, v1alpha1.EndPoolNotFound, fmt.Sprintf("pool %s does not exist in this namespace", p.Name))
+		case s.Terminate:
+			d.end(i, v1alpha1.EndTerminated, "ended on request (spec.terminate: true)")
+		case !d.now.Before(heartbeatDeadline):
+			d.end(i, v1alpha1.EndHeartbeatExpired, fmt.Sprintf("no heartbeat since %s (heartbeatTimeout %s); the licence was freed",
+				lastRenew.UTC().Format(time.RFC3339), pol.HeartbeatTimeout))
+		case d.res.Expired:
+			d.end(i, v1alpha1.EndPoolExpired, fmt.Sprintf("pool %s expired at %s", p.Name, p.ExpiresAt.UTC().Format(time.RFC3339)))
+		case pol.RequireSeat && !seated[s.Holder]:
+			d.end(i, v1alpha1.EndNotEntitled, fmt.Sprintf("%s has no Bound seat in pool %s, which requires one for sessions (sessionPolicy.requireSeat)", s.Holder, p.Name))
+		default:
+			d.wake(heartbeatDeadline)
+			held := s.Phase == v1alpha1.SessionActive
+			if ledger != nil {
+				held = ledger[s.Name]
+			}
+			if held {
+				if out[i].GrantedAt == nil || s.Phase != v1alpha1.SessionActive {
+					out[i].GrantedAt = timePtr(d.now)
+				}
+				if !d.endOnLimits(i, s) {
+					holders = append(holders, i)
+				}
+			} else {
+				waiters = append(waiters, i)
+			}
+		}
+	}
+
+	units := newUnits(pol.CountByHolder)
+	for _, i := range holders {
+		units.add(sessions[i].Holder)
+	}
+	if lim := p.SessionLimit; lim != nil && units.count() > int(*lim) {
+		holders = d.reduce(sessions, holders, int(*lim))
+		units = newUnits(pol.CountByHolder)
+		for _, i := range holders {
+			units.add(sessions[i].Holder)
+		}
+	}
+	for _, i := range holders {
+		d.activate(i, sessions[i])
+	}
+
+	slices.SortFunc(waiters, func(a, b int) int {
+		if c := cmp.Compare(sessions[b].Priority, sessions[a].Priority); c != 0 {
+			return c
+		}
+		return byAge(sessions[a].Created, sessions[b].Created, sessions[a].Name, sessions[b].Name)
+	})
+	queue := waiters[:0:0]
+	for _, i := range waiters {
+		s := sessions[i]
+		if units.covers(s.Holder) || p.SessionLimit == nil || units.count() < int(*p.SessionLimit) {
+			units.add(s.Holder)
+			out[i].GrantedAt = timePtr(d.now)
+			if !d.endOnLimits(i, s) {
+				d.activate(i, s)
+			}
+			continue
+		}
+		queue = append(queue, i)
+	}
+	used := int32(units.count())
+	for pos, i := range queue {
+		if pol.Reject {
+			d.end(i, v1alpha1.EndRejected, fmt.Sprintf("all %s shared licences of pool %s are in use and the pool turns sessions away when full (whenExhausted: Reject)",
+				limitString(p.SessionLimit), p.Name))
+			continue
+		}
+		out[i].Phase, out[i].QueuePosition, out[i].GrantedAt = v1alpha1.SessionWaiting, int32(pos+1), nil
+		out[i].Message = d.waitingMessage(pos+1, len(queue))
+	}
+
+	var names []string
+	for i, r := range out {
+		switch r.Phase {
+		case v1alpha1.SessionActive:
+			names = append(names, sessions[i].Name)
+			if sessions[i].State == v1alpha1.SessionIdle {
+				d.res.Usage.SessionsIdle++
+			}
+		case v1alpha1.SessionWaiting:
+			d.res.Usage.Waiting++
+		}
+	}
+	d.res.Usage.SessionsActive = used
+	if d.external() {
+		d.res.SessionLedger = p.SessionLedger
+		d.res.Usage.SessionsActive = int32(len(names))
+	} else if p.SessionLimit != nil {
+		d.res.SessionLedger = sortedNames(names)
+	}
+}
+
+func (d *decision) waitingMessage(pos, of int) string {
+	if lim := d.pool.SessionLimit; lim != nil && *lim == 0 {
+		return fmt.Sprintf("pool %s has no shared licences (concurrentSessions: 0); waiting at position %d of %d", d.pool.Name, pos, of)
+	}
+	return fmt.Sprintf("all %s shared licences of pool %s are in use; waiting at position %d of %d",
+		limitString(d.pool.SessionLimit), d.pool.Name, pos, of)
+}
+
+// endOnLimits ends a holder past its idle or duration limit, and otherwise records those
+// deadlines. It reports whether the session ended.
+func (d *decision) endOnLimits(i int, s Session) bool {
+	pol := d.pool.Policy
+	r := &d.res.Sessions[i]
+	if pol.MaxDuration > 0 {
+		deadline := r.GrantedAt.Add(pol.MaxDuration)
+		if !d.now.Before(deadline) {
+			d.end(i, v1alpha1.EndMaxDurationExceeded, fmt.Sprintf("active longer than the pool's maxDuration of %s", pol.MaxDuration))
+			return true
+		}
+		d.wake(deadline)
+	}
+	if pol.IdleTimeout > 0 && s.State == v1alpha1.SessionIdle {
+		since := *r.StateChangedAt
+		if r.GrantedAt.After(since) {
+			since = *r.GrantedAt
+		}
+		deadline := since.Add(pol.IdleTimeout)
+		if !d.now.Before(deadline) {
+			d.end(i, v1alpha1.EndIdleTimeout, fmt.Sprintf("idle longer than the pool's idleTimeout of %s", pol.IdleTimeout))
+			return true
+		}
+		d.wake(deadline)
+	}
+	return false
+}
+
+// reduce ends the most recently granted holders until the rest fit the limit, and returns the rest.
+func (d *decision) reduce(sessions []Session, holders []int, limit int) []int {
+	r := d.res.Sessions
+	newestFirst := func(a, b int) int {
+		if c := r[b].GrantedAt.Compare(*r[a].GrantedAt); c != 0 {
+			return c
+		}
+		return -byAge(sessions[a].Created, sessions[b].Created, sessions[a].Name, sessions[b].Name)
+	}
+	// Group by licence unit (the session, or its holder with CountByHolder); a group is as
+	// new as its earliest grant.
+	groups := map[string][]int{}
+	var keys []string
+	for _, i := range holders {
+		k := sessions[i].Name
+		if d.pool.Policy.CountByHolder {
+			k = sessions[i].Holder
+		}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	oldest := func(k string) int { return slices.MinFunc(groups[k], func(a, b int) int { return -newestFirst(a, b) }) }
+	slices.SortFunc(keys, func(a, b string) int { return newestFirst(oldest(a), oldest(b)) })
+	msg := fmt.Sprintf("pool %s's shared licences were reduced to %d; the most recently granted sessions were ended", d.pool.Name, limit)
+	for _, k := range keys[:len(keys)-limit] {
+		for _, i := range groups[k] {
+			d.end(i, v1alpha1.EndCapacityReduced, msg)
+		}
+	}
+	var kept []int
+	for _, k := range keys[len(keys)-limit:] {
+		kept = append(kept, groups[k]...)
+	}
+	return kept
+}
+
+func (d *decision) activate(i int, s Session) {
+	r := &d.res.Sessions[i]
+	r.Phase, r.QueuePosition, r.EndReason = v1alpha1.SessionActive, 0, ""
+	r.Message = fmt.Sprintf("%s holds a shared licence of pool %s", s.Holder, d.pool.Name)
+}
+
+func (d *decision) end(i int, reason v1alpha1.EndReason, msg string) {
+	r := &d.res.Sessions[i]
+	r.Phase, r.QueuePosition, r.EndReason, r.Message = v1alpha1.SessionEnded, 0, reason, msg
+	r.EndedAt = timePtr(d.now)
+	d.wake(d.now.Add(d.pool.Policy.RetainEnded))
+}
+
+// retain keeps an Ended session as the record until RetainEnded after it ended.
+func (d *decision) retain(s Session, r SessionResult) SessionResult {
+	r.Message = s.Message
+	if r.EndedAt == nil {
+		r.EndedAt = timePtr(d.now)
+	}
+	deadline := r.EndedAt.Add(d.pool.Policy.RetainEnded)
+	if !d.now.Before(deadline) {
+		r.Delete = true
+		return r
+	}
+	d.wake(deadline)
+	return r
+}
+
+// units counts licences in use: one per session, or one per holder.
+type units struct {
+	byHolder bool
+	n        int
+	holders  map[string]bool
+}
+
+func newUnits(byHolder bool) *units { return &units{byHolder: byHolder, holders: map[string]bool{}} }
+
+func (u *units) add(holder string) {
+	if u.byHolder {
+		u.holders[holder] = true
+		return
+	}
+	u.n++
+}
+
+func (u *units) covers(holder string) bool { return u.byHolder && u.holders[holder] }
+
+func (u *units) count() int {
+	if u.byHolder {
+		return len(u.holders)
+	}
+	return u.n
+}
