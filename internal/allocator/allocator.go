@@ -64,6 +64,7 @@ type Seat struct {
 	Enabled  bool
 	Phase    v1alpha1.SeatPhase
 	Reason   v1alpha1.SeatReason
+	Message  string
 	BoundAt  *time.Time
 }
 
@@ -79,6 +80,7 @@ type Session struct {
 	Phase          v1alpha1.SessionPhase
 	EndReason      v1alpha1.EndReason
 	Message        string
+	QueuePosition  int32
 	RenewTime      *time.Time
 	GrantedAt      *time.Time
 	EndedAt        *time.Time

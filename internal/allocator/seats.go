@@ -27,7 +27,7 @@ func (d *decision) decideSeats(seats []Seat) {
 		return
 	case d.external():
 		for i, s := range seats {
-			out[i] = SeatResult{Phase: s.Phase, Reason: s.Reason, BoundAt: s.BoundAt}
+			out[i] = SeatResult{Phase: s.Phase, Reason: s.Reason, Message: s.Message, BoundAt: s.BoundAt}
 			if s.Phase == "" {
 				out[i] = d.seatIdle(s, v1alpha1.SeatPending, v1alpha1.SeatReasonManagedExternally,
 					fmt.Sprintf("pool %s is managed by %s: seatkeeper does not grant its seats", p.Name, p.ManagedBy))

@@ -23,8 +23,8 @@ func (d *decision) decideSessions(sessions []Session, seated map[string]bool) {
 
 	var holders, waiters []int
 	for i, s := range sessions {
-		r := SessionResult{Phase: s.Phase, EndReason: s.EndReason, GrantedAt: s.GrantedAt, EndedAt: s.EndedAt,
-			StateChangedAt: s.StateChangedAt, ObservedState: s.ObservedState}
+		r := SessionResult{Phase: s.Phase, QueuePosition: s.QueuePosition, EndReason: s.EndReason, Message: s.Message,
+			GrantedAt: s.GrantedAt, EndedAt: s.EndedAt, StateChangedAt: s.StateChangedAt, ObservedState: s.ObservedState}
 		if s.Phase == v1alpha1.SessionEnded {
 			out[i] = d.retain(s, r)
 			continue
@@ -228,7 +228,6 @@ func (d *decision) end(i int, reason v1alpha1.EndReason, msg string) {
 
 // retain keeps an Ended session as the record until RetainEnded after it ended.
 func (d *decision) retain(s Session, r SessionResult) SessionResult {
-	r.Message = s.Message
 	if r.EndedAt == nil {
 		r.EndedAt = timePtr(d.now)
 	}

@@ -1,0 +1,241 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
+)
+
+// writeParallelism bounds the status writes one pool reconcile sends at once.
+const writeParallelism = 16
+
+// statusWrite is one claimant's status change: orig is the cached object (never modified),
+// next a copy carrying the new status.
+type statusWrite struct {
+	orig, next client.Object
+}
+
+// note is an Event to record once the writes it reports have landed.
+type note struct {
+	obj                 client.Object
+	typ, reason, action string
+	text                string
+}
+
+// writePlan sorts the claimants' status changes into the ledger's order (see PoolReconciler).
+type writePlan struct {
+	revoke, grant, other []statusWrite
+	remove               []*v1alpha1.SharedSession
+	events               []note
+}
+
+func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession, res allocator.Result) writePlan {
+	var p writePlan
+	for i, s := range seats {
+		st := seatStatus(s, res.Seats[i])
+		if equality.Semantic.DeepEqual(st, s.Status) {
+			continue
+		}
+		next := s.DeepCopy()
+		next.Status = st
+		w := statusWrite{orig: s, next: next}
+		was, is := s.Status.Phase == v1alpha1.SeatBound, st.Phase == v1alpha1.SeatBound
+		switch {
+		case was && !is:
+			p.revoke = append(p.revoke, w)
+			typ, reason := corev1.EventTypeWarning, "SeatRevoked"
+			if st.Phase == v1alpha1.SeatDisabled {
+				typ, reason = corev1.EventTypeNormal, "SeatDisabled"
+			}
+			p.events = append(p.events, note{next, typ, reason, "Revoke", st.Message})
+		case !was && is:
+			p.grant = append(p.grant, w)
+			p.events = append(p.events, note{next, corev1.EventTypeNormal, "SeatBound", "Bind", st.Message})
+		default:
+			p.other = append(p.other, w)
+			if st.Reason != s.Status.Reason && st.Phase == v1alpha1.SeatPending {
+				p.events = append(p.events, note{next, corev1.EventTypeWarning, string(st.Reason), "Wait", st.Message})
+			}
+		}
+	}
+	for i, s := range sessions {
+		r := res.Sessions[i]
+		if r.Delete {
+			p.remove = append(p.remove, s)
+			continue
+		}
+		st := sessionStatus(s, r)
+		if equality.Semantic.DeepEqual(st, s.Status) {
+			continue
+		}
+		next := s.DeepCopy()
+		next.Status = st
+		w := statusWrite{orig: s, next: next}
+		was, is := s.Status.Phase == v1alpha1.SessionActive, st.Phase == v1alpha1.SessionActive
+		switch {
+		case st.Phase == v1alpha1.SessionEnded && s.Status.Phase != v1alpha1.SessionEnded:
+			// Ending is final, so it goes first whether or not the session held a licence.
+			p.revoke = append(p.revoke, w)
+			typ := corev1.EventTypeWarning
+			if st.EndReason == v1alpha1.EndTerminated {
+				typ = corev1.EventTypeNormal
+			}
+			p.events = append(p.events, note{next, typ, string(st.EndReason), "End", st.Message})
+		case was && !is:
+			p.revoke = append(p.revoke, w)
+		case !was && is:
+			p.grant = append(p.grant, w)
+			p.events = append(p.events, note{next, corev1.EventTypeNormal, "Granted", "Grant", st.Message})
+		default:
+			p.other = append(p.other, w)
+			if st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == "" {
+				p.events = append(p.events, note{next, corev1.EventTypeNormal, "Queued", "Queue", st.Message})
+			}
+		}
+	}
+	return p
+}
+
+// writeClaimants patches the claimants' status in parallel, each with optimistic concurrency.
+// The patch holds only what changed, so the holder's renewTime is never overwritten.
+func (r *PoolReconciler) writeClaimants(ctx context.Context, writes []statusWrite) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(writeParallelism)
+	for _, w := range writes {
+		g.Go(func() error {
+			patch := client.MergeFromWithOptions(w.orig, client.MergeFromWithOptimisticLock{})
+			if err := r.Status().Patch(ctx, w.next, patch); err != nil {
+				return fmt.Errorf("patch status of %T %s: %w", w.next, client.ObjectKeyFromObject(w.next), err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// writePoolStatus commits the ledger and usage to the pool. When nothing changed but grants are
+// about to be written, it still sends the pool's resourceVersion, so that a decision made on a
+// stale ledger fails with a conflict instead of granting.
+func (r *PoolReconciler) writePoolStatus(ctx context.Context, pool *v1alpha1.LicensePool, res allocator.Result, capacity orderCapacity, granting bool) error {
+	st := poolStatus(pool, res, capacity)
+	if equality.Semantic.DeepEqual(st, pool.Status) {
+		if !granting {
+			return nil
+		}
+		check := []byte(fmt.Sprintf(`{"metadata":{"resourceVersion":%q}}`, pool.ResourceVersion))
+		if err := r.Status().Patch(ctx, pool.DeepCopy(), client.RawPatch(types.MergePatchType, check)); err != nil {
+			return fmt.Errorf("check ledger of pool %s: %w", client.ObjectKeyFromObject(pool), err)
+		}
+		return nil
+	}
+	next := pool.DeepCopy()
+	next.Status = st
+	if err := r.Status().Patch(ctx, next, client.MergeFromWithOptions(pool, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("patch status of pool %s: %w", client.ObjectKeyFromObject(pool), err)
+	}
+	r.recordEvents(poolEvents(pool, next))
+	return nil
+}
+
+// poolEvents reports conditions that turned True.
+func poolEvents(old, next *v1alpha1.LicensePool) []note {
+	var evs []note
+	for _, typ := range []string{v1alpha1.ConditionExpiringSoon, v1alpha1.ConditionExpired, v1alpha1.ConditionSeatsExhausted, v1alpha1.ConditionSessionsExhausted} {
+		c := meta.FindStatusCondition(next.Status.Conditions, typ)
+		if c == nil || c.Status != "True" || meta.IsStatusConditionTrue(old.Status.Conditions, typ) {
+			continue
+		}
+		evs = append(evs, note{next, corev1.EventTypeWarning, typ, "Report", c.Message})
+	}
+	return evs
+}
+
+// ledgerAhead reports whether the pool's ledger names a claimant that exists but is not in the
+// cache yet (another operator granted it after our cache last heard). Entries whose claimant is
+// really gone are not "ahead": the allocator drops them.
+func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.LicensePool, seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession) (bool, error) {
+	if pool == nil || pool.Status.Ledger == nil {
+		return false, nil
+	}
+	var missing []client.Object
+	if l := pool.Status.Ledger.Seats; l != nil {
+		known := make(map[string]bool, len(seats))
+		for _, s := range seats {
+			known[s.Name] = true
+		}
+		for _, n := range l.Holders {
+			if !known[n] {
+				missing = append(missing, &v1alpha1.SeatAssignment{})
+				missing[len(missing)-1].SetName(n)
+			}
+		}
+	}
+	if l := pool.Status.Ledger.Sessions; l != nil {
+		known := make(map[string]bool, len(sessions))
+		for _, s := range sessions {
+			known[s.Name] = true
+		}
+		for _, n := range l.Holders {
+			if !known[n] {
+				missing = append(missing, &v1alpha1.SharedSession{})
+				missing[len(missing)-1].SetName(n)
+			}
+		}
+	}
+	ahead := make([]bool, len(missing))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writeParallelism)
+	for i, obj := range missing {
+		g.Go(func() error {
+			err := r.APIReader.Get(gctx, types.NamespacedName{Namespace: pool.Namespace, Name: obj.GetName()}, obj)
+			switch {
+			case apierrors.IsNotFound(err):
+				return nil
+			case err != nil:
+				return fmt.Errorf("check ledger entry %s/%s: %w", pool.Namespace, obj.GetName(), err)
+			}
+			ahead[i] = obj.GetDeletionTimestamp().IsZero()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return false, err
+	}
+	for _, a := range ahead {
+		if a {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// deleteExpired deletes ended sessions past their retention, if they are still what was seen.
+func (r *PoolReconciler) deleteExpired(ctx context.Context, sessions []*v1alpha1.SharedSession) error {
+	for _, s := range sessions {
+		uid, rv := s.UID, s.ResourceVersion
+		err := r.Delete(ctx, s, client.Preconditions{UID: &uid, ResourceVersion: &rv})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("delete ended session %s/%s: %w", s.Namespace, s.Name, err)
+		}
+	}
+	return nil
+}
+
+func (r *PoolReconciler) recordEvents(evs []note) {
+	if r.Recorder == nil {
+		return
+	}
+	for _, e := range evs {
+		r.Recorder.Eventf(e.obj, nil, e.typ, e.reason, e.action, "%s", e.text)
+	}
+}

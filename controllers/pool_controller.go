@@ -1,0 +1,185 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
+)
+
+// PoolReconciler grants the seats and shared licences of one pool. Its key is the pool's
+// namespace and name, whether or not the pool exists: seat assignments and sessions naming a
+// missing pool are reconciled under that key too.
+//
+// # The ledger
+//
+// The pool's status.ledger lists who holds each limited kind of licence. A reconcile takes the
+// allocator's decision and applies it in this order:
+//
+//  1. claimants that lose a licence are written first (Pending, or Ended, which is final);
+//  2. the pool's status, with the new ledger, is patched with optimistic concurrency on the
+//     pool's resourceVersion (when nothing changed but someone is about to be granted, the
+//     patch carries only the resourceVersion: it checks that the decision was made on the
+//     newest ledger);
+//  3. claimants that gain or keep a licence are written, each with optimistic concurrency on
+//     its own resourceVersion.
+//
+// So a grant is in the ledger before it shows on a claimant, as the built-in ResourceQuota
+// records usage before admitting an object, and the ledger can never list more than the limit.
+// A second operator, or this one with a stale cache, fails step 2 with a conflict and decides
+// again on fresh data. A ledger entry whose claimant is missing from the cache is checked with
+// a direct read before it is dropped, so a stale cache cannot free a licence that is still held.
+type PoolReconciler struct {
+	client.Client
+	// APIReader reads around the cache, to check ledger entries the cache does not show.
+	APIReader client.Reader
+	Clock     clock.PassiveClock
+	Recorder  recorder.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=seatassignments;sharedsessions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=sharedsessions,verbs=delete
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=seatassignments/status;sharedsessions/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=customerorders,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile decides the pool's grants from the cache and applies them; see the type's comment.
+func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	pool, err := r.getPool(ctx, req.NamespacedName)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	seats, sessions, err := r.listClaimants(ctx, req.NamespacedName)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if pool == nil && len(seats) == 0 && len(sessions) == 0 {
+		return ctrl.Result{}, nil
+	}
+	if stale, err := r.ledgerAhead(ctx, pool, seats, sessions); err != nil || stale {
+		// The ledger names a claimant the cache has not seen yet: wait for the cache.
+		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, err
+	}
+	capacity, err := r.orderCapacity(ctx, req.NamespacedName, pool)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	now := r.Clock.Now()
+	res := decide(req.Name, pool, capacity, seats, sessions, now)
+	plan := planWrites(seats, sessions, res)
+
+	// 1. Revocations first: a claimant stops showing a licence before the ledger frees it.
+	if err := r.writeClaimants(ctx, plan.revoke); err != nil {
+		return retryOnConflict(ctx, err)
+	}
+	// 2. The ledger, with optimistic concurrency on the pool.
+	if pool != nil {
+		if err := r.writePoolStatus(ctx, pool, res, capacity, len(plan.grant) > 0); err != nil {
+			return retryOnConflict(ctx, err)
+		}
+	}
+	// 3. Grants and everything else.
+	if err := r.writeClaimants(ctx, plan.grant); err != nil {
+		return retryOnConflict(ctx, err)
+	}
+	if err := r.writeClaimants(ctx, plan.other); err != nil {
+		return retryOnConflict(ctx, err)
+	}
+	if err := r.deleteExpired(ctx, plan.remove); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.recordEvents(plan.events)
+	return requeueAt(res.Next, r.Clock.Now()), nil
+}
+
+func (r *PoolReconciler) getPool(ctx context.Context, key types.NamespacedName) (*v1alpha1.LicensePool, error) {
+	pool := &v1alpha1.LicensePool{}
+	if err := r.Get(ctx, key, pool); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("get pool %s: %w", key, err)
+	}
+	return pool, nil
+}
+
+// listClaimants lists the pool's seat assignments and sessions from the cache, without copies:
+// they are read-only here, and copied only when written.
+func (r *PoolReconciler) listClaimants(ctx context.Context, key types.NamespacedName) ([]*v1alpha1.SeatAssignment, []*v1alpha1.SharedSession, error) {
+	opts := []client.ListOption{client.InNamespace(key.Namespace), client.MatchingFields{indexPoolName: key.Name}, client.UnsafeDisableDeepCopy}
+	var seatList v1alpha1.SeatAssignmentList
+	if err := r.List(ctx, &seatList, opts...); err != nil {
+		return nil, nil, fmt.Errorf("list seats of pool %s: %w", key, err)
+	}
+	var sessList v1alpha1.SharedSessionList
+	if err := r.List(ctx, &sessList, opts...); err != nil {
+		return nil, nil, fmt.Errorf("list sessions of pool %s: %w", key, err)
+	}
+	seats := make([]*v1alpha1.SeatAssignment, 0, len(seatList.Items))
+	for i := range seatList.Items {
+		seats = append(seats, &seatList.Items[i])
+	}
+	sessions := make([]*v1alpha1.SharedSession, 0, len(sessList.Items))
+	for i := range sessList.Items {
+		if sessList.Items[i].DeletionTimestamp.IsZero() {
+			sessions = append(sessions, &sessList.Items[i])
+		}
+	}
+	return seats, sessions, nil
+}
+
+func (r *PoolReconciler) orderCapacity(ctx context.Context, key types.NamespacedName, pool *v1alpha1.LicensePool) (orderCapacity, error) {
+	if pool == nil {
+		return orderCapacity{}, nil
+	}
+	var orders v1alpha1.CustomerOrderList
+	if err := r.List(ctx, &orders, client.MatchingFields{indexOrderPool: key.String()}); err != nil {
+		return orderCapacity{}, fmt.Errorf("list orders of pool %s: %w", key, err)
+	}
+	return capacityFor(orders.Items, key.Namespace, key.Name, pool.Spec.Product, r.Clock.Now()), nil
+}
+
+// decide runs the allocator over the pool's snapshot.
+func decide(name string, pool *v1alpha1.LicensePool, capacity orderCapacity, seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession, now time.Time) allocator.Result {
+	as := make([]allocator.Seat, len(seats))
+	for i, s := range seats {
+		as[i] = allocatorSeat(s)
+	}
+	ss := make([]allocator.Session, len(sessions))
+	for i, s := range sessions {
+		ss[i] = allocatorSession(s)
+	}
+	return allocator.Decide(allocatorPool(name, pool, capacity), as, ss, now)
+}
+
+// requeueAt asks to be called again at the next deadline; a few milliseconds late rather than
+// early, so that the deadline has passed when the pool is looked at.
+func requeueAt(next, now time.Time) ctrl.Result {
+	if next.IsZero() {
+		return ctrl.Result{}
+	}
+	return ctrl.Result{RequeueAfter: max(next.Sub(now), 0) + 5*time.Millisecond}
+}
+
+// retryOnConflict turns a lost optimistic-concurrency race into a quick retry: the cache will
+// bring the winner's write, and the next pass decides on it.
+func retryOnConflict(ctx context.Context, err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		log.FromContext(ctx).V(1).Info("lost a race; deciding again", "reason", err.Error())
+		return ctrl.Result{RequeueAfter: 50 * time.Millisecond}, nil
+	}
+	return ctrl.Result{}, err
+}

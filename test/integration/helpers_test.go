@@ -1,0 +1,125 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
+)
+
+var ctx = context.Background()
+
+func newPool(ns, name string, seats, sessions *int32, mutate ...func(*v1.LicensePool)) *v1.LicensePool {
+	p := &v1.LicensePool{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       v1.LicensePoolSpec{Product: "remote-support", Seats: seats, ConcurrentSessions: sessions},
+	}
+	for _, m := range mutate {
+		m(p)
+	}
+	Expect(k8s.Create(ctx, p)).To(Succeed())
+	return p
+}
+
+func newSeat(ns, name, pool, assignee string, kind v1.AssigneeKind) *v1.SeatAssignment {
+	s := &v1.SeatAssignment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       v1.SeatAssignmentSpec{PoolName: pool, Assignee: v1.Assignee{Kind: kind, Name: assignee}},
+	}
+	Expect(k8s.Create(ctx, s)).To(Succeed())
+	return s
+}
+
+func newSession(ns, name, pool, holder string, mutate ...func(*v1.SharedSession)) *v1.SharedSession {
+	s := &v1.SharedSession{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       v1.SharedSessionSpec{PoolName: pool, Holder: holder},
+	}
+	for _, m := range mutate {
+		m(s)
+	}
+	Expect(k8s.Create(ctx, s)).To(Succeed())
+	return s
+}
+
+func seatsIn(g Gomega, ns string) []v1.SeatAssignment {
+	var l v1.SeatAssignmentList
+	g.Expect(k8s.List(ctx, &l, client.InNamespace(ns))).To(Succeed())
+	sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
+	return l.Items
+}
+
+func sessionsIn(g Gomega, ns string) []v1.SharedSession {
+	var l v1.SharedSessionList
+	g.Expect(k8s.List(ctx, &l, client.InNamespace(ns))).To(Succeed())
+	sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
+	return l.Items
+}
+
+// seatPhases maps seat name to "Phase/Reason".
+func seatPhases(g Gomega, ns string) map[string]string {
+	out := map[string]string{}
+	for _, s := range seatsIn(g, ns) {
+		out[s.Name] = string(s.Status.Phase) + "/" + string(s.Status.Reason)
+	}
+	return out
+}
+
+func countSeats(items []v1.SeatAssignment, phase v1.SeatPhase) int {
+	n := 0
+	for _, s := range items {
+		if s.Status.Phase == phase {
+			n++
+		}
+	}
+	return n
+}
+
+func countSessions(items []v1.SharedSession, phase v1.SessionPhase) int {
+	n := 0
+	for _, s := range items {
+		if s.Status.Phase == phase {
+			n++
+		}
+	}
+	return n
+}
+
+func getPool(g Gomega, ns, name string) *v1.LicensePool {
+	p := &v1.LicensePool{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p)).To(Succeed())
+	return p
+}
+
+func getSession(g Gomega, ns, name string) *v1.SharedSession {
+	s := &v1.SharedSession{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)).To(Succeed())
+	return s
+}
+
+func getSeat(g Gomega, ns, name string) *v1.SeatAssignment {
+	s := &v1.SeatAssignment{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)).To(Succeed())
+	return s
+}
+
+// patchSpec applies a JSON merge patch to an object's spec.
+func patchSpec(obj client.Object, patch string) {
+	Expect(k8s.Patch(ctx, obj, client.RawPatch("application/merge-patch+json", []byte(patch)))).To(Succeed())
+}
+
+// heartbeat renews a session the way an agent does: a merge patch of status.renewTime.
+func heartbeat(ns, name string) {
+	s := &v1.SharedSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	body := fmt.Sprintf(`{"status":{"renewTime":%q}}`, metav1.NewMicroTime(time.Now()).Format(metav1.RFC3339Micro))
+	Expect(k8s.Status().Patch(ctx, s, client.RawPatch("application/merge-patch+json", []byte(body)))).To(Succeed())
+}
+
+func int32p(v int32) *int32 { return ptr.To(v) }

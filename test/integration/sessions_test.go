@@ -1,0 +1,114 @@
+package integration
+
+import (
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
+)
+
+// positions maps waiting session name to queue position; active ones map to 0.
+func positions(g Gomega, ns string) map[string]int32 {
+	out := map[string]int32{}
+	for _, s := range sessionsIn(g, ns) {
+		switch s.Status.Phase {
+		case v1.SessionWaiting:
+			out[s.Name] = s.Status.QueuePosition
+		case v1.SessionActive:
+			out[s.Name] = 0
+		}
+	}
+	return out
+}
+
+var _ = Describe("Shared sessions", Label("sessions"), func() {
+	It("grants 10 of 15, queues 5 in order, and serves the head when a licence frees", func() {
+		ns := newNamespace()
+		newPool(ns, "remote-support", nil, int32p(10))
+		for i := range 15 {
+			newSession(ns, fmt.Sprintf("s-%02d", i), "remote-support", fmt.Sprintf("agent-%02d", i))
+		}
+		Eventually(func(g Gomega) {
+			items := sessionsIn(g, ns)
+			g.Expect(countSessions(items, v1.SessionActive)).To(Equal(10))
+			for i, s := range items[10:] {
+				g.Expect(s.Status.Phase).To(Equal(v1.SessionWaiting))
+				g.Expect(s.Status.QueuePosition).To(Equal(int32(i + 1)))
+				g.Expect(s.Status.Message).To(Equal(fmt.Sprintf("all 10 shared licences of pool remote-support are in use; waiting at position %d of 5", i+1)))
+			}
+			for _, s := range items[:10] {
+				g.Expect(meta.IsStatusConditionTrue(s.Status.Conditions, v1.ConditionGranted)).To(BeTrue())
+			}
+			p := getPool(g, ns, "remote-support")
+			g.Expect(p.Status.Sessions.Summary).To(Equal("10/10"))
+			g.Expect(p.Status.Sessions.Waiting).To(Equal(int32(5)))
+			g.Expect(meta.IsStatusConditionTrue(p.Status.Conditions, v1.ConditionSessionsExhausted)).To(BeTrue())
+		}).Should(Succeed())
+
+		By("terminating one, position 1 becomes Active and the others move up")
+		patchSpec(getSession(Default, ns, "s-03"), `{"spec":{"terminate":true}}`)
+		Eventually(func(g Gomega) {
+			s := getSession(g, ns, "s-03")
+			g.Expect(s.Status.Phase).To(Equal(v1.SessionEnded))
+			g.Expect(s.Status.EndReason).To(Equal(v1.EndTerminated))
+			g.Expect(positions(g, ns)).To(Equal(map[string]int32{
+				"s-00": 0, "s-01": 0, "s-02": 0, "s-04": 0, "s-05": 0, "s-06": 0, "s-07": 0, "s-08": 0, "s-09": 0,
+				"s-10": 0, "s-11": 1, "s-12": 2, "s-13": 3, "s-14": 4}))
+		}).Should(Succeed())
+
+		By("deleting one, the same")
+		Expect(k8s.Delete(ctx, getSession(Default, ns, "s-04"))).To(Succeed())
+		Eventually(func(g Gomega) {
+			p := positions(g, ns)
+			g.Expect(p["s-11"]).To(Equal(int32(0)))
+			g.Expect(p["s-12"]).To(Equal(int32(1)))
+			g.Expect(p["s-14"]).To(Equal(int32(3)))
+		}).Should(Succeed())
+
+		By("raising the limit to 12, two more become Active")
+		patchSpec(getPool(Default, ns, "remote-support"), `{"spec":{"concurrentSessions":12}}`)
+		Eventually(func(g Gomega) {
+			p := positions(g, ns)
+			g.Expect(p["s-12"]).To(Equal(int32(0)))
+			g.Expect(p["s-13"]).To(Equal(int32(0)))
+			g.Expect(p["s-14"]).To(Equal(int32(1)))
+		}).Should(Succeed())
+	})
+
+	It("ends a session that stops heartbeating and gives its licence to the head of the queue", func() {
+		ns := newNamespace()
+		newPool(ns, "p", nil, int32p(1), func(p *v1.LicensePool) {
+			p.Spec.SessionPolicy.HeartbeatTimeout = &metav1.Duration{Duration: 5 * time.Second}
+		})
+		newSession(ns, "a", "p", "alice")
+		Eventually(func(g Gomega) { g.Expect(getSession(g, ns, "a").Status.Phase).To(Equal(v1.SessionActive)) }).Should(Succeed())
+		newSession(ns, "b", "p", "bob")
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() { // bob heartbeats; alice does not
+			defer GinkgoRecover()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Second):
+					heartbeat(ns, "b")
+				}
+			}
+		}()
+		Eventually(func(g Gomega) {
+			a := getSession(g, ns, "a")
+			g.Expect(a.Status.Phase).To(Equal(v1.SessionEnded))
+			g.Expect(a.Status.EndReason).To(Equal(v1.EndHeartbeatExpired))
+			lag := a.Status.EndedAt.Sub(a.CreationTimestamp.Add(5 * time.Second))
+			GinkgoWriter.Printf("heartbeat expiry lag: %v\n", lag)
+			g.Expect(lag).To(BeNumerically("<", 2*time.Second)) // creationTimestamp is truncated to the second
+			g.Expect(getSession(g, ns, "b").Status.Phase).To(Equal(v1.SessionActive))
+		}, 10*time.Second).Should(Succeed())
+	})
+})
