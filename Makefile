@@ -35,9 +35,21 @@ vet: ## go vet.
 envtest: ## Provide kube-apiserver and etcd for the tests (first time: download or build, ~6 min).
 	@echo "envtest binaries: $(ENVTEST_ASSETS)"
 
+# Fuzz targets and how long `make test` runs each (FUZZTIME=0 skips them).
+FUZZ_TARGETS ?= ./internal/allocator:FuzzDecide
+FUZZTIME ?= 10s
+
 .PHONY: test
 test: manifests generate vet ## Run every test (unit, envtest integration, short fuzz) with -race.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -timeout 40m $(TEST_PKGS) $(TEST_ARGS)
+	$(MAKE) --no-print-directory fuzz
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME.
+	@if [ "$(FUZZTIME)" != "0" ]; then for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done; fi
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when the committed generated files are stale.

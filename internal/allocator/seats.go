@@ -20,8 +20,11 @@ func (d *decision) decideSeats(seats []Seat) {
 	switch {
 	case !p.Found:
 		for i, s := range seats {
-			out[i] = d.seatIdle(s, v1alpha1.SeatPending, v1alpha1.SeatReasonPoolNotFound,
+			out[i] = d.seatIdle(v1alpha1.SeatPending, v1alpha1.SeatReasonPoolNotFound,
 				fmt.Sprintf("pool %s does not exist in this namespace; the seat binds by itself once it is created", p.Name))
+			if !s.Enabled {
+				out[i] = disabledSeat(p.Name)
+			}
 		}
 		d.countSeats()
 		return
@@ -29,7 +32,7 @@ func (d *decision) decideSeats(seats []Seat) {
 		for i, s := range seats {
 			out[i] = SeatResult{Phase: s.Phase, Reason: s.Reason, Message: s.Message, BoundAt: s.BoundAt}
 			if s.Phase == "" {
-				out[i] = d.seatIdle(s, v1alpha1.SeatPending, v1alpha1.SeatReasonManagedExternally,
+				out[i] = d.seatIdle(v1alpha1.SeatPending, v1alpha1.SeatReasonManagedExternally,
 					fmt.Sprintf("pool %s is managed by %s: seatkeeper does not grant its seats", p.Name, p.ManagedBy))
 			}
 		}
@@ -42,10 +45,9 @@ func (d *decision) decideSeats(seats []Seat) {
 	for i, s := range seats {
 		switch {
 		case !s.Enabled:
-			out[i] = d.seatIdle(s, v1alpha1.SeatDisabled, v1alpha1.SeatReasonDisabled,
-				fmt.Sprintf("seat switched off (spec.enabled: false); it holds no seat of pool %s", p.Name))
+			out[i] = disabledSeat(p.Name)
 		case d.res.Expired:
-			out[i] = d.seatIdle(s, v1alpha1.SeatPending, v1alpha1.SeatReasonPoolExpired,
+			out[i] = d.seatIdle(v1alpha1.SeatPending, v1alpha1.SeatReasonPoolExpired,
 				fmt.Sprintf("pool %s expired at %s; extend its spec.expiresAt or add an order to bind seats again",
 					p.Name, p.ExpiresAt.UTC().Format(time.RFC3339)))
 		default:
@@ -64,11 +66,12 @@ func (d *decision) decideSeats(seats []Seat) {
 		return s.Phase == v1alpha1.SeatBound
 	}
 
-	// One seat per assignee: the one holding it wins, else the oldest.
+	// One seat per assignee: the oldest enabled assignment; later ones are duplicates, even
+	// if they held the seat while the older one was switched off.
 	owner := map[string]int{}
 	for _, i := range order {
 		key := string(seats[i].Kind) + "/" + seats[i].Assignee
-		if j, ok := owner[key]; !ok || (!holds(seats[j]) && holds(seats[i])) {
+		if _, ok := owner[key]; !ok {
 			owner[key] = i
 		}
 	}
@@ -77,7 +80,7 @@ func (d *decision) decideSeats(seats []Seat) {
 		s := seats[i]
 		j := owner[string(s.Kind)+"/"+s.Assignee]
 		if j != i {
-			out[i] = d.seatIdle(s, v1alpha1.SeatPending, v1alpha1.SeatReasonDuplicateAssignee,
+			out[i] = d.seatIdle(v1alpha1.SeatPending, v1alpha1.SeatReasonDuplicateAssignee,
 				fmt.Sprintf("%s %s already has seat %s in pool %s; delete or switch off one of the two", kindWord(s.Kind), s.Assignee, seats[j].Name, p.Name))
 			continue
 		}
@@ -138,11 +141,11 @@ func (d *decision) decideSeats(seats []Seat) {
 				Message: fmt.Sprintf("%s %s holds a seat of pool %s", kindWord(s.Kind), s.Assignee, p.Name)}
 			names = append(names, s.Name)
 		case revoked[i] || (s.Phase == v1alpha1.SeatPending && s.Reason == v1alpha1.SeatReasonCapacityReduced):
-			out[i] = d.seatIdle(s, v1alpha1.SeatPending, v1alpha1.SeatReasonCapacityReduced,
+			out[i] = d.seatIdle(v1alpha1.SeatPending, v1alpha1.SeatReasonCapacityReduced,
 				fmt.Sprintf("seat taken back: pool %s now has %s seats (%s bound); it binds again when one frees",
 					p.Name, limitString(p.SeatLimit), Summary(boundCount, p.SeatLimit)))
 		default:
-			out[i] = d.seatIdle(s, v1alpha1.SeatPending, v1alpha1.SeatReasonLicensesNotAvailable,
+			out[i] = d.seatIdle(v1alpha1.SeatPending, v1alpha1.SeatReasonLicensesNotAvailable,
 				fmt.Sprintf("no seat free in pool %s (%s bound); it binds when one frees", p.Name, Summary(boundCount, p.SeatLimit)))
 		}
 	}
@@ -153,8 +156,13 @@ func (d *decision) decideSeats(seats []Seat) {
 }
 
 // seatIdle is a seat result that holds nothing.
-func (d *decision) seatIdle(_ Seat, phase v1alpha1.SeatPhase, reason v1alpha1.SeatReason, msg string) SeatResult {
+func (d *decision) seatIdle(phase v1alpha1.SeatPhase, reason v1alpha1.SeatReason, msg string) SeatResult {
 	return SeatResult{Phase: phase, Reason: reason, Message: msg}
+}
+
+func disabledSeat(pool string) SeatResult {
+	return SeatResult{Phase: v1alpha1.SeatDisabled, Reason: v1alpha1.SeatReasonDisabled,
+		Message: fmt.Sprintf("seat switched off (spec.enabled: false); it holds no seat of pool %s", pool)}
 }
 
 func (d *decision) countSeats() {

@@ -1,0 +1,265 @@
+package allocator
+
+import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+)
+
+// randomSnapshot builds a pool, its seats and sessions, and a time, all from one seed: limits
+// that may have just dropped, ledgers that may be stale, sessions in every phase and state.
+func randomSnapshot(seed uint64) (Pool, []Seat, []Session, time.Time) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	sec := func(n int) time.Duration { return time.Duration(rng.IntN(n)) * time.Second }
+	maybeLimit := func() *int32 {
+		if rng.IntN(4) == 0 {
+			return nil
+		}
+		return lim(int32(rng.IntN(6)))
+	}
+	p := pool(func(p *Pool) {
+		p.SeatLimit, p.SessionLimit = maybeLimit(), maybeLimit()
+		p.Found = rng.IntN(10) != 0
+		if rng.IntN(12) == 0 {
+			p.ManagedBy = "crm.example.com"
+		}
+		if rng.IntN(4) == 0 {
+			p.ExpiresAt, p.ExpiryWarning = atp(sec(200)), sec(100)
+		}
+		p.Policy.HeartbeatTimeout = 5*time.Second + sec(60)
+		if rng.IntN(2) == 0 {
+			p.Policy.IdleTimeout = time.Second + sec(60)
+		}
+		if rng.IntN(2) == 0 {
+			p.Policy.MaxDuration = time.Second + sec(100)
+		}
+		p.Policy.RetainEnded = time.Second + sec(200)
+		p.Policy.Reject = rng.IntN(4) == 0
+		p.Policy.RequireSeat = rng.IntN(4) == 0
+		p.Policy.CountByHolder = rng.IntN(3) == 0
+	})
+	now := at(sec(150))
+	holders := []string{"alice", "bob", "carol", "dan", "eve", "kiosk"}
+	var seats []Seat
+	for i := range rng.IntN(10) {
+		s := seat(fmt.Sprintf("seat-%d", i), sec(100), holders[rng.IntN(len(holders))])
+		s.Enabled = rng.IntN(5) != 0
+		if rng.IntN(4) == 0 {
+			s.Kind = v1alpha1.AssigneeDevice
+		}
+		switch rng.IntN(3) {
+		case 0:
+			s.Phase, s.Reason, s.BoundAt = v1alpha1.SeatBound, v1alpha1.SeatReasonGranted, atp(sec(100))
+		case 1:
+			s.Phase, s.Reason = v1alpha1.SeatPending, v1alpha1.SeatReasonCapacityReduced
+		}
+		seats = append(seats, s)
+	}
+	var sessions []Session
+	for i := range rng.IntN(14) {
+		s := session(fmt.Sprintf("sess-%d", i), sec(100), holders[rng.IntN(len(holders))])
+		s.Priority = int32(rng.IntN(3))
+		if rng.IntN(2) == 0 {
+			s.State = v1alpha1.SessionConnected
+		}
+		s.Terminate = rng.IntN(10) == 0
+		if rng.IntN(2) == 0 {
+			s.RenewTime = atp(sec(150))
+		}
+		switch rng.IntN(4) {
+		case 0:
+			s.Phase, s.GrantedAt, s.StateChangedAt, s.ObservedState = v1alpha1.SessionActive, atp(sec(100)), atp(sec(100)), v1alpha1.SessionIdle
+		case 1:
+			s.Phase, s.QueuePosition = v1alpha1.SessionWaiting, int32(rng.IntN(5))
+		case 2:
+			if rng.IntN(2) == 0 {
+				s.Phase, s.EndReason, s.EndedAt = v1alpha1.SessionEnded, v1alpha1.EndTerminated, atp(sec(150))
+			}
+		}
+		sessions = append(sessions, s)
+	}
+	ledger := func(names []string) []string {
+		if rng.IntN(3) == 0 {
+			return nil
+		}
+		var l []string
+		for _, n := range names {
+			if rng.IntN(2) == 0 {
+				l = append(l, n)
+			}
+		}
+		if rng.IntN(4) == 0 {
+			l = append(l, "vanished")
+		}
+		return append([]string{}, l...)
+	}
+	var seatNames, sessionNames []string
+	for _, s := range seats {
+		seatNames = append(seatNames, s.Name)
+	}
+	for _, s := range sessions {
+		sessionNames = append(sessionNames, s.Name)
+	}
+	p.SeatLedger, p.SessionLedger = ledger(seatNames), ledger(sessionNames)
+	return p, seats, sessions, now
+}
+
+// checkInvariants reports every broken promise of one decision.
+func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now time.Time, res Result) {
+	t.Helper()
+	decides := p.Found && (p.ManagedBy == "" || p.ManagedBy == v1alpha1.ControllerName)
+	if !res.Next.IsZero() && !res.Next.After(now) {
+		t.Errorf("next deadline %v is not after now %v", res.Next, now)
+	}
+
+	var boundNames []string
+	for i, r := range res.Seats {
+		if (decides || seats[i].Phase == "") && (r.Phase == "" || r.Reason == "" || r.Message == "") {
+			t.Errorf("seat %s has an unexplained status %+v", seats[i].Name, r)
+		}
+		if r.Phase == v1alpha1.SeatBound {
+			boundNames = append(boundNames, seats[i].Name)
+			if r.BoundAt == nil {
+				t.Errorf("bound seat %s has no boundAt", seats[i].Name)
+			}
+		}
+	}
+	if decides && p.SeatLimit != nil {
+		if len(boundNames) > int(*p.SeatLimit) {
+			t.Errorf("over-grant: %d seats bound, limit %d", len(boundNames), *p.SeatLimit)
+		}
+		if !slices.Equal(sortedNames(boundNames), res.SeatLedger) {
+			t.Errorf("seat ledger %v is not the bound seats %v", res.SeatLedger, boundNames)
+		}
+	}
+
+	units := map[string]bool{}
+	var activeNames []string
+	var waiting []int
+	for i, r := range res.Sessions {
+		s := sessions[i]
+		if s.Phase == v1alpha1.SessionEnded && !r.Delete && r.Phase != v1alpha1.SessionEnded {
+			t.Errorf("ended session %s came back as %s", s.Name, r.Phase)
+		}
+		switch r.Phase {
+		case v1alpha1.SessionActive:
+			activeNames = append(activeNames, s.Name)
+			key := s.Name
+			if p.Policy.CountByHolder {
+				key = s.Holder
+			}
+			units[key] = true
+			if decides && (r.GrantedAt == nil || r.Message == "") {
+				t.Errorf("active session %s lacks grantedAt or message", s.Name)
+			}
+		case v1alpha1.SessionWaiting:
+			waiting = append(waiting, i)
+		case v1alpha1.SessionEnded:
+			if s.Phase != v1alpha1.SessionEnded && (r.EndReason == "" || r.Message == "" || r.EndedAt == nil) {
+				t.Errorf("session %s ended without reason, message or time: %+v", s.Name, r)
+			}
+		case "":
+			if decides {
+				t.Errorf("session %s has no phase", s.Name)
+			}
+		}
+	}
+	if !decides {
+		return
+	}
+	if p.SessionLimit != nil {
+		if len(units) > int(*p.SessionLimit) {
+			t.Errorf("over-grant: %d licences in use, limit %d", len(units), *p.SessionLimit)
+		}
+		if !slices.Equal(sortedNames(activeNames), res.SessionLedger) {
+			t.Errorf("session ledger %v is not the active sessions %v", res.SessionLedger, activeNames)
+		}
+	}
+	// The queue is 1..n in priority, creation, name order.
+	slices.SortFunc(waiting, func(a, b int) int { return cmp.Compare(res.Sessions[a].QueuePosition, res.Sessions[b].QueuePosition) })
+	for k, i := range waiting {
+		if res.Sessions[i].QueuePosition != int32(k+1) {
+			t.Errorf("queue positions are not 1..n: %s at %d", sessions[i].Name, res.Sessions[i].QueuePosition)
+		}
+		if k > 0 && rank(sessions[waiting[k-1]], sessions[i]) > 0 {
+			t.Errorf("queue out of order: %s before %s", sessions[waiting[k-1]].Name, sessions[i].Name)
+		}
+	}
+	// Fairness: nobody newly granted a licence ranks behind someone left waiting, unless
+	// (countBy Holder) the holder already had a licence.
+	for i, r := range res.Sessions {
+		if r.Phase != v1alpha1.SessionActive || sessions[i].Phase == v1alpha1.SessionActive || inLedger(p.SessionLedger)[sessions[i].Name] {
+			continue
+		}
+		for _, w := range waiting {
+			if rank(sessions[w], sessions[i]) < 0 && !p.Policy.CountByHolder {
+				t.Errorf("%s was granted ahead of %s, who ranks first", sessions[i].Name, sessions[w].Name)
+			}
+		}
+	}
+}
+
+func rank(a, b Session) int {
+	if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
+		return c
+	}
+	return byAge(a.Created, b.Created, a.Name, b.Name)
+}
+
+// applied is the snapshot as it reads once the decision has been written: the operator's next
+// look at an unchanged world.
+func applied(p Pool, seats []Seat, sessions []Session, res Result) (Pool, []Seat, []Session) {
+	p.SeatLedger, p.SessionLedger = res.SeatLedger, res.SessionLedger
+	seats, sessions = slices.Clone(seats), slices.Clone(sessions)
+	for i, r := range res.Seats {
+		seats[i].Phase, seats[i].Reason, seats[i].Message, seats[i].BoundAt = r.Phase, r.Reason, r.Message, r.BoundAt
+	}
+	var kept []Session
+	for i, r := range res.Sessions {
+		if r.Delete {
+			continue
+		}
+		s := sessions[i]
+		s.Phase, s.QueuePosition, s.EndReason, s.Message = r.Phase, r.QueuePosition, r.EndReason, r.Message
+		s.GrantedAt, s.EndedAt, s.StateChangedAt, s.ObservedState = r.GrantedAt, r.EndedAt, r.StateChangedAt, r.ObservedState
+		kept = append(kept, s)
+	}
+	return p, seats, kept
+}
+
+func checkSeed(t *testing.T, seed uint64) {
+	p, seats, sessions, now := randomSnapshot(seed)
+	res := Decide(p, seats, sessions, now)
+	checkInvariants(t, p, seats, sessions, now, res)
+
+	// Deciding again on the applied result changes nothing: no write loops.
+	p2, seats2, sessions2 := applied(p, seats, sessions, res)
+	again := Decide(p2, seats2, sessions2, now)
+	p3, seats3, sessions3 := applied(p2, seats2, sessions2, again)
+	if fmt.Sprint(p2, seats2, sessions2) != fmt.Sprint(p3, seats3, sessions3) {
+		t.Errorf("seed %d: the decision is not a fixed point:\nfirst  %v %v %v\nsecond %v %v %v", seed, p2, seats2, sessions2, p3, seats3, sessions3)
+	}
+}
+
+// TestRandomSnapshots checks the invariants on a thousand generated pools.
+func TestRandomSnapshots(t *testing.T) {
+	for seed := range uint64(1000) {
+		checkSeed(t, seed)
+		if t.Failed() {
+			t.Fatalf("seed %d broke an invariant", seed)
+		}
+	}
+}
+
+// FuzzDecide searches for a snapshot that breaks an invariant. `make test` runs it briefly.
+func FuzzDecide(f *testing.F) {
+	for seed := range uint64(16) {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, seed uint64) { checkSeed(t, seed) })
+}
