@@ -123,3 +123,5 @@ func heartbeat(ns, name string) {
 }
 
 func int32p(v int32) *int32 { return ptr.To(v) }
+
+func objMeta(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
