@@ -36,6 +36,7 @@ type SessionPolicy struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s')",message="heartbeatTimeout must be at least 5s, so that agents can renew in time"
 	HeartbeatTimeout *metav1.Duration `json:"heartbeatTimeout,omitempty"`
 
@@ -45,6 +46,7 @@ type SessionPolicy struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="idleTimeout must be positive; leave it unset for no idle limit"
 	IdleTimeout *metav1.Duration `json:"idleTimeout,omitempty"`
 
@@ -54,6 +56,7 @@ type SessionPolicy struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="maxDuration must be positive; leave it unset for no duration limit"
 	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
 
@@ -81,12 +84,13 @@ type SessionPolicy struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="retainEnded must not be negative"
 	RetainEnded *metav1.Duration `json:"retainEnded,omitempty"`
 }
 
 // LicensePoolSpec is what a platform team declares about one product's licences in an account.
-// +kubebuilder:validation:XValidation:rule="has(self.managedBy) == has(oldSelf.managedBy)",message="managedBy is immutable: recreate the pool to hand it to another manager",fieldPath=".managedBy"
+// +kubebuilder:validation:XValidation:rule="(has(self.managedBy) ? self.managedBy : '') == (has(oldSelf.managedBy) ? oldSelf.managedBy : '')",message="managedBy is immutable: recreate the pool to hand it to another manager",fieldPath=".managedBy"
 type LicensePoolSpec struct {
 	// product is the product this pool licenses, as a DNS label (e.g. remote-support). Immutable.
 	// +required
@@ -126,6 +130,7 @@ type LicensePoolSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="expiryWarning must not be negative"
 	ExpiryWarning *metav1.Duration `json:"expiryWarning,omitempty"`
 
@@ -139,7 +144,6 @@ type LicensePoolSpec struct {
 	// counts and changes no seat or session. Immutable.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="managedBy is immutable: recreate the pool to hand it to another manager"
 	ManagedBy string `json:"managedBy,omitempty"`
 }
 

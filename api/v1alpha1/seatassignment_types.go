@@ -18,8 +18,10 @@ const (
 // Assignee is the person or device a seat is for.
 type Assignee struct {
 	// kind is User (a technician) or Device (an unattended machine or registered client).
+	// Immutable.
 	// +optional
 	// +kubebuilder:default=User
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="assignee.kind is immutable: create a new SeatAssignment for another kind of assignee"
 	Kind AssigneeKind `json:"kind,omitempty"`
 	// name is the user name, e-mail or device id. Immutable.
 	// +required

@@ -82,6 +82,7 @@ const (
 
 // SharedSessionStatus is the lease's state. The holder writes only renewTime; the operator
 // writes the rest and never renewTime.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.phase) || oldSelf.phase != 'Ended' || (has(self.phase) && self.phase == 'Ended')",message="an Ended session stays Ended: create a new session",fieldPath=".phase"
 type SharedSessionStatus struct {
 	// renewTime is the heartbeat: the holder merge-patches it through the status subresource at
 	// least once per heartbeatTimeout. The session's creation counts as the first renewal.

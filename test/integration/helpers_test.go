@@ -7,6 +7,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -125,3 +126,16 @@ func heartbeat(ns, name string) {
 func int32p(v int32) *int32 { return ptr.To(v) }
 
 func objMeta(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
+
+// eventsList reads events.k8s.io Events through the direct client.
+type eventsList struct{}
+
+func (eventsList) reasons(g Gomega, ns string) []string {
+	var l eventsv1.EventList
+	g.Expect(k8s.List(ctx, &l, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, e := range l.Items {
+		out = append(out, e.Reason)
+	}
+	return out
+}

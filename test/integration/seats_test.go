@@ -58,4 +58,65 @@ var _ = Describe("Named seats", Label("seats"), func() {
 			g.Expect(ph["tech-24"]).To(Equal("Bound/SeatGranted"))
 		}).Should(Succeed())
 	})
+
+	It("binds everyone in an unlimited pool, users and devices alike", func() {
+		ns := newNamespace()
+		newPool(ns, "p", nil, nil)
+		newSeat(ns, "tech", "p", "alice@acme.example", v1.AssigneeUser)
+		newSeat(ns, "kiosk", "p", "kiosk-7", v1.AssigneeDevice)
+		Eventually(func(g Gomega) {
+			g.Expect(seatPhases(g, ns)).To(Equal(map[string]string{"tech": "Bound/SeatGranted", "kiosk": "Bound/SeatGranted"}))
+			p := getPool(g, ns, "p")
+			g.Expect(p.Status.Seats.Summary).To(Equal("2/∞"))
+			g.Expect(p.Status.Seats.Limit).To(BeNil())
+			g.Expect(p.Status.Ledger).To(BeNil())
+		}).Should(Succeed())
+	})
+
+	It("counts users and devices against one limit", func() {
+		ns := newNamespace()
+		newPool(ns, "p", int32p(1), nil)
+		newSeat(ns, "kiosk", "p", "kiosk-7", v1.AssigneeDevice)
+		Eventually(func(g Gomega) { g.Expect(seatPhases(g, ns)["kiosk"]).To(Equal("Bound/SeatGranted")) }).Should(Succeed())
+		newSeat(ns, "tech", "p", "alice", v1.AssigneeUser)
+		Eventually(func(g Gomega) { g.Expect(seatPhases(g, ns)["tech"]).To(Equal("Pending/LicensesNotAvailable")) }).Should(Succeed())
+	})
+
+	It("waits for a missing pool and binds once it appears", func() {
+		ns := newNamespace()
+		newSeat(ns, "tech", "later", "alice", v1.AssigneeUser)
+		Eventually(func(g Gomega) {
+			s := getSeat(g, ns, "tech")
+			g.Expect(s.Status.Reason).To(Equal(v1.SeatReasonPoolNotFound))
+			g.Expect(s.Status.Message).To(ContainSubstring("pool later does not exist"))
+		}).Should(Succeed())
+		newPool(ns, "later", int32p(1), nil)
+		Eventually(func(g Gomega) { g.Expect(seatPhases(g, ns)["tech"]).To(Equal("Bound/SeatGranted")) }).Should(Succeed())
+	})
+
+	It("keeps the later of two seats for one assignee Pending", func() {
+		ns := newNamespace()
+		newPool(ns, "p", int32p(5), nil)
+		newSeat(ns, "first", "p", "alice", v1.AssigneeUser)
+		Eventually(func(g Gomega) { g.Expect(seatPhases(g, ns)["first"]).To(Equal("Bound/SeatGranted")) }).Should(Succeed())
+		newSeat(ns, "second", "p", "alice", v1.AssigneeUser)
+		Eventually(func(g Gomega) {
+			s := getSeat(g, ns, "second")
+			g.Expect(s.Status.Reason).To(Equal(v1.SeatReasonDuplicateAssignee))
+			g.Expect(s.Status.Message).To(Equal("user alice already has seat first in pool p; delete or switch off one of the two"))
+		}).Should(Succeed())
+	})
+
+	It("records events for bound, revoked and exhausted", func() {
+		ns := newNamespace()
+		pool := newPool(ns, "p", int32p(1), nil)
+		newSeat(ns, "a", "p", "alice", v1.AssigneeUser)
+		newSeat(ns, "b", "p", "bob", v1.AssigneeUser)
+		Eventually(func(g Gomega) { g.Expect(seatPhases(g, ns)["b"]).To(Equal("Pending/LicensesNotAvailable")) }).Should(Succeed())
+		patchSpec(pool, `{"spec":{"seats":0}}`)
+		var events eventsList
+		Eventually(func(g Gomega) {
+			g.Expect(events.reasons(g, ns)).To(ContainElements("SeatBound", "SeatRevoked", "SeatsExhausted", "LicensesNotAvailable"))
+		}).Should(Succeed())
+	})
 })

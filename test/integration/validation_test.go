@@ -78,12 +78,14 @@ var _ = Describe("Validation", Label("validation"), func() {
 		// parses more loosely than Go (it also takes "1d", "2w", "5 s" and values that overflow), so
 		// it stores pools that no Go client, the operator included, can decode. A Pattern marker
 		// is the likely fix; the phrase below assumes one.
-		PEntry("pool: heartbeatTimeout in days, which Go cannot read", onCreate(withValue(aPool(), "1d", "spec", "sessionPolicy", "heartbeatTimeout")),
+		Entry("pool: heartbeatTimeout in days, which Go cannot read", onCreate(withValue(aPool(), "1d", "spec", "sessionPolicy", "heartbeatTimeout")),
 			"spec.sessionPolicy.heartbeatTimeout", "should match"),
-		PEntry("pool: maxDuration that overflows Go's duration", onCreate(withValue(aPool(), "5124096h", "spec", "sessionPolicy", "maxDuration")),
+		Entry("pool: maxDuration that overflows Go's duration", onCreate(withValue(aPool(), "5124096h", "spec", "sessionPolicy", "maxDuration")),
 			"spec.sessionPolicy.maxDuration", "should match"),
 
 		// SeatAssignment
+		Entry("seat: changed assignee.kind", onUpdate(aSeat(), func(s *v1.SeatAssignment) { s.Spec.Assignee.Kind = v1.AssigneeDevice }),
+			"spec.assignee.kind", "assignee.kind is immutable"),
 		Entry("seat: unknown assignee.kind", onCreate(aSeat(func(s *v1.SeatAssignment) { s.Spec.Assignee.Kind = "Group" })),
 			"spec.assignee.kind", `Unsupported value: "Group"`),
 		Entry("seat: empty assignee.name", onCreate(aSeat(func(s *v1.SeatAssignment) { s.Spec.Assignee.Name = "" })),
@@ -189,7 +191,7 @@ var _ = Describe("Validation", Label("validation"), func() {
 		// Pending on an API fix: the managedBy rule compares has(), so a pool written with
 		// managedBy: "" (as a template may render it) cannot be updated by a Go client, whose
 		// omitempty leaves the field out, though nothing changed.
-		PEntry("pool: managedBy written empty, then left out", onUpdate(withValue(aPool(), "", "spec", "managedBy"), func(u *unstructured.Unstructured) {
+		Entry("pool: managedBy written empty, then left out", onUpdate(withValue(aPool(), "", "spec", "managedBy"), func(u *unstructured.Unstructured) {
 			unstructured.RemoveNestedField(u.Object, "spec", "managedBy")
 		})),
 		Entry("seat: a device, toggled off", onUpdate(aSeat(func(s *v1.SeatAssignment) { s.Spec.Assignee.Kind = v1.AssigneeDevice }), func(s *v1.SeatAssignment) {
@@ -441,3 +443,14 @@ func term(startsAt, expiresAt string) func(*v1.CustomerOrder) {
 		o.Spec.StartsAt, o.Spec.ExpiresAt = &metav1.Time{Time: starts}, &metav1.Time{Time: expires}
 	}
 }
+
+var _ = Describe("Validation of status", Label("validation"), func() {
+	It("refuses to bring an Ended session back", func(ctx SpecContext) {
+		ns := newNamespace()
+		s := newSession(ns, "s", "nowhere", "alice") // no pool: the operator ends it at once
+		Eventually(func(g Gomega) { g.Expect(getSession(g, ns, "s").Status.Phase).To(Equal(v1.SessionEnded)) }).Should(Succeed())
+		s = getSession(Default, ns, "s")
+		s.Status.Phase = v1.SessionActive
+		expectInvalid(k8s.Status().Update(ctx, s), "status.phase", "an Ended session stays Ended")
+	})
+})
