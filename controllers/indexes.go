@@ -15,6 +15,8 @@ const (
 	indexPoolName = "spec.poolName"
 	// indexOrderPool indexes CustomerOrders by "namespace/pool" for each pool they add to.
 	indexOrderPool = "spec.items.pool"
+	// indexOrderCustomer indexes CustomerOrders by spec.customer.
+	indexOrderCustomer = "spec.customer"
 )
 
 func setupIndexes(ctx context.Context, mgr manager.Manager) error {
@@ -26,6 +28,11 @@ func setupIndexes(ctx context.Context, mgr manager.Manager) error {
 	}
 	if err := idx.IndexField(ctx, &v1alpha1.SharedSession{}, indexPoolName, func(o client.Object) []string {
 		return []string{o.(*v1alpha1.SharedSession).Spec.PoolName}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.CustomerOrder{}, indexOrderCustomer, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.CustomerOrder).Spec.Customer}
 	}); err != nil {
 		return err
 	}

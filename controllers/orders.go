@@ -32,12 +32,13 @@ type orderCapacity struct {
 }
 
 // capacityFor sums the capacity that orders add to pool (namespace ns, product product) at now.
-// An item whose product differs from the pool's adds nothing: its order is Invalid.
-func capacityFor(orders []v1alpha1.CustomerOrder, ns, pool, product string, now time.Time) orderCapacity {
+// An order with an item whose pool is for another product adds nothing anywhere: it is Invalid.
+// productOf tells the product of a pool in ns, and false when there is no such pool.
+func capacityFor(orders []v1alpha1.CustomerOrder, ns, pool, product string, now time.Time, productOf func(name string) (string, bool)) orderCapacity {
 	var c orderCapacity
 	for i := range orders {
 		o := &orders[i]
-		if o.Spec.Customer != ns || o.Spec.Cancelled {
+		if o.Spec.Customer != ns || o.Spec.Cancelled || !productsMatch(o, productOf) {
 			continue
 		}
 		for _, it := range o.Spec.Items {
@@ -68,4 +69,15 @@ func addLimit(spec *int32, add int32) *int32 {
 	}
 	v := *spec + add
 	return &v
+}
+
+// productsMatch reports whether every pool the order names either does not exist yet or is for
+// the item's product.
+func productsMatch(o *v1alpha1.CustomerOrder, productOf func(name string) (string, bool)) bool {
+	for _, it := range o.Spec.Items {
+		if p, ok := productOf(it.TargetPool()); ok && p != it.Product {
+			return false
+		}
+	}
+	return true
 }

@@ -149,7 +149,17 @@ func (r *PoolReconciler) orderCapacity(ctx context.Context, key types.Namespaced
 	if err := r.List(ctx, &orders, client.MatchingFields{indexOrderPool: key.String()}); err != nil {
 		return orderCapacity{}, fmt.Errorf("list orders of pool %s: %w", key, err)
 	}
-	return capacityFor(orders.Items, key.Namespace, key.Name, pool.Spec.Product, r.Clock.Now()), nil
+	productOf := func(name string) (string, bool) {
+		if name == key.Name {
+			return pool.Spec.Product, true
+		}
+		other := &v1alpha1.LicensePool{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: name}, other); err != nil {
+			return "", false
+		}
+		return other.Spec.Product, true
+	}
+	return capacityFor(orders.Items, key.Namespace, key.Name, pool.Spec.Product, r.Clock.Now(), productOf), nil
 }
 
 // decide runs the allocator over the pool's snapshot.

@@ -51,7 +51,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := pools.SetupWithManager(mgr, opts.PoolWorkers); err != nil {
 		return err
 	}
-	return nil
+	orders := &OrderReconciler{Client: mgr.GetClient(), Clock: opts.Clock, Recorder: mgr.GetEventRecorder("seatkeeper")}
+	return orders.SetupWithManager(mgr)
 }
 
 // SetupWithManager watches pools, and the seats, sessions and orders that name them, all keyed

@@ -257,7 +257,7 @@ type LicensePoolStatus struct {
 // +kubebuilder:printcolumn:name="Seats",type=string,JSONPath=`.status.seats.summary`
 // +kubebuilder:printcolumn:name="Sessions",type=string,JSONPath=`.status.sessions.summary`
 // +kubebuilder:printcolumn:name="Waiting",type=integer,JSONPath=`.status.sessions.waiting`
-// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.spec.expiresAt`
+// +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.spec.expiresAt`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Display Name",type=string,JSONPath=`.spec.displayName`,priority=1

@@ -85,8 +85,12 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.phase) || oldSelf.phase != 'Ended' || (has(self.phase) && self.phase == 'Ended')",message="an Ended session stays Ended: create a new session",fieldPath=".phase"
 type SharedSessionStatus struct {
 	// renewTime is the heartbeat: the holder merge-patches it through the status subresource at
-	// least once per heartbeatTimeout. The session's creation counts as the first renewal.
+	// least once per heartbeatTimeout, as RFC 3339 with microseconds (2026-11-23T12:00:00.000000Z).
+	// The session's creation counts as the first renewal.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$`
 	RenewTime *metav1.MicroTime `json:"renewTime,omitempty"`
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
@@ -99,12 +103,21 @@ type SharedSessionStatus struct {
 	QueuePosition int32 `json:"queuePosition,omitempty"`
 	// grantedAt is when the session became Active.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$`
 	GrantedAt *metav1.MicroTime `json:"grantedAt,omitempty"`
 	// endedAt is when the session ended.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$`
 	EndedAt *metav1.MicroTime `json:"endedAt,omitempty"`
 	// stateChangedAt is when the operator first saw the current spec.state.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$`
 	StateChangedAt *metav1.MicroTime `json:"stateChangedAt,omitempty"`
 	// observedState is the spec.state that stateChangedAt refers to.
 	// +optional

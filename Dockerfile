@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# The seatkeeper operator image: a static binary on distroless, run as a non-root user.
+#   docker build -t ghcr.io/seatkeeper/seatkeeper:dev .
+#   docker buildx build --platform linux/amd64,linux/arm64 -t ghcr.io/seatkeeper/seatkeeper:dev .
+
+# The builder runs on the build machine's platform and cross-compiles for the target one.
+FROM --platform=$BUILDPLATFORM golang:1.26 AS builder
+ARG TARGETOS
+ARG TARGETARCH
+WORKDIR /workspace
+
+# Modules first: this layer stays cached until go.mod or go.sum change.
+COPY go.mod go.sum ./
+RUN go mod download
+
+# The sources (.dockerignore lets in only Go files).
+COPY . .
+RUN --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
+    go build -trimpath -ldflags="-s -w" -o manager .
+
+# distroless/static: no shell, no package manager; "nonroot" is user 65532.
+FROM gcr.io/distroless/static:nonroot
+WORKDIR /
+COPY --from=builder /workspace/manager /manager
+USER 65532:65532
+ENTRYPOINT ["/manager"]
