@@ -16,13 +16,20 @@ import (
 	"github.com/seatkeeper/seatkeeper/internal/allocator"
 )
 
+// Event actions the metrics count.
+const (
+	actionEnd   = "End"
+	actionGrant = "Grant"
+)
+
 // writeParallelism bounds the status writes one pool reconcile sends at once.
 const writeParallelism = 16
 
 // statusWrite is one claimant's status change: orig is the cached object (never modified),
-// next a copy carrying the new status.
+// next a copy carrying the new status, and notes the events to record once it has landed.
 type statusWrite struct {
 	orig, next client.Object
+	notes      []note
 }
 
 // note is an Event to record once the writes it reports have landed.
@@ -36,11 +43,13 @@ type note struct {
 type writePlan struct {
 	revoke, grant, other []statusWrite
 	remove               []*v1alpha1.SharedSession
-	events               []note
 }
 
 func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession, res allocator.Result) writePlan {
 	var p writePlan
+	add := func(bucket *[]statusWrite, orig, next client.Object, notes ...note) {
+		*bucket = append(*bucket, statusWrite{orig: orig, next: next, notes: notes})
+	}
 	for i, s := range seats {
 		st := seatStatus(s, res.Seats[i])
 		if equality.Semantic.DeepEqual(st, s.Status) {
@@ -48,24 +57,20 @@ func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSes
 		}
 		next := s.DeepCopy()
 		next.Status = st
-		w := statusWrite{orig: s, next: next}
 		was, is := s.Status.Phase == v1alpha1.SeatBound, st.Phase == v1alpha1.SeatBound
 		switch {
 		case was && !is:
-			p.revoke = append(p.revoke, w)
 			typ, reason := corev1.EventTypeWarning, "SeatRevoked"
 			if st.Phase == v1alpha1.SeatDisabled {
 				typ, reason = corev1.EventTypeNormal, "SeatDisabled"
 			}
-			p.events = append(p.events, note{next, typ, reason, "Revoke", st.Message})
+			add(&p.revoke, s, next, note{next, typ, reason, "Revoke", st.Message})
 		case !was && is:
-			p.grant = append(p.grant, w)
-			p.events = append(p.events, note{next, corev1.EventTypeNormal, "SeatBound", "Bind", st.Message})
+			add(&p.grant, s, next, note{next, corev1.EventTypeNormal, "SeatBound", "Bind", st.Message})
+		case st.Reason != s.Status.Reason && st.Phase == v1alpha1.SeatPending:
+			add(&p.other, s, next, note{next, corev1.EventTypeWarning, string(st.Reason), "Wait", st.Message})
 		default:
-			p.other = append(p.other, w)
-			if st.Reason != s.Status.Reason && st.Phase == v1alpha1.SeatPending {
-				p.events = append(p.events, note{next, corev1.EventTypeWarning, string(st.Reason), "Wait", st.Message})
-			}
+			add(&p.other, s, next)
 		}
 	}
 	for i, s := range sessions {
@@ -80,27 +85,23 @@ func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSes
 		}
 		next := s.DeepCopy()
 		next.Status = st
-		w := statusWrite{orig: s, next: next}
 		was, is := s.Status.Phase == v1alpha1.SessionActive, st.Phase == v1alpha1.SessionActive
 		switch {
 		case st.Phase == v1alpha1.SessionEnded && s.Status.Phase != v1alpha1.SessionEnded:
 			// Ending is final, so it goes first whether or not the session held a licence.
-			p.revoke = append(p.revoke, w)
 			typ := corev1.EventTypeWarning
 			if st.EndReason == v1alpha1.EndTerminated {
 				typ = corev1.EventTypeNormal
 			}
-			p.events = append(p.events, note{next, typ, string(st.EndReason), "End", st.Message})
+			add(&p.revoke, s, next, note{next, typ, string(st.EndReason), actionEnd, st.Message})
 		case was && !is:
-			p.revoke = append(p.revoke, w)
+			add(&p.revoke, s, next)
 		case !was && is:
-			p.grant = append(p.grant, w)
-			p.events = append(p.events, note{next, corev1.EventTypeNormal, "Granted", "Grant", st.Message})
+			add(&p.grant, s, next, note{next, corev1.EventTypeNormal, "Granted", actionGrant, st.Message})
+		case st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == "":
+			add(&p.other, s, next, note{next, corev1.EventTypeNormal, "Queued", "Queue", st.Message})
 		default:
-			p.other = append(p.other, w)
-			if st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == "" {
-				p.events = append(p.events, note{next, corev1.EventTypeNormal, "Queued", "Queue", st.Message})
-			}
+			add(&p.other, s, next)
 		}
 	}
 	return p
@@ -117,6 +118,8 @@ func (r *PoolReconciler) writeClaimants(ctx context.Context, writes []statusWrit
 			if err := r.Status().Patch(ctx, w.next, patch); err != nil {
 				return fmt.Errorf("patch status of %T %s: %w", w.next, client.ObjectKeyFromObject(w.next), err)
 			}
+			// Recorded as each write lands, so that a conflict on another write loses nothing.
+			r.record(w.notes)
 			return nil
 		})
 	}
@@ -143,7 +146,7 @@ func (r *PoolReconciler) writePoolStatus(ctx context.Context, pool *v1alpha1.Lic
 	if err := r.Status().Patch(ctx, next, client.MergeFromWithOptions(pool, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("patch status of pool %s: %w", client.ObjectKeyFromObject(pool), err)
 	}
-	r.recordEvents(poolEvents(pool, next))
+	r.record(poolEvents(pool, next))
 	return nil
 }
 
@@ -231,11 +234,12 @@ func (r *PoolReconciler) deleteExpired(ctx context.Context, sessions []*v1alpha1
 	return nil
 }
 
-func (r *PoolReconciler) recordEvents(evs []note) {
-	if r.Recorder == nil {
-		return
-	}
-	for _, e := range evs {
-		r.Recorder.Eventf(e.obj, nil, e.typ, e.reason, e.action, "%s", e.text)
+// record emits the notes as Events and counts them in the metrics.
+func (r *PoolReconciler) record(notes []note) {
+	for _, e := range notes {
+		if r.Recorder != nil {
+			r.Recorder.Eventf(e.obj, nil, e.typ, e.reason, e.action, "%s", e.text)
+		}
+		countNote(e)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/internal/allocator"
+	"github.com/seatkeeper/seatkeeper/internal/metrics"
 )
 
 // PoolReconciler grants the seats and shared licences of one pool. Its key is the pool's
@@ -66,6 +67,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, err
 	}
 	if pool == nil && len(seats) == 0 && len(sessions) == 0 {
+		metrics.ForgetPool(req.Namespace, req.Name)
 		return ctrl.Result{}, nil
 	}
 	if stale, err := r.ledgerAhead(ctx, pool, seats, sessions); err != nil || stale {
@@ -101,7 +103,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if err := r.deleteExpired(ctx, plan.remove); err != nil {
 		return ctrl.Result{}, err
 	}
-	r.recordEvents(plan.events)
+	poolGauges(req.Namespace, req.Name, pool, res)
 	return requeueAt(res.Next, r.Clock.Now()), nil
 }
 

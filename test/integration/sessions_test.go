@@ -112,3 +112,38 @@ var _ = Describe("Shared sessions", Label("sessions"), func() {
 		}, 10*time.Second).Should(Succeed())
 	})
 })
+
+var _ = Describe("Heartbeats", Label("sessions", "heartbeat"), func() {
+	It("cost the operator no write: the session and the pool keep the version the heartbeat left", func() {
+		ns := newNamespace()
+		newPool(ns, "p", nil, int32p(5))
+		for i := range 5 {
+			newSession(ns, fmt.Sprintf("s-%d", i), "p", fmt.Sprintf("agent-%d", i))
+		}
+		Eventually(func(g Gomega) {
+			g.Expect(countSessions(sessionsIn(g, ns), v1.SessionActive)).To(Equal(5))
+		}).Should(Succeed())
+		// Let the operator's own follow-up writes settle: the pool's version stops moving.
+		var poolRV string
+		Eventually(func() bool {
+			prev := poolRV
+			poolRV = getPool(Default, ns, "p").ResourceVersion
+			return prev == poolRV
+		}).WithPolling(500 * time.Millisecond).Should(BeTrue())
+		for range 10 {
+			for i := range 5 {
+				heartbeat(ns, fmt.Sprintf("s-%d", i))
+			}
+		}
+		after := map[string]string{}
+		for _, s := range sessionsIn(Default, ns) {
+			after[s.Name] = s.ResourceVersion
+		}
+		Consistently(func(g Gomega) {
+			g.Expect(getPool(g, ns, "p").ResourceVersion).To(Equal(poolRV), "the pool was written")
+			for _, s := range sessionsIn(g, ns) {
+				g.Expect(s.ResourceVersion).To(Equal(after[s.Name]), "session %s was written after its heartbeat", s.Name)
+			}
+		}, 2*time.Second, 100*time.Millisecond).Should(Succeed())
+	})
+})

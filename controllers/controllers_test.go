@@ -1,0 +1,209 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
+)
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func mt(d time.Duration) *metav1.Time         { t := metav1.NewTime(t0.Add(d)); return &t }
+func micro(d time.Duration) *metav1.MicroTime { t := metav1.NewMicroTime(t0.Add(d)); return &t }
+
+func TestIsHeartbeat(t *testing.T) {
+	base := &v1alpha1.SharedSession{
+		ObjectMeta: metav1.ObjectMeta{Name: "s", Generation: 1, ResourceVersion: "10"},
+		Spec:       v1alpha1.SharedSessionSpec{PoolName: "p", Holder: "alice"},
+		Status:     v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionActive, RenewTime: micro(0), GrantedAt: micro(0)},
+	}
+	tests := []struct {
+		name   string
+		change func(*v1alpha1.SharedSession)
+		want   bool
+	}{
+		{"renewTime only", func(s *v1alpha1.SharedSession) { s.Status.RenewTime = micro(time.Second) }, true},
+		{"first renewal", func(s *v1alpha1.SharedSession) { s.Status.RenewTime = nil }, true},
+		{"spec change bumps the generation", func(s *v1alpha1.SharedSession) { s.Generation, s.Spec.State = 2, v1alpha1.SessionConnected }, false},
+		{"phase change", func(s *v1alpha1.SharedSession) { s.Status.Phase = v1alpha1.SessionEnded }, false},
+		{"renewal with a phase change", func(s *v1alpha1.SharedSession) {
+			s.Status.RenewTime, s.Status.Phase = micro(time.Second), v1alpha1.SessionEnded
+		}, false},
+		{"deletion starts", func(s *v1alpha1.SharedSession) { s.DeletionTimestamp = mt(0) }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			next := base.DeepCopy()
+			next.ResourceVersion = "11"
+			tc.change(next)
+			if got := isHeartbeat(base, next); got != tc.want {
+				t.Errorf("isHeartbeat = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRequeueAt(t *testing.T) {
+	if got := requeueAt(time.Time{}, t0); got.RequeueAfter != 0 {
+		t.Errorf("no deadline: got %v", got)
+	}
+	if got := requeueAt(t0.Add(time.Second), t0).RequeueAfter; got != time.Second+5*time.Millisecond {
+		t.Errorf("future deadline: got %v", got)
+	}
+	if got := requeueAt(t0.Add(-time.Second), t0).RequeueAfter; got <= 0 || got > 10*time.Millisecond {
+		t.Errorf("a passed deadline is acted on at once: got %v", got)
+	}
+}
+
+func TestCapacityFor(t *testing.T) {
+	order := func(name string, mut func(*v1alpha1.CustomerOrder), items ...v1alpha1.OrderItem) v1alpha1.CustomerOrder {
+		o := v1alpha1.CustomerOrder{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.CustomerOrderSpec{Customer: "acme", Items: items}}
+		if mut != nil {
+			mut(&o)
+		}
+		return o
+	}
+	item := func(pool string, seats, sessions int32) v1alpha1.OrderItem {
+		return v1alpha1.OrderItem{Product: "rs", PoolName: pool, Seats: seats, ConcurrentSessions: sessions}
+	}
+	products := map[string]string{"p": "rs", "video": "video-desk"}
+	productOf := func(n string) (string, bool) { p, ok := products[n]; return p, ok }
+	orders := []v1alpha1.CustomerOrder{
+		order("a", nil, item("p", 2, 1)),
+		order("b", func(o *v1alpha1.CustomerOrder) { o.Spec.ExpiresAt = mt(time.Hour) }, item("p", 3, 0), item("new", 1, 1)),
+		order("later", func(o *v1alpha1.CustomerOrder) { o.Spec.StartsAt = mt(2 * time.Hour) }, item("p", 10, 10)),
+		order("over", func(o *v1alpha1.CustomerOrder) { o.Spec.ExpiresAt = mt(-time.Hour) }, item("p", 10, 10)),
+		order("gone", func(o *v1alpha1.CustomerOrder) { o.Spec.Cancelled = true }, item("p", 10, 10)),
+		order("invalid", nil, item("p", 10, 10), item("video", 1, 1)),
+		order("elsewhere", func(o *v1alpha1.CustomerOrder) { o.Spec.Customer = "other" }, item("p", 10, 10)),
+	}
+	got := capacityFor(orders, "acme", "p", "rs", t0, productOf)
+	want := orderCapacity{
+		orders: []v1alpha1.PoolOrder{{Name: "a", Seats: 2, ConcurrentSessions: 1}, {Name: "b", Seats: 3, ExpiresAt: mt(time.Hour)}},
+		seats:  5, sessions: 1,
+		changes: []time.Time{t0.Add(time.Hour), t0.Add(2 * time.Hour)},
+	}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(orderCapacity{})); diff != "" {
+		t.Errorf("capacity (-want +got):\n%s", diff)
+	}
+	if l := addLimit(nil, 5); l != nil {
+		t.Errorf("an unlimited pool stays unlimited, got %d", *l)
+	}
+	if l := addLimit(ptr.To[int32](1), 5); *l != 6 {
+		t.Errorf("limits add up, got %d", *l)
+	}
+}
+
+func TestOrderPhase(t *testing.T) {
+	tests := []struct {
+		name string
+		spec v1alpha1.CustomerOrderSpec
+		want v1alpha1.OrderPhase
+	}{
+		{"unassigned", v1alpha1.CustomerOrderSpec{}, v1alpha1.OrderUnassigned},
+		{"active", v1alpha1.CustomerOrderSpec{Customer: "acme"}, v1alpha1.OrderActive},
+		{"scheduled", v1alpha1.CustomerOrderSpec{Customer: "acme", StartsAt: mt(time.Second)}, v1alpha1.OrderScheduled},
+		{"starts now", v1alpha1.CustomerOrderSpec{Customer: "acme", StartsAt: mt(0)}, v1alpha1.OrderActive},
+		{"expires now", v1alpha1.CustomerOrderSpec{Customer: "acme", ExpiresAt: mt(0)}, v1alpha1.OrderExpired},
+		{"cancelled wins", v1alpha1.CustomerOrderSpec{Customer: "acme", Cancelled: true, ExpiresAt: mt(-time.Hour)}, v1alpha1.OrderCancelled},
+		{"cancelled before assignment", v1alpha1.CustomerOrderSpec{Cancelled: true}, v1alpha1.OrderCancelled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := orderPhase(&v1alpha1.CustomerOrder{Spec: tc.spec}, t0); got != tc.want {
+				t.Errorf("phase = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecideOrder(t *testing.T) {
+	o := &v1alpha1.CustomerOrder{ObjectMeta: metav1.ObjectMeta{Name: "po-1", Generation: 3},
+		Spec: v1alpha1.CustomerOrderSpec{Customer: "acme", ExpiresAt: mt(time.Hour), Items: []v1alpha1.OrderItem{
+			{Product: "rs", Seats: 5}, {Product: "vd", PoolName: "video", ConcurrentSessions: 2}}}}
+	pool := func(product string) *v1alpha1.LicensePool {
+		return &v1alpha1.LicensePool{Spec: v1alpha1.LicensePoolSpec{Product: product}}
+	}
+	tests := []struct {
+		name       string
+		world      orderWorld
+		wantPhase  v1alpha1.OrderPhase
+		wantReason string
+		wantCreate []string
+	}{
+		{"missing namespace", orderWorld{}, v1alpha1.OrderActive, "CustomerNotFound", nil},
+		{"creates missing pools", orderWorld{namespaceFound: true, pools: map[string]*v1alpha1.LicensePool{"rs": nil, "video": pool("vd")}}, v1alpha1.OrderActive, "Fulfilled", []string{"rs"}},
+		{"another product", orderWorld{namespaceFound: true, pools: map[string]*v1alpha1.LicensePool{"rs": pool("other"), "video": nil}}, v1alpha1.OrderInvalid, "ProductMismatch", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := decideOrder(o, tc.world, t0)
+			var created []string
+			for _, p := range d.create {
+				created = append(created, p.Name)
+				if p.Labels[OrderCreatedLabel] != "po-1" || *p.Spec.Seats != 0 || len(p.OwnerReferences) != 0 {
+					t.Errorf("created pool %+v", p)
+				}
+			}
+			var reason string
+			for _, c := range d.status.Conditions {
+				if c.Type == v1alpha1.ConditionFulfilled {
+					reason = c.Reason
+				}
+				if c.ObservedGeneration != 3 {
+					t.Errorf("condition %s observes generation %d", c.Type, c.ObservedGeneration)
+				}
+			}
+			if d.status.Phase != tc.wantPhase || reason != tc.wantReason || !cmp.Equal(created, tc.wantCreate) {
+				t.Errorf("got phase %s reason %s create %v", d.status.Phase, reason, created)
+			}
+			if !d.next.Equal(t0.Add(time.Hour)) {
+				t.Errorf("next = %v, want the expiry", d.next)
+			}
+		})
+	}
+}
+
+func TestPoolConditions(t *testing.T) {
+	pool := &v1alpha1.LicensePool{ObjectMeta: metav1.ObjectMeta{Generation: 4},
+		Spec: v1alpha1.LicensePoolSpec{Product: "rs", ExpiresAt: mt(time.Hour)}}
+	tests := []struct {
+		name string
+		res  allocator.Result
+		want map[string]string // type → status/reason
+	}{
+		{"healthy", allocator.Result{Usage: allocator.Usage{SeatLimit: ptr.To[int32](2), SeatsBound: 1}},
+			map[string]string{"Ready": "True/Reconciled", "Expired": "False/NotExpired", "ExpiringSoon": "False/NotExpiringSoon",
+				"SeatsExhausted": "False/SeatsAvailable", "SessionsExhausted": "False/SessionsAvailable"}},
+		{"full and expiring", allocator.Result{ExpiringSoon: true, Usage: allocator.Usage{SeatLimit: ptr.To[int32](2), SeatsBound: 2, SessionLimit: ptr.To[int32](0)}},
+			map[string]string{"Ready": "True/Reconciled", "Expired": "False/NotExpired", "ExpiringSoon": "True/ExpiringSoon",
+				"SeatsExhausted": "True/SeatsExhausted", "SessionsExhausted": "True/SessionsExhausted"}},
+		{"expired", allocator.Result{Expired: true},
+			map[string]string{"Ready": "False/Expired", "Expired": "True/Expired", "ExpiringSoon": "False/Expired",
+				"SeatsExhausted": "False/SeatsAvailable", "SessionsExhausted": "False/SessionsAvailable"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := poolStatus(pool, tc.res, orderCapacity{})
+			got := map[string]string{}
+			for _, c := range st.Conditions {
+				got[c.Type] = string(c.Status) + "/" + c.Reason
+				if c.ObservedGeneration != 4 || c.Message == "" {
+					t.Errorf("condition %s: generation %d, message %q", c.Type, c.ObservedGeneration, c.Message)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("conditions (-want +got):\n%s", diff)
+			}
+			if st.ObservedGeneration != 4 {
+				t.Errorf("observedGeneration = %d", st.ObservedGeneration)
+			}
+		})
+	}
+}

@@ -1,0 +1,52 @@
+package controllers
+
+import (
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
+	"github.com/seatkeeper/seatkeeper/internal/metrics"
+)
+
+// poolGauges sets the pool's gauges from the allocator's counts.
+func poolGauges(namespace, name string, pool *v1alpha1.LicensePool, res allocator.Result) {
+	if pool == nil {
+		metrics.ForgetPool(namespace, name)
+		return
+	}
+	u := res.Usage
+	var expires *float64
+	if pool.Spec.ExpiresAt != nil {
+		t := float64(pool.Spec.ExpiresAt.Unix())
+		expires = &t
+	}
+	metrics.SetPool(namespace, name, metrics.PoolUsage{
+		SeatsLimit: u.SeatLimit, SeatsBound: u.SeatsBound, SeatsPending: u.SeatsPending,
+		SessionsLimit: u.SessionLimit, SessionsActive: u.SessionsActive, SessionsIdle: u.SessionsIdle,
+		Waiting: u.Waiting, ExpiresAt: expires,
+	})
+}
+
+// countNote counts a landed transition: the events a pass records are exactly the transitions
+// the counters count.
+func countNote(e note) {
+	var namespace, pool string
+	switch o := e.obj.(type) {
+	case *v1alpha1.SeatAssignment:
+		namespace, pool = o.Namespace, o.Spec.PoolName
+	case *v1alpha1.SharedSession:
+		namespace, pool = o.Namespace, o.Spec.PoolName
+		switch e.action {
+		case actionEnd:
+			metrics.Ends.WithLabelValues(namespace, pool, e.reason).Inc()
+		case actionGrant:
+			if g := o.Status.GrantedAt; g != nil {
+				metrics.WaitSeconds.WithLabelValues(namespace, pool).Observe(g.Sub(o.CreationTimestamp.Time).Seconds())
+			}
+		}
+	default:
+		return
+	}
+	switch e.reason {
+	case string(v1alpha1.SeatReasonLicensesNotAvailable), string(v1alpha1.EndRejected), string(v1alpha1.EndNotEntitled):
+		metrics.Denials.WithLabelValues(namespace, pool, e.reason).Inc()
+	}
+}
