@@ -1,0 +1,42 @@
+// Command seatkeeper-agent is a sidecar that holds one shared licence for its pod or person:
+// it creates a SharedSession, waits in the pool's queue, renews the heartbeat, and gives the
+// licence back on SIGTERM. Its /readyz is ready only while the licence is held, so the pod's
+// main container can be gated on it.
+//
+// Configuration, by flag or environment:
+//
+//	--pool       SEATKEEPER_POOL       the LicensePool (required)
+//	--holder     SEATKEEPER_HOLDER     who holds the licence (default: POD_NAME, from the downward API)
+//	--namespace  SEATKEEPER_NAMESPACE  the pool's namespace (default: POD_NAMESPACE, then the service account's)
+//	--session    SEATKEEPER_SESSION    the SharedSession's name (default: generated from the holder)
+//	--priority   SEATKEEPER_PRIORITY   queue priority
+//	--release    SEATKEEPER_RELEASE    delete (default) or terminate (keep the record)
+//	--listen     SEATKEEPER_LISTEN     HTTP address (default :8090)
+//
+// HTTP: GET /readyz (200 while held), GET /healthz, GET /status (JSON: session, phase,
+// position, reason, message), POST /state with {"state":"Idle|Connected","peer":"..."}.
+// It exits 0 after a release on SIGTERM or SIGINT, and 1 with the reason when the operator
+// ends the session.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/seatkeeper/seatkeeper/internal/sidecar"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		os.Stderr.WriteString("seatkeeper-agent: no cluster configuration: " + err.Error() + "\n")
+		os.Exit(2)
+	}
+	os.Exit(sidecar.Run(ctx, os.Args[1:], os.Getenv, cfg, os.Stdout, os.Stderr, nil))
+}
