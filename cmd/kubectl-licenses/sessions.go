@@ -1,0 +1,209 @@
+package main
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+)
+
+// sessionRow is one SharedSession in `sessions`, the session log. JSON keys and CSV header come
+// from the json tags.
+type sessionRow struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Pool      string `json:"pool"`
+	Holder    string `json:"holder"`
+	Peer      string `json:"peer"`
+	State     string `json:"state"`
+	Phase     string `json:"phase"`
+	// Start is status.grantedAt and End status.endedAt; null (CSV: empty) when not (yet) so.
+	Start *time.Time `json:"start"`
+	End   *time.Time `json:"end"`
+	// DurationSeconds and Duration (h:mm:ss) are end - start, or now - start while Active; null
+	// (CSV: empty) for a session never granted.
+	DurationSeconds *int64  `json:"durationSeconds"`
+	Duration        *string `json:"duration"`
+	Reason          string  `json:"reason"`
+	// QueuePosition is the 1-based place in the queue while Waiting, else null (CSV: empty).
+	QueuePosition *int32 `json:"queuePosition"`
+	Message       string `json:"message"`
+}
+
+var sessionColumns = []column[sessionRow]{
+	{header: "NAMESPACE", cell: func(r sessionRow) string { return r.Namespace }, allNamespacesOnly: true},
+	{header: "NAME", cell: func(r sessionRow) string { return r.Name }},
+	{header: "POOL", cell: func(r sessionRow) string { return r.Pool }},
+	{header: "HOLDER", cell: func(r sessionRow) string { return r.Holder }},
+	{header: "PEER", cell: func(r sessionRow) string { return r.Peer }},
+	{header: "STATE", cell: func(r sessionRow) string { return r.State }},
+	{header: "PHASE", cell: func(r sessionRow) string { return r.Phase }},
+	{header: "START", cell: func(r sessionRow) string { return optionalTime(r.Start) }},
+	{header: "END", cell: func(r sessionRow) string { return optionalTime(r.End) }},
+	{header: "DURATION", cell: func(r sessionRow) string {
+		if r.Duration == nil {
+			return ""
+		}
+		return *r.Duration
+	}},
+	{header: "REASON", cell: func(r sessionRow) string { return r.Reason }},
+	{header: "POSITION", cell: func(r sessionRow) string {
+		if r.QueuePosition == nil {
+			return ""
+		}
+		return strconv.Itoa(int(*r.QueuePosition))
+	}},
+}
+
+// sessionRowOf makes the log entry of a session at time now. Times are cut to whole seconds
+// first, so that in every output end - start = duration exactly.
+func sessionRowOf(s *v1alpha1.SharedSession, now time.Time) sessionRow {
+	state := s.Spec.State
+	if state == "" {
+		state = v1alpha1.SessionIdle // the API's default
+	}
+	r := sessionRow{
+		Namespace: s.Namespace,
+		Name:      s.Name,
+		Pool:      s.Spec.PoolName,
+		Holder:    s.Spec.Holder,
+		Peer:      s.Spec.Peer,
+		State:     string(state),
+		Phase:     string(s.Status.Phase),
+		Start:     microTimeOf(s.Status.GrantedAt),
+		End:       microTimeOf(s.Status.EndedAt),
+		Reason:    string(s.Status.EndReason),
+		Message:   s.Status.Message,
+	}
+	if r.Start != nil {
+		var until *time.Time
+		switch {
+		case r.End != nil:
+			until = r.End
+		case s.Status.Phase != v1alpha1.SessionEnded:
+			n := now.UTC().Truncate(time.Second)
+			until = &n
+		}
+		if until != nil {
+			d := max(until.Sub(*r.Start), 0)
+			secs, text := int64(d/time.Second), clockDuration(d)
+			r.DurationSeconds, r.Duration = &secs, &text
+		}
+	}
+	if s.Status.Phase == v1alpha1.SessionWaiting && s.Status.QueuePosition > 0 {
+		p := s.Status.QueuePosition
+		r.QueuePosition = &p
+	}
+	return r
+}
+
+// sessionFilter is what `sessions` selects besides the namespace.
+type sessionFilter struct {
+	pool, holder           string
+	active, waiting, ended bool
+}
+
+func (f sessionFilter) validate() error {
+	n := 0
+	for _, b := range []bool{f.active, f.waiting, f.ended} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		return usagef("--active, --waiting and --ended exclude each other: give one, or none for every session")
+	}
+	return nil
+}
+
+func (f sessionFilter) matches(s *v1alpha1.SharedSession) bool {
+	switch {
+	case f.pool != "" && s.Spec.PoolName != f.pool, f.holder != "" && s.Spec.Holder != f.holder:
+		return false
+	case f.active:
+		return s.Status.Phase == v1alpha1.SessionActive
+	case f.waiting:
+		return s.Status.Phase == v1alpha1.SessionWaiting
+	case f.ended:
+		return s.Status.Phase == v1alpha1.SessionEnded
+	}
+	return true
+}
+
+const sessionsLong = `List shared sessions: the session log. For each session: its holder (from) and peer (to), the
+state the holder reports (Idle or Connected), its phase (Waiting, Active or Ended), when it was
+granted (start) and ended (end), how long it held the licence (until now while Active), why it
+ended (reason), and its place in the queue while Waiting. Ended sessions stay for the pool's
+sessionPolicy.retainEnded (24h unless set) as the record.
+
+Times are RFC 3339 in UTC. CSV and JSON give the duration twice: durationSeconds, a whole
+number of seconds, and duration, h:mm:ss (hours run past 24), which a spreadsheet reads as a
+time span. CSV is RFC 4180 (header row, CRLF line ends, UTF-8); a text field that starts with
+= + - or @ gets a leading apostrophe, so that a spreadsheet does not run it as a formula.
+
+Sessions are listed by pool, then oldest first.`
+
+const sessionsExample = `  # Who holds a shared licence now
+  kubectl licenses sessions -n acme --active
+
+  # The queue
+  kubectl licenses sessions -n acme --waiting
+
+  # One holder's sessions, as JSON
+  kubectl licenses sessions -n acme --holder alice@acme.example -o json
+
+  # The log of ended sessions for a spreadsheet
+  kubectl licenses sessions -n acme --ended -o csv > sessions.csv`
+
+func (a *app) sessionsCommand() *cobra.Command {
+	var lf listFlags
+	var f sessionFilter
+	cmd := &cobra.Command{
+		Use:     "sessions [--pool POOL] [--holder HOLDER] [--active|--waiting|--ended]",
+		Aliases: []string{"log"},
+		Short:   "List shared sessions: the session log",
+		Long:    sessionsLong,
+		Example: sessionsExample,
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := lf.validate(); err != nil {
+				return err
+			}
+			if err := f.validate(); err != nil {
+				return err
+			}
+			c, sc, err := a.connect(lf.allNamespaces)
+			if err != nil {
+				return err
+			}
+			sessions, err := listSessions(cmd.Context(), c, sc, f.pool, f.holder)
+			if err != nil {
+				return action{what: "read sessions", role: roleReports, scope: sc}.explain(err)
+			}
+			slices.SortFunc(sessions, func(x, y v1alpha1.SharedSession) int {
+				return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Spec.PoolName, y.Spec.PoolName),
+					x.CreationTimestamp.Compare(y.CreationTimestamp.Time), cmp.Compare(x.Name, y.Name))
+			})
+			now := a.clock.Now()
+			rows := make([]sessionRow, 0, len(sessions))
+			for i := range sessions {
+				if f.matches(&sessions[i]) {
+					rows = append(rows, sessionRowOf(&sessions[i], now))
+				}
+			}
+			return render(a.stdout, a.stderr, lf.output, rows, sessionColumns, sc, "sessions")
+		},
+	}
+	lf.bind(cmd)
+	cmd.Flags().StringVar(&f.pool, "pool", "", "Only the sessions of this pool")
+	cmd.Flags().StringVar(&f.holder, "holder", "", "Only the sessions of this holder")
+	cmd.Flags().BoolVar(&f.active, "active", false, "Only sessions that hold a licence now (phase Active)")
+	cmd.Flags().BoolVar(&f.waiting, "waiting", false, "Only sessions in the queue (phase Waiting)")
+	cmd.Flags().BoolVar(&f.ended, "ended", false, "Only ended sessions, the record (phase Ended)")
+	_ = cmd.RegisterFlagCompletionFunc("pool", a.completePools)
+	return cmd
+}
