@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # The seatkeeper operator image: a static binary on distroless, run as a non-root user.
 #   docker build -t ghcr.io/seatkeeper/seatkeeper:dev .
+#   docker build --target agent -t ghcr.io/seatkeeper/seatkeeper-agent:dev .   (the sidecar)
 #   docker buildx build --platform linux/amd64,linux/arm64 -t ghcr.io/seatkeeper/seatkeeper:dev .
 
 # The builder runs on the build machine's platform and cross-compiles for the target one.
@@ -17,10 +18,20 @@ RUN go mod download
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags="-s -w" -o manager .
+    go build -trimpath -ldflags="-s -w" -o manager . && \
+    CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
+    go build -trimpath -ldflags="-s -w" -o seatkeeper-agent ./cmd/seatkeeper-agent
 
-# distroless/static: no shell, no package manager; "nonroot" is user 65532.
-FROM gcr.io/distroless/static:nonroot
+# The agent sidecar (cmd/seatkeeper-agent).
+FROM gcr.io/distroless/static:nonroot AS agent
+WORKDIR /
+COPY --from=builder /workspace/seatkeeper-agent /seatkeeper-agent
+USER 65532:65532
+ENTRYPOINT ["/seatkeeper-agent"]
+
+# The operator, the default (last) target. distroless/static: no shell, no package manager;
+# "nonroot" is user 65532.
+FROM gcr.io/distroless/static:nonroot AS manager
 WORKDIR /
 COPY --from=builder /workspace/manager /manager
 USER 65532:65532

@@ -52,7 +52,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	orders := &OrderReconciler{Client: mgr.GetClient(), Clock: opts.Clock, Recorder: mgr.GetEventRecorder("seatkeeper")}
-	return orders.SetupWithManager(mgr)
+	if err := orders.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	gates := &PodGateReconciler{Client: mgr.GetClient(), Clock: opts.Clock, Recorder: mgr.GetEventRecorder("seatkeeper")}
+	return gates.SetupWithManager(mgr)
 }
 
 // SetupWithManager watches pools, and the seats, sessions and orders that name them, all keyed

@@ -1,0 +1,217 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+)
+
+// PodSessionLabel marks a SharedSession taken for a gated Pod; its value is the Pod's name.
+const PodSessionLabel = "licensing.seatkeeper.io/pod"
+
+// PodGateReconciler lets batch pods queue for a shared licence with no sidecar. A Pod with the
+// scheduling gate licensing.seatkeeper.io/license and the annotation
+// licensing.seatkeeper.io/pool gets a SharedSession owned by it (holder: the Pod's name); the
+// gate is removed once the session is granted, so the scheduler only then places the Pod.
+// The reconciler renews the session's heartbeat for the Pod while it runs, and ends the session
+// when the Pod succeeds, fails or is deleted. Pods without the gate are untouched.
+type PodGateReconciler struct {
+	client.Client
+	Clock    clock.PassiveClock
+	Recorder recorder.EventRecorder
+}
+
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=sharedsessions,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=sharedsessions/status,verbs=patch
+
+// Reconcile takes, renews and gives back the licence of one gated Pod.
+func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	sess, err := r.session(ctx, req.Namespace, podSessionName(req.Name))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	pod := &corev1.Pod{}
+	if err := r.Get(ctx, req.NamespacedName, pod); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("get pod %s: %w", req.NamespacedName, err)
+		}
+		pod = nil
+	}
+	if sess != nil && !ownedBy(sess, pod) {
+		// The Pod is gone (or is another Pod of that name): its licence goes back. In a real
+		// cluster the garbage collector also deletes the session; ending it first frees the
+		// licence at once and keeps the record until retention.
+		return ctrl.Result{}, r.terminate(ctx, sess)
+	}
+	if pod == nil || (!hasGate(pod) && sess == nil) {
+		return ctrl.Result{}, nil
+	}
+	if finished(pod) {
+		return ctrl.Result{}, r.terminate(ctx, sess)
+	}
+	if sess == nil {
+		return ctrl.Result{}, r.createSession(ctx, pod)
+	}
+	switch sess.Status.Phase {
+	case v1alpha1.SessionEnded:
+		if hasGate(pod) {
+			r.event(pod, corev1.EventTypeWarning, "LicenceDenied", "Gate", fmt.Sprintf("session %s ended (%s): %s; the pod stays gated", sess.Name, sess.Status.EndReason, sess.Status.Message))
+		}
+		return ctrl.Result{}, nil
+	case v1alpha1.SessionActive:
+		if hasGate(pod) {
+			if err := r.removeGate(ctx, pod); err != nil {
+				return ctrl.Result{}, err
+			}
+			r.event(pod, corev1.EventTypeNormal, "LicenceGranted", "Ungate", fmt.Sprintf("session %s holds a licence of pool %s; the pod may be scheduled", sess.Name, sess.Spec.PoolName))
+		}
+	}
+	return r.renew(ctx, sess)
+}
+
+func (r *PodGateReconciler) session(ctx context.Context, ns, name string) (*v1alpha1.SharedSession, error) {
+	s := &v1alpha1.SharedSession{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("get session %s/%s: %w", ns, name, err)
+	}
+	return s, nil
+}
+
+func (r *PodGateReconciler) createSession(ctx context.Context, pod *corev1.Pod) error {
+	pool := pod.Annotations[v1alpha1.PodPoolAnnotation]
+	if pool == "" {
+		r.event(pod, corev1.EventTypeWarning, "MissingPool", "Gate", fmt.Sprintf("the pod has the %s scheduling gate but no %s annotation naming the pool; it stays gated", v1alpha1.PodSchedulingGate, v1alpha1.PodPoolAnnotation))
+		return nil
+	}
+	s := &v1alpha1.SharedSession{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: pod.Namespace, Name: podSessionName(pod.Name),
+			Labels: map[string]string{PodSessionLabel: pod.Name},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID,
+				Controller: ptr.To(true)}},
+		},
+		Spec: v1alpha1.SharedSessionSpec{PoolName: pool, Holder: pod.Name},
+	}
+	if err := r.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create session for pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	r.event(pod, corev1.EventTypeNormal, "LicenceRequested", "Gate", fmt.Sprintf("asked pool %s for a shared licence (session %s)", pool, s.Name))
+	return nil
+}
+
+// removeGate drops seatkeeper's scheduling gate and keeps any other.
+func (r *PodGateReconciler) removeGate(ctx context.Context, pod *corev1.Pod) error {
+	next := pod.DeepCopy()
+	next.Spec.SchedulingGates = slices.DeleteFunc(next.Spec.SchedulingGates, func(g corev1.PodSchedulingGate) bool {
+		return g.Name == v1alpha1.PodSchedulingGate
+	})
+	if err := r.Patch(ctx, next, client.MergeFromWithOptions(pod, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("remove scheduling gate of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+// renew heartbeats the session for its Pod at a third of the pool's heartbeatTimeout.
+func (r *PodGateReconciler) renew(ctx context.Context, s *v1alpha1.SharedSession) (ctrl.Result, error) {
+	timeout := 60 * time.Second
+	pool := &v1alpha1.LicensePool{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: s.Spec.PoolName}, pool); err == nil {
+		if t := pool.Spec.SessionPolicy.HeartbeatTimeout; t != nil && t.Duration > 0 {
+			timeout = t.Duration
+		}
+	}
+	interval := timeout / 3
+	last := s.CreationTimestamp.Time
+	if s.Status.RenewTime != nil {
+		last = s.Status.RenewTime.Time
+	}
+	now := r.Clock.Now()
+	if due := last.Add(interval); now.Before(due) {
+		return ctrl.Result{RequeueAfter: due.Sub(now)}, nil
+	}
+	body := fmt.Sprintf(`{"status":{"renewTime":%q}}`, metav1.NewMicroTime(now).UTC().Format(metav1.RFC3339Micro))
+	if err := r.Status().Patch(ctx, s.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(body))); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	return ctrl.Result{RequeueAfter: interval}, nil
+}
+
+func (r *PodGateReconciler) terminate(ctx context.Context, s *v1alpha1.SharedSession) error {
+	if s == nil || s.Spec.Terminate || s.Status.Phase == v1alpha1.SessionEnded {
+		return nil
+	}
+	err := r.Patch(ctx, s.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":true}}`)))
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("end session %s/%s of a finished pod: %w", s.Namespace, s.Name, err)
+	}
+	return nil
+}
+
+func (r *PodGateReconciler) event(pod *corev1.Pod, typ, reason, action, msg string) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(pod, nil, typ, reason, action, "%s", msg)
+	}
+}
+
+// podSessionName is the deterministic name of a Pod's session.
+func podSessionName(pod string) string {
+	name := "pod-" + pod
+	if len(name) > 253 {
+		name = name[:253]
+	}
+	return name
+}
+
+func hasGate(pod *corev1.Pod) bool {
+	return slices.ContainsFunc(pod.Spec.SchedulingGates, func(g corev1.PodSchedulingGate) bool { return g.Name == v1alpha1.PodSchedulingGate })
+}
+
+func finished(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed || !pod.DeletionTimestamp.IsZero()
+}
+
+func ownedBy(s *v1alpha1.SharedSession, pod *corev1.Pod) bool {
+	return pod != nil && slices.ContainsFunc(s.OwnerReferences, func(o metav1.OwnerReference) bool { return o.UID == pod.UID })
+}
+
+// SetupWithManager watches Pods that carry the gate or the pool annotation, and the sessions
+// taken for Pods.
+func (r *PodGateReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	gated := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		pod, ok := o.(*corev1.Pod)
+		return ok && (hasGate(pod) || pod.Annotations[v1alpha1.PodPoolAnnotation] != "")
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("podgate").
+		For(&corev1.Pod{}, builder.WithPredicates(gated)).
+		Watches(&v1alpha1.SharedSession{}, handler.EnqueueRequestsFromMapFunc(podOfSession)).
+		Complete(r)
+}
+
+func podOfSession(_ context.Context, o client.Object) []ctrl.Request {
+	pod, ok := o.GetLabels()[PodSessionLabel]
+	if !ok {
+		return nil
+	}
+	return []ctrl.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: pod}}}
+}
