@@ -139,3 +139,5 @@ func (eventsList) reasons(g Gomega, ns string) []string {
 	}
 	return out
 }
+
+func sortStrings(s []string) { sort.Strings(s) }
