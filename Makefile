@@ -36,7 +36,7 @@ envtest: ## Provide kube-apiserver and etcd for the tests (first time: download 
 	@echo "envtest binaries: $(ENVTEST_ASSETS)"
 
 # Fuzz targets and how long `make test` runs each (FUZZTIME=0 skips them).
-FUZZ_TARGETS ?= ./internal/allocator:FuzzDecide
+FUZZ_TARGETS ?= ./internal/allocator:FuzzDecide ./api/v1alpha1:FuzzAcceptedObjectsDecode
 FUZZTIME ?= 10s
 
 .PHONY: test

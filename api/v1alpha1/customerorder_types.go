@@ -57,9 +57,11 @@ type CustomerOrderSpec struct {
 	Items []OrderItem `json:"items"`
 	// startsAt is when the term starts; unset: at once.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
 	StartsAt *metav1.Time `json:"startsAt,omitempty"`
 	// expiresAt is when the term ends; unset: never.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 	// cancelled ends the contract: the capacity is removed at once. Cannot be undone.
 	// +optional

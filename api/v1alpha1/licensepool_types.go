@@ -121,6 +121,7 @@ type LicensePoolSpec struct {
 	// expiresAt is when the licence expires: after it nothing new is granted, seats go back to
 	// Pending and Active sessions end with PoolExpired.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 
 	// expiryWarning is how long before expiresAt the pool reports ExpiringSoon and emits a

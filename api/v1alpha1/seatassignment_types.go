@@ -93,6 +93,7 @@ type SeatAssignmentStatus struct {
 	Message string `json:"message,omitempty"`
 	// boundAt is when the seat was granted.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
 	BoundAt *metav1.Time `json:"boundAt,omitempty"`
 	// conditions: Bound and Ready.
 	// +optional

@@ -83,6 +83,8 @@ var _ = Describe("Validation", Label("validation"), func() {
 		Entry("pool: maxDuration that overflows Go's duration", onCreate(withValue(aPool(), "5124096h", "spec", "sessionPolicy", "maxDuration")),
 			"spec.sessionPolicy.maxDuration", "should match"),
 
+		Entry("pool: expiresAt as an empty list, which the schema's type check lets through", onCreate(withValue(aPool(), []any{}, "spec", "expiresAt")),
+			"spec.expiresAt", "must be a time in RFC 3339"),
 		// SeatAssignment
 		Entry("seat: changed assignee.kind", onUpdate(aSeat(), func(s *v1.SeatAssignment) { s.Spec.Assignee.Kind = v1.AssigneeDevice }),
 			"spec.assignee.kind", "assignee.kind is immutable"),
