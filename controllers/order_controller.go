@@ -36,7 +36,7 @@ type OrderReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=customerorders,verbs=get;list;watch
-// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=customerorders/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=customerorders/status,verbs=patch
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 

@@ -37,7 +37,7 @@ type PodGateReconciler struct {
 	Recorder recorder.EventRecorder
 }
 
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=sharedsessions,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=sharedsessions/status,verbs=patch
 

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -171,29 +172,11 @@ func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.License
 		return false, nil
 	}
 	var missing []client.Object
-	if l := pool.Status.Ledger.Seats; l != nil {
-		known := make(map[string]bool, len(seats))
-		for _, s := range seats {
-			known[s.Name] = true
-		}
-		for _, n := range l.Holders {
-			if !known[n] {
-				missing = append(missing, &v1alpha1.SeatAssignment{})
-				missing[len(missing)-1].SetName(n)
-			}
-		}
+	for _, n := range absent(pool.Status.Ledger.Seats, seats) {
+		missing = append(missing, &v1alpha1.SeatAssignment{ObjectMeta: metav1.ObjectMeta{Name: n}})
 	}
-	if l := pool.Status.Ledger.Sessions; l != nil {
-		known := make(map[string]bool, len(sessions))
-		for _, s := range sessions {
-			known[s.Name] = true
-		}
-		for _, n := range l.Holders {
-			if !known[n] {
-				missing = append(missing, &v1alpha1.SharedSession{})
-				missing[len(missing)-1].SetName(n)
-			}
-		}
+	for _, n := range absent(pool.Status.Ledger.Sessions, sessions) {
+		missing = append(missing, &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Name: n}})
 	}
 	ahead := make([]bool, len(missing))
 	g, gctx := errgroup.WithContext(ctx)
@@ -220,6 +203,24 @@ func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.License
 		}
 	}
 	return false, nil
+}
+
+// absent lists the ledger's holders that are not among the cached claimants.
+func absent[T client.Object](l *v1alpha1.Grants, cached []T) []string {
+	if l == nil {
+		return nil
+	}
+	known := make(map[string]bool, len(cached))
+	for _, c := range cached {
+		known[c.GetName()] = true
+	}
+	var out []string
+	for _, n := range l.Holders {
+		if !known[n] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // deleteExpired deletes ended sessions past their retention, if they are still what was seen.

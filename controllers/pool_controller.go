@@ -48,11 +48,11 @@ type PoolReconciler struct {
 	Recorder  recorder.EventRecorder
 }
 
-// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools,verbs=get;list;watch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools/status,verbs=patch
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=seatassignments;sharedsessions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=sharedsessions,verbs=delete
-// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=seatassignments/status;sharedsessions/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=seatassignments/status;sharedsessions/status,verbs=patch
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=customerorders,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

@@ -88,19 +88,7 @@ var _ = Describe("Shared sessions", Label("sessions"), func() {
 		newSession(ns, "a", "p", "alice")
 		Eventually(func(g Gomega) { g.Expect(getSession(g, ns, "a").Status.Phase).To(Equal(v1.SessionActive)) }).Should(Succeed())
 		newSession(ns, "b", "p", "bob")
-		stop := make(chan struct{})
-		defer close(stop)
-		go func() { // bob heartbeats; alice does not
-			defer GinkgoRecover()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(time.Second):
-					heartbeat(ns, "b")
-				}
-			}
-		}()
+		keepRenewing(ns, "b") // bob heartbeats; alice does not
 		Eventually(func(g Gomega) {
 			a := getSession(g, ns, "a")
 			g.Expect(a.Status.Phase).To(Equal(v1.SessionEnded))
