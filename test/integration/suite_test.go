@@ -85,8 +85,7 @@ func startManager(ctx context.Context, name string) {
 		HealthProbeBindAddress: "0",
 		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		Logger:                 logf.Log.WithName(name),
-		// Several managers run the same controllers in one process.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Controller:             controllerConfig(),
 	})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(controllers.Setup(mgr, controllers.Options{PoolWorkers: 4})).To(Succeed())
@@ -110,4 +109,9 @@ func newNamespace() string {
 func init() {
 	SetDefaultEventuallyTimeout(20 * time.Second)
 	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
+}
+
+// controllerConfig lets several managers run the same controllers in one process.
+func controllerConfig() config.Controller {
+	return config.Controller{SkipNameValidation: ptr.To(true)}
 }
