@@ -49,7 +49,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.req.Holder, "holder", env("SEATKEEPER_HOLDER", "POD_NAME"), "holder of the licence")
 	fs.StringVar(&c.req.Namespace, "namespace", env("SEATKEEPER_NAMESPACE", "POD_NAMESPACE"), "namespace of the pool")
 	fs.StringVar(&c.req.Name, "session", env("SEATKEEPER_SESSION"), "SharedSession name (default: generated from the holder)")
-	fs.StringVar(&priority, "priority", env("SEATKEEPER_PRIORITY"), "queue priority (higher is served first)")
+	fs.StringVar(&priority, "priority", env("SEATKEEPER_PRIORITY"), "queue priority (higher is served first; an agent under the admission policy may only use 0)")
 	fs.StringVar(&release, "release", env("SEATKEEPER_RELEASE"), "how to give the licence back: delete or terminate")
 	fs.StringVar(&c.listen, "listen", env("SEATKEEPER_LISTEN"), "HTTP address for /readyz, /status and /state")
 	if err := fs.Parse(args); err != nil {
