@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
@@ -205,5 +206,47 @@ func TestPoolConditions(t *testing.T) {
 				t.Errorf("observedGeneration = %d", st.ObservedGeneration)
 			}
 		})
+	}
+}
+
+func TestQueueTailWritesWait(t *testing.T) {
+	waiting := func(name string, pos int32) *v1alpha1.SharedSession {
+		return &v1alpha1.SharedSession{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1},
+			Status:     v1alpha1.SharedSessionStatus{ObservedGeneration: 1, Phase: v1alpha1.SessionWaiting, QueuePosition: pos},
+		}
+	}
+	sessions := []*v1alpha1.SharedSession{waiting("head", 21), waiting("tail", 30), waiting("new", 0)}
+	sessions[2].Status = v1alpha1.SharedSessionStatus{}
+	res := allocator.Result{Sessions: []allocator.SessionResult{
+		{Phase: v1alpha1.SessionWaiting, QueuePosition: 20, Message: "m"},
+		{Phase: v1alpha1.SessionWaiting, QueuePosition: 29, Message: "m"},
+		{Phase: v1alpha1.SessionWaiting, QueuePosition: 31, Message: "m"},
+	}}
+	p := planWrites(nil, sessions, res)
+	names := func(ws []statusWrite) (out []string) {
+		for _, w := range ws {
+			out = append(out, w.next.GetName())
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{"head", "new"}, names(p.other)); diff != "" {
+		t.Errorf("written at once (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"tail"}, names(p.tail)); diff != "" {
+		t.Errorf("left for the tail refresh (-want +got):\n%s", diff)
+	}
+
+	var tr tailRefresh
+	pool := types.NamespacedName{Namespace: "acme", Name: "p"}
+	if due, _ := tr.due(pool, t0); !due {
+		t.Error("a pool never refreshed is due")
+	}
+	tr.written(pool, t0)
+	if due, at := tr.due(pool, t0.Add(time.Second)); due || !at.Equal(t0.Add(tailRefreshEvery)) {
+		t.Errorf("just refreshed: due=%v at %v", due, at)
+	}
+	if due, _ := tr.due(pool, t0.Add(tailRefreshEvery)); !due {
+		t.Error("due again after tailRefreshEvery")
 	}
 }

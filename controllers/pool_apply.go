@@ -44,6 +44,9 @@ type note struct {
 type writePlan struct {
 	revoke, grant, other []statusWrite
 	remove               []*v1alpha1.SharedSession
+	// tail lists position updates of sessions behind the queue's head: written only when the
+	// pool's tail refresh is due (see queueHead).
+	tail []statusWrite
 }
 
 func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession, res allocator.Result) writePlan {
@@ -101,6 +104,9 @@ func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSes
 			add(&p.grant, s, next, note{next, corev1.EventTypeNormal, "Granted", actionGrant, st.Message})
 		case st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == "":
 			add(&p.other, s, next, note{next, corev1.EventTypeNormal, "Queued", "Queue", st.Message})
+		case st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == v1alpha1.SessionWaiting &&
+			st.QueuePosition > queueHead && s.Status.QueuePosition > queueHead && s.Generation == s.Status.ObservedGeneration:
+			add(&p.tail, s, next)
 		default:
 			add(&p.other, s, next)
 		}

@@ -46,6 +46,8 @@ type PoolReconciler struct {
 	APIReader client.Reader
 	Clock     clock.PassiveClock
 	Recorder  recorder.EventRecorder
+
+	tails tailRefresh
 }
 
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools,verbs=get;list;watch
@@ -68,6 +70,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 	if pool == nil && len(seats) == 0 && len(sessions) == 0 {
 		metrics.ForgetPool(req.Namespace, req.Name)
+		r.tails.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	if stale, err := r.ledgerAhead(ctx, pool, seats, sessions); err != nil || stale {
@@ -100,11 +103,21 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if err := r.writeClaimants(ctx, plan.other); err != nil {
 		return retryOnConflict(ctx, err)
 	}
+	next := res.Next
+	if len(plan.tail) > 0 {
+		if due, at := r.tails.due(req.NamespacedName, now); !due {
+			next = earliest(next, at)
+		} else if err := r.writeClaimants(ctx, plan.tail); err != nil {
+			return retryOnConflict(ctx, err)
+		} else {
+			r.tails.written(req.NamespacedName, now)
+		}
+	}
 	if err := r.deleteExpired(ctx, plan.remove); err != nil {
 		return ctrl.Result{}, err
 	}
 	poolGauges(req.Namespace, req.Name, pool, res)
-	return requeueAt(res.Next, r.Clock.Now()), nil
+	return requeueAt(next, r.Clock.Now()), nil
 }
 
 func (r *PoolReconciler) getPool(ctx context.Context, key types.NamespacedName) (*v1alpha1.LicensePool, error) {
@@ -184,6 +197,14 @@ func requeueAt(next, now time.Time) ctrl.Result {
 		return ctrl.Result{}
 	}
 	return ctrl.Result{RequeueAfter: max(next.Sub(now), 0) + 5*time.Millisecond}
+}
+
+// earliest is the earlier of two deadlines; zero means none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // retryOnConflict turns a lost optimistic-concurrency race into a quick retry: the cache will

@@ -135,3 +135,31 @@ var _ = Describe("Heartbeats", Label("sessions", "heartbeat"), func() {
 		}, 2*time.Second, 100*time.Millisecond).Should(Succeed())
 	})
 })
+
+var _ = Describe("A long queue", Label("sessions"), func() {
+	It("keeps the head's positions current at once and the rest within the tail refresh", func() {
+		ns := newNamespace()
+		newPool(ns, "p", nil, int32p(1))
+		for i := range 30 {
+			newSession(ns, fmt.Sprintf("s-%02d", i), "p", fmt.Sprintf("agent-%02d", i))
+		}
+		expect := func(g Gomega, first int) {
+			for i, s := range sessionsIn(g, ns)[first+1:] {
+				g.Expect(s.Status.QueuePosition).To(Equal(int32(i+1)), s.Name)
+			}
+		}
+		Eventually(func(g Gomega) { expect(g, 0) }).Should(Succeed())
+		Expect(k8s.Delete(ctx, getSession(Default, ns, "s-00"))).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(getSession(g, ns, "s-01").Status.Phase).To(Equal(v1.SessionActive))
+			g.Expect(getSession(g, ns, "s-02").Status.QueuePosition).To(Equal(int32(1)))
+			g.Expect(getSession(g, ns, "s-21").Status.QueuePosition).To(Equal(int32(20)))
+		}, 2*time.Second).Should(Succeed())
+		Eventually(func(g Gomega) {
+			all := sessionsIn(g, ns)
+			for i, s := range all[1:] {
+				g.Expect(s.Status.QueuePosition).To(Equal(int32(i+1)), s.Name)
+			}
+		}, 10*time.Second).Should(Succeed())
+	})
+})
