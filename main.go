@@ -28,6 +28,7 @@ func main() {
 		qps           float64
 		burst         int
 		poolWorkers   int
+		pprofAddr     string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
@@ -40,6 +41,7 @@ func main() {
 	flag.Float64Var(&qps, "kube-api-qps", 500, "Requests per second the operator's client may send to the API server.")
 	flag.IntVar(&burst, "kube-api-burst", 1000, "Burst of requests above kube-api-qps the client may send.")
 	flag.IntVar(&poolWorkers, "pool-workers", 4, "Pools reconciled in parallel.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address for Go's pprof profiles (/debug/pprof); empty disables them.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -58,6 +60,7 @@ func main() {
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "seatkeeper.licensing.seatkeeper.io",
 		LeaderElectionNamespace: leaderElectNS,
