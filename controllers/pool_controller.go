@@ -149,9 +149,7 @@ func (r *PoolReconciler) listClaimants(ctx context.Context, key types.Namespaced
 	}
 	sessions := make([]*v1alpha1.SharedSession, 0, len(sessList.Items))
 	for i := range sessList.Items {
-		if sessList.Items[i].DeletionTimestamp.IsZero() {
-			sessions = append(sessions, &sessList.Items[i])
-		}
+		sessions = append(sessions, &sessList.Items[i])
 	}
 	return seats, sessions, nil
 }

@@ -73,12 +73,14 @@ func allocatorSeat(s *v1alpha1.SeatAssignment) allocator.Seat {
 
 func allocatorSession(s *v1alpha1.SharedSession) allocator.Session {
 	return allocator.Session{
-		Name:           s.Name,
-		Created:        s.CreationTimestamp.Time,
-		Holder:         s.Spec.Holder,
-		State:          stateOf(s),
-		Priority:       s.Spec.Priority,
-		Terminate:      s.Spec.Terminate,
+		Name:     s.Name,
+		Created:  s.CreationTimestamp.Time,
+		Holder:   s.Spec.Holder,
+		State:    stateOf(s),
+		Priority: s.Spec.Priority,
+		// A session being deleted (held back by someone's finalizer) ends like a terminated
+		// one, so that it stops showing Active before its licence goes to someone else.
+		Terminate:      s.Spec.Terminate || !s.DeletionTimestamp.IsZero(),
 		Phase:          s.Status.Phase,
 		EndReason:      s.Status.EndReason,
 		Message:        s.Status.Message,

@@ -163,3 +163,21 @@ var _ = Describe("A long queue", Label("sessions"), func() {
 		}, 10*time.Second).Should(Succeed())
 	})
 })
+
+var _ = Describe("A session held back by a finalizer", Label("sessions"), func() {
+	It("ends before its licence goes to the next in line", func() {
+		ns := newNamespace()
+		newPool(ns, "p", nil, int32p(1))
+		newSession(ns, "a", "p", "alice", func(s *v1.SharedSession) { s.Finalizers = []string{"example.com/keep"} })
+		waitActive(ns, "a")
+		newSession(ns, "b", "p", "bob")
+		obs := observeHolders(ns, &v1.SharedSessionList{}, sessionHolds)
+		Expect(k8s.Delete(ctx, getSession(Default, ns, "a"))).To(Succeed())
+		waitEnded(ns, "a", v1.EndTerminated)
+		waitActive(ns, "b")
+		Expect(obs.Stop()).To(BeNumerically("<=", 1))
+		a := getSession(Default, ns, "a")
+		a.Finalizers = nil
+		Expect(k8s.Update(ctx, a)).To(Succeed())
+	})
+})
