@@ -65,7 +65,7 @@ run: manifests generate ## Run the operator: on KUBECONFIG's cluster if reachabl
 	./hack/run.sh
 
 .PHONY: bench
-bench: ## Run the benchmark programs (BENCH_ARGS='-quick' for a short run).
+bench: ## Measure the operator against the API server (BENCH_ARGS=-quick: ~4 min; default full run: under 30). Results in test/bench/results.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./test/bench $(BENCH_ARGS)
 
 .PHONY: deploy

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// results is everything one run measured; the JSON file holds it with the table's rows.
+type results struct {
+	Started   time.Time         `json:"started"`
+	Seconds   float64           `json:"seconds"`
+	Mode      string            `json:"mode"`
+	Machine   machineInfo       `json:"machine"`
+	Sizes     sizes             `json:"sizes"`
+	Baseline  baselineResult    `json:"baseline"`
+	Latency   *latencyResult    `json:"grantLatency,omitempty"`
+	Churn     *churnResult      `json:"churn,omitempty"`
+	Queue     *queueResult      `json:"queueService,omitempty"`
+	Expiry    *expiryResult     `json:"expiryLag,omitempty"`
+	Heartbeat *heartbeatResult  `json:"heartbeat,omitempty"`
+	Scale     *scaleResult      `json:"scale,omitempty"`
+	Errors    map[string]string `json:"errors,omitempty"`
+}
+
+// row is one line of the table: a figure, its ratio to the baseline where one applies, and the
+// issue's target for it with the verdict.
+type row struct {
+	Section string `json:"section"`
+	Figure  string `json:"figure"`
+	Value   string `json:"value"`
+	Ratio   string `json:"vsBaseline,omitempty"`
+	Target  string `json:"target,omitempty"`
+	Verdict string `json:"verdict,omitempty"` // PASS or MISS
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// evaluate turns the results into the table's rows, checking each target of the issue.
+func evaluate(r results) []row {
+	var rows []row
+	add := func(section, figure, value, ratio, target, verdict string) {
+		rows = append(rows, row{section, figure, value, ratio, target, verdict})
+	}
+	b := r.Baseline
+	add("baseline", "round trip: create + status update, p50 / p99", pair(b.RoundTrip.P50, b.RoundTrip.P99), "1×", "", "")
+	add("baseline", "ledger write: pool status patch, p50 / p99", pair(b.LedgerWrite.P50, b.LedgerWrite.P99), "", "", "")
+	add("baseline", "watch delivery: write answered → watcher sees it, p50 / p99", pair(b.WatchDelivery.P50, b.WatchDelivery.P99), "", "", "")
+	add("baseline", fmt.Sprintf("status-write ceiling: %d writers, QPS 500, burst 1000", b.Writers), fmt.Sprintf("%.0f writes/s", b.CeilingPerSec), "1×", "", "")
+	add("baseline", "status-write capacity: 64 writers, no client limit", fmt.Sprintf("%.0f writes/s", b.CapacityPerSec), fmt.Sprintf("%.2f× ceiling", ratio(b.CapacityPerSec, b.CeilingPerSec)), "", "")
+
+	if l := r.Latency; l != nil {
+		add("grant latency", fmt.Sprintf("create → Granted, free capacity, p50 / p95 / p99 (n=%d)", l.Grant.N),
+			fmt.Sprintf("%s / %s / %s", fmtMs(l.Grant.P50), fmtMs(l.Grant.P95), fmtMs(l.Grant.P99)),
+			fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", l.RatioP50, l.RatioP99), "p99 ≤ 3× round trip", verdict(l.RatioP99 <= 3))
+		add("grant latency", "p50 create → decision / decision → seen (grantedAt)",
+			pair(l.ToDecision.P50, l.FromDecision.P50), fmt.Sprintf("p99 %s / %s", fmtMs(l.ToDecision.P99), fmtMs(l.FromDecision.P99)), "", "")
+		add("grant latency", "per grant: reconciles, mean reconcile, operator GETs", fmt.Sprintf("%.2f, %s, %.2f", l.ReconcilesPerGrant, fmtMs(l.MeanReconcileMs), l.ReadsPerGrant), "", "", "")
+	}
+	if c := r.Churn; c != nil {
+		title := fmt.Sprintf("grants/s sustained (N=%d, M=%d, %d clients, hold %s)", c.Sessions, c.Limit, c.Clients, time.Duration(c.HoldMs*float64(time.Millisecond)))
+		if c.Incomplete {
+			title += fmt.Sprintf(", stopped at the time limit after %d grants", c.Granted)
+		}
+		add("churn", title, fmt.Sprintf("%.1f /s", c.GrantsPerSec),
+			fmt.Sprintf("%.0f%% of ideal, %.1f%% of ceiling", 100*c.RatioToIdeal, 100*c.RatioToCeiling), "≥ 80% of write-bound ideal", verdict(c.RatioToIdeal >= 0.8))
+		add("churn", "write-bound ideal = ceiling ÷ writes per grant cycle", fmt.Sprintf("%.1f /s", c.IdealPerSec),
+			fmt.Sprintf("%.0f ÷ %.2f", b.CeilingPerSec, c.WritesPerCycle), "", "")
+		add("churn", "API writes per grant cycle: create + delete + operator's", fmt.Sprintf("%.2f", c.WritesPerCycle), "", "", "")
+		add("churn", "operator API writes per grant", fmt.Sprintf("%.2f", c.OperatorWritesPerGrant),
+			fmt.Sprintf("sessions %.2f, pool %.2f, Events %.2f, other %.2f", c.SessionWritesPerGrant, c.PoolWritesPerGrant, c.EventsPerGrant, c.OtherWritesPerGrant),
+			"≤ 1.1", verdict(c.OperatorWritesPerGrant <= 1.1))
+		add("churn", "operator writes per grant without Events; 409s, aborted", fmt.Sprintf("%.2f; %.2f, %.2f", c.OperatorWritesPerGrant-c.EventsPerGrant, c.ConflictsPerGrant, c.AbortedPerGrant), "", "", "")
+		add("churn", "reconciles per grant; operator CPU; machine busy", fmt.Sprintf("%.2f; %.1f s; %.0f%%", c.ReconcilesPerGrant, c.OperatorCPUSeconds, 100*c.MachineBusy), "", "", "")
+		add("churn", "create → Granted with queueing, p50 / p99", pair(c.GrantWait.P50, c.GrantWait.P99), fmt.Sprintf("%.0f%% were seen Waiting first", 100*c.QueuedFirst), "", "")
+	}
+	if q := r.Queue; q != nil {
+		add("queue service", fmt.Sprintf("release → head Granted, p50 / p99 (M=%d, queue %d, n=%d)", q.Limit, q.Length, q.Service.N),
+			pair(q.Service.P50, q.Service.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", q.RatioP50, q.RatioP99), "p99 ≤ 2× round trip", verdict(q.RatioP99 <= 2))
+		add("queue service", "p50 release → decision / decision → seen (grantedAt)",
+			pair(q.ToDecision.P50, q.FromDecision.P50), fmt.Sprintf("p99 %s / %s", fmtMs(q.ToDecision.P99), fmtMs(q.FromDecision.P99)), "", "")
+		add("queue service", "per release: reconciles, mean reconcile, operator GETs", fmt.Sprintf("%.2f, %s, %.2f", q.ReconcilesPerRelease, fmtMs(q.MeanReconcileMs), q.ReadsPerRelease), "", "", "")
+	}
+	if e := r.Expiry; e != nil {
+		for _, k := range []struct {
+			name string
+			s    summary
+		}{{"endedAt − deadline: heartbeat stopped (5s)", e.Heartbeat}, {"endedAt − deadline: idle (2s)", e.Idle}, {"endedAt − deadline: maxDuration (2s)", e.MaxDuration}} {
+			add("expiry lag", fmt.Sprintf("%s, p50 / p99 (n=%d)", k.name, k.s.N), pair(k.s.P50, k.s.P99), "", "p99 ≤ 1 s", verdict(k.s.N > 0 && k.s.P99 <= 1000))
+		}
+		if e.WrongReason > 0 {
+			add("expiry lag", "sessions that ended for another reason", fmt.Sprint(e.WrongReason), "", "0", verdict(false))
+		}
+	}
+	if h := r.Heartbeat; h != nil {
+		add("heartbeat", fmt.Sprintf("operator CPU per 1000 heartbeats (%d sessions, %.0f/s)", h.Sessions, h.PerSec), fmt.Sprintf("%.3f CPU s", h.CPUPer1000),
+			fmt.Sprintf("idle %.3f CPU s/s", h.IdleCPUPerSec), "", "")
+		add("heartbeat", "reconciles per heartbeat", fmt.Sprintf("%.4f", h.ReconcilesPerHB), "", "≤ 1", verdict(h.ReconcilesPerHB <= 1))
+		add("heartbeat", "pool recounts per heartbeat (= reconciles)", fmt.Sprintf("%.4f", h.ReconcilesPerHB), "", "0 (< 0.01)", verdict(h.ReconcilesPerHB < 0.01))
+		add("heartbeat", "operator API writes per heartbeat", fmt.Sprintf("%.4f", h.WritesPerHB), fmt.Sprintf("reads %.4f", h.ReadsPerHB), "0", verdict(h.WritesPerHB == 0))
+	}
+	if s := r.Scale; s != nil {
+		add("scale", "empty operator RSS / heap in use", fmt.Sprintf("%.1f MiB / %.1f MiB", mib(float64(s.EmptyRSS)), mib(s.EmptyHeap)), "", "", "")
+		largest := 0
+		for _, p := range s.Points {
+			largest = max(largest, p.Sessions)
+		}
+		for _, p := range s.Points {
+			target, v := "", ""
+			if p.Sessions == largest {
+				target = "≤ 4 KiB per session at 20k"
+				if largest < 20000 {
+					target = fmt.Sprintf("≤ 4 KiB per session (at %dk; target is at 20k)", largest/1000)
+				}
+				v = verdict(p.BytesPerSession <= 4096)
+			}
+			add("scale", fmt.Sprintf("%d sessions, %s: RSS, per session (heap)", p.Sessions, plural(p.Pools, "pool")),
+				fmt.Sprintf("%.1f MiB, %.2f KiB (%.2f KiB)", mib(float64(p.RSS)), p.BytesPerSession/1024, p.HeapPerSession/1024),
+				fmt.Sprintf("heap %.0f MiB + %.0f MiB free kept; settled in %.1fs, %.1f CPU s; idle %.1f%% CPU",
+					mib(p.HeapInuse), mib(p.HeapKept), p.SettleSeconds, p.SettleCPUSeconds, p.IdleCPUPercent), target, v)
+		}
+	}
+	for name, err := range r.Errors {
+		add(name, "FAILED", err, "", "", "")
+	}
+	return rows
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func pair(a, b float64) string { return fmtMs(a) + " / " + fmtMs(b) }
+
+func printTable(w io.Writer, r results, rows []row) {
+	fmt.Fprintf(w, "\nseatkeeper benchmark, %s run on %d CPUs (%s), %s, %.0fs\n\n", r.Mode, r.Machine.CPUs, r.Machine.OS, r.Started.Format(time.RFC3339), r.Seconds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SECTION\tFIGURE\tVALUE\tVS BASELINE / DETAIL\tTARGET")
+	section := ""
+	for _, x := range rows {
+		s := x.Section
+		if s == section {
+			s = ""
+		}
+		section = x.Section
+		target := x.Target
+		if x.Verdict != "" {
+			target = x.Verdict + "  " + target
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s, x.Figure, x.Value, x.Ratio, target)
+	}
+	tw.Flush()
+	var missed []string
+	for _, x := range rows {
+		if x.Verdict == "MISS" {
+			missed = append(missed, x.Section+": "+x.Figure)
+		}
+	}
+	if len(missed) == 0 {
+		fmt.Fprintln(w, "\nevery target met")
+	} else {
+		fmt.Fprintf(w, "\n%d targets missed:\n  %s\n", len(missed), strings.Join(missed, "\n  "))
+	}
+}
+
+func writeJSON(path string, r results, rows []row) error {
+	data, err := json.MarshalIndent(struct {
+		results
+		Table []row `json:"table"`
+	}{r, rows}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
