@@ -115,9 +115,11 @@ func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSes
 }
 
 // writeClaimants patches the claimants' status in parallel, each with optimistic concurrency.
-// The patch holds only what changed, so the holder's renewTime is never overwritten.
+// The patch holds only what changed, so the holder's renewTime is never overwritten. A conflict
+// on one write does not cancel the others: what lands stays landed, and the next pass redoes
+// only what did not.
 func (r *PoolReconciler) writeClaimants(ctx context.Context, writes []statusWrite) error {
-	g, ctx := errgroup.WithContext(ctx)
+	var g errgroup.Group
 	g.SetLimit(writeParallelism)
 	for _, w := range writes {
 		g.Go(func() error {
