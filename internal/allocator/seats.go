@@ -20,7 +20,7 @@ func (d *decision) decideSeats(seats []Seat) {
 	switch {
 	case !p.Found:
 		for i, s := range seats {
-			out[i] = d.seatIdle(v1alpha1.SeatPending, v1alpha1.SeatReasonPoolNotFound,
+			out[i] = pendingSeat(v1alpha1.SeatReasonPoolNotFound,
 				fmt.Sprintf("pool %s does not exist in this namespace; the seat binds by itself once it is created", p.Name))
 			if !s.Enabled {
 				out[i] = disabledSeat(p.Name)
@@ -32,7 +32,7 @@ func (d *decision) decideSeats(seats []Seat) {
 		for i, s := range seats {
 			out[i] = SeatResult{Phase: s.Phase, Reason: s.Reason, Message: s.Message, BoundAt: s.BoundAt}
 			if s.Phase == "" {
-				out[i] = d.seatIdle(v1alpha1.SeatPending, v1alpha1.SeatReasonManagedExternally,
+				out[i] = pendingSeat(v1alpha1.SeatReasonManagedExternally,
 					fmt.Sprintf("pool %s is managed by %s: seatkeeper does not grant its seats", p.Name, p.ManagedBy))
 			}
 		}
@@ -47,7 +47,7 @@ func (d *decision) decideSeats(seats []Seat) {
 		case !s.Enabled:
 			out[i] = disabledSeat(p.Name)
 		case d.res.Expired:
-			out[i] = d.seatIdle(v1alpha1.SeatPending, v1alpha1.SeatReasonPoolExpired,
+			out[i] = pendingSeat(v1alpha1.SeatReasonPoolExpired,
 				fmt.Sprintf("pool %s expired at %s; extend its spec.expiresAt or add an order to bind seats again",
 					p.Name, p.ExpiresAt.UTC().Format(time.RFC3339)))
 		default:
@@ -80,7 +80,7 @@ func (d *decision) decideSeats(seats []Seat) {
 		s := seats[i]
 		j := owner[string(s.Kind)+"/"+s.Assignee]
 		if j != i {
-			out[i] = d.seatIdle(v1alpha1.SeatPending, v1alpha1.SeatReasonDuplicateAssignee,
+			out[i] = pendingSeat(v1alpha1.SeatReasonDuplicateAssignee,
 				fmt.Sprintf("%s %s already has seat %s in pool %s; delete or switch off one of the two", kindWord(s.Kind), s.Assignee, seats[j].Name, p.Name))
 			continue
 		}
@@ -141,11 +141,11 @@ func (d *decision) decideSeats(seats []Seat) {
 				Message: fmt.Sprintf("%s %s holds a seat of pool %s", kindWord(s.Kind), s.Assignee, p.Name)}
 			names = append(names, s.Name)
 		case revoked[i] || (s.Phase == v1alpha1.SeatPending && s.Reason == v1alpha1.SeatReasonCapacityReduced):
-			out[i] = d.seatIdle(v1alpha1.SeatPending, v1alpha1.SeatReasonCapacityReduced,
+			out[i] = pendingSeat(v1alpha1.SeatReasonCapacityReduced,
 				fmt.Sprintf("seat taken back: pool %s now has %s seats (%s bound); it binds again when one frees",
 					p.Name, limitString(p.SeatLimit), Summary(boundCount, p.SeatLimit)))
 		default:
-			out[i] = d.seatIdle(v1alpha1.SeatPending, v1alpha1.SeatReasonLicensesNotAvailable,
+			out[i] = pendingSeat(v1alpha1.SeatReasonLicensesNotAvailable,
 				fmt.Sprintf("no seat free in pool %s (%s bound); it binds when one frees", p.Name, Summary(boundCount, p.SeatLimit)))
 		}
 	}
@@ -155,9 +155,9 @@ func (d *decision) decideSeats(seats []Seat) {
 	d.countSeats()
 }
 
-// seatIdle is a seat result that holds nothing.
-func (d *decision) seatIdle(phase v1alpha1.SeatPhase, reason v1alpha1.SeatReason, msg string) SeatResult {
-	return SeatResult{Phase: phase, Reason: reason, Message: msg}
+// pendingSeat is the result of a seat that waits, and why.
+func pendingSeat(reason v1alpha1.SeatReason, msg string) SeatResult {
+	return SeatResult{Phase: v1alpha1.SeatPending, Reason: reason, Message: msg}
 }
 
 func disabledSeat(pool string) SeatResult {
