@@ -250,3 +250,29 @@ func TestQueueTailWritesWait(t *testing.T) {
 		t.Error("due again after tailRefreshEvery")
 	}
 }
+
+func TestStillHolds(t *testing.T) {
+	now := metav1.Now()
+	sess := func(pool string, phase v1alpha1.SessionPhase, deleting bool) *v1alpha1.SharedSession {
+		s := &v1alpha1.SharedSession{Spec: v1alpha1.SharedSessionSpec{PoolName: pool}, Status: v1alpha1.SharedSessionStatus{Phase: phase}}
+		if deleting {
+			s.DeletionTimestamp = &now
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		obj  *v1alpha1.SharedSession
+		want bool
+	}{
+		{"the cache has not seen it yet", sess("p", v1alpha1.SessionActive, false), true},
+		{"recreated under the same name for another pool", sess("q", v1alpha1.SessionActive, false), false},
+		{"being deleted, already ended", sess("p", v1alpha1.SessionEnded, true), false},
+		{"being deleted, still Active", sess("p", v1alpha1.SessionActive, true), true},
+	}
+	for _, tc := range tests {
+		if got := stillHolds(tc.obj, "p"); got != tc.want {
+			t.Errorf("%s: stillHolds = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

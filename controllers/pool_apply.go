@@ -42,8 +42,11 @@ type note struct {
 
 // writePlan sorts the claimants' status changes into the ledger's order (see PoolReconciler).
 type writePlan struct {
-	revoke, grant, other []statusWrite
-	remove               []*v1alpha1.SharedSession
+	// revoke: claimants that lose a licence, written before the ledger frees it.
+	// checked: grants, and ends of sessions that held nothing (Rejected, NotEntitled, ...),
+	// written after the pool's resourceVersion check, since they are decided on the ledger.
+	revoke, checked, other []statusWrite
+	remove                 []*v1alpha1.SharedSession
 	// tail lists position updates of sessions behind the queue's head: written only when the
 	// pool's tail refresh is due (see queueHead).
 	tail []statusWrite
@@ -70,7 +73,7 @@ func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSes
 			}
 			add(&p.revoke, s, next, note{next, typ, reason, "Revoke", st.Message})
 		case !was && is:
-			add(&p.grant, s, next, note{next, corev1.EventTypeNormal, "SeatBound", "Bind", st.Message})
+			add(&p.checked, s, next, note{next, corev1.EventTypeNormal, "SeatBound", "Bind", st.Message})
 		case st.Reason != s.Status.Reason && st.Phase == v1alpha1.SeatPending:
 			add(&p.other, s, next, note{next, corev1.EventTypeWarning, string(st.Reason), "Wait", st.Message})
 		default:
@@ -92,16 +95,21 @@ func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSes
 		was, is := s.Status.Phase == v1alpha1.SessionActive, st.Phase == v1alpha1.SessionActive
 		switch {
 		case st.Phase == v1alpha1.SessionEnded && s.Status.Phase != v1alpha1.SessionEnded:
-			// Ending is final, so it goes first whether or not the session held a licence.
+			// Ending is final. A holder's end frees a licence, so it goes before the ledger;
+			// any other end is decided on the ledger, so it waits for the pool's check.
 			typ := corev1.EventTypeWarning
 			if st.EndReason == v1alpha1.EndTerminated {
 				typ = corev1.EventTypeNormal
 			}
-			add(&p.revoke, s, next, note{next, typ, string(st.EndReason), actionEnd, st.Message})
+			bucket := &p.checked
+			if was {
+				bucket = &p.revoke
+			}
+			add(bucket, s, next, note{next, typ, string(st.EndReason), actionEnd, st.Message})
 		case was && !is:
 			add(&p.revoke, s, next)
 		case !was && is:
-			add(&p.grant, s, next, note{next, corev1.EventTypeNormal, "Granted", actionGrant, st.Message})
+			add(&p.checked, s, next, note{next, corev1.EventTypeNormal, "Granted", actionGrant, st.Message})
 		case st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == "":
 			add(&p.other, s, next, note{next, corev1.EventTypeNormal, "Queued", "Queue", st.Message})
 		case st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == v1alpha1.SessionWaiting &&
@@ -198,7 +206,7 @@ func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.License
 			case err != nil:
 				return fmt.Errorf("check ledger entry %s/%s: %w", pool.Namespace, obj.GetName(), err)
 			}
-			ahead[i] = obj.GetDeletionTimestamp().IsZero()
+			ahead[i] = stillHolds(obj, pool.Name)
 			return nil
 		})
 	}
@@ -211,6 +219,20 @@ func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.License
 		}
 	}
 	return false, nil
+}
+
+// stillHolds reports whether a claimant read around the cache is one the pool's ledger may
+// still rightly list: it names this pool (a claimant of that name recreated for another pool
+// does not), and it is not being deleted, or is but still shows its licence (it must be
+// written Ended or Pending, from the cache, before the licence moves on).
+func stillHolds(obj client.Object, pool string) bool {
+	switch c := obj.(type) {
+	case *v1alpha1.SeatAssignment:
+		return c.Spec.PoolName == pool && (c.DeletionTimestamp.IsZero() || c.Status.Phase == v1alpha1.SeatBound)
+	case *v1alpha1.SharedSession:
+		return c.Spec.PoolName == pool && (c.DeletionTimestamp.IsZero() || c.Status.Phase == v1alpha1.SessionActive)
+	}
+	return false
 }
 
 // absent lists the ledger's holders that are not among the cached claimants.

@@ -32,14 +32,17 @@ import (
 //     pool's resourceVersion (when nothing changed but someone is about to be granted, the
 //     patch carries only the resourceVersion: it checks that the decision was made on the
 //     newest ledger);
-//  3. claimants that gain or keep a licence are written, each with optimistic concurrency on
-//     its own resourceVersion.
+//  3. claimants that gain or keep a licence, and sessions that end without having held one
+//     (Rejected, NotEntitled), are written, each with optimistic concurrency on its own
+//     resourceVersion.
 //
 // So a grant is in the ledger before it shows on a claimant, as the built-in ResourceQuota
 // records usage before admitting an object, and the ledger can never list more than the limit.
 // A second operator, or this one with a stale cache, fails step 2 with a conflict and decides
 // again on fresh data. A ledger entry whose claimant is missing from the cache is checked with
 // a direct read before it is dropped, so a stale cache cannot free a licence that is still held.
+// A pass that starts a ledger, or takes licences back because capacity shrank, reads the
+// claimants and orders from the API server instead of the cache before it acts.
 type PoolReconciler struct {
 	client.Client
 	// APIReader reads around the cache, to check ledger entries the cache does not show.
@@ -64,7 +67,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	seats, sessions, err := r.listClaimants(ctx, req.NamespacedName)
+	seats, sessions, err := r.listClaimants(ctx, r.Client, req.NamespacedName)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -77,13 +80,25 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		// The ledger names a claimant the cache has not seen yet: wait for the cache.
 		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, err
 	}
-	capacity, err := r.orderCapacity(ctx, req.NamespacedName, pool)
+	capacity, err := r.orderCapacity(ctx, req.NamespacedName, pool, false)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 
 	now := r.Clock.Now()
 	res := decide(req.Name, pool, capacity, seats, sessions, now)
+	if needsFreshRead(pool, seats, sessions, res) {
+		// Starting a ledger, or taking licences back because capacity shrank, must not rest
+		// on a cache that may lag (an order it has not heard of, a grant by another replica):
+		// decide again on what the API server says.
+		if seats, sessions, err = r.listClaimants(ctx, r.APIReader, req.NamespacedName); err != nil {
+			return ctrl.Result{}, err
+		}
+		if capacity, err = r.orderCapacity(ctx, req.NamespacedName, pool, true); err != nil {
+			return ctrl.Result{}, err
+		}
+		res = decide(req.Name, pool, capacity, seats, sessions, now)
+	}
 	plan := planWrites(seats, sessions, res)
 
 	// 1. Revocations first: a claimant stops showing a licence before the ledger frees it.
@@ -92,12 +107,12 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 	// 2. The ledger, with optimistic concurrency on the pool.
 	if pool != nil {
-		if err := r.writePoolStatus(ctx, pool, res, capacity, len(plan.grant) > 0); err != nil {
+		if err := r.writePoolStatus(ctx, pool, res, capacity, len(plan.checked) > 0); err != nil {
 			return retryOnConflict(ctx, err)
 		}
 	}
-	// 3. Grants and everything else.
-	if err := r.writeClaimants(ctx, plan.grant); err != nil {
+	// 3. Grants, ends decided on the ledger, and everything else.
+	if err := r.writeClaimants(ctx, plan.checked); err != nil {
 		return retryOnConflict(ctx, err)
 	}
 	if err := r.writeClaimants(ctx, plan.other); err != nil {
@@ -133,14 +148,16 @@ func (r *PoolReconciler) getPool(ctx context.Context, key types.NamespacedName) 
 
 // listClaimants lists the pool's seat assignments and sessions from the cache, without copies:
 // they are read-only here, and copied only when written.
-func (r *PoolReconciler) listClaimants(ctx context.Context, key types.NamespacedName) ([]*v1alpha1.SeatAssignment, []*v1alpha1.SharedSession, error) {
+// The cache's index and the API server's selectable field share the name spec.poolName, so the
+// same call reads either.
+func (r *PoolReconciler) listClaimants(ctx context.Context, reader client.Reader, key types.NamespacedName) ([]*v1alpha1.SeatAssignment, []*v1alpha1.SharedSession, error) {
 	opts := []client.ListOption{client.InNamespace(key.Namespace), client.MatchingFields{indexPoolName: key.Name}, client.UnsafeDisableDeepCopy}
 	var seatList v1alpha1.SeatAssignmentList
-	if err := r.List(ctx, &seatList, opts...); err != nil {
+	if err := reader.List(ctx, &seatList, opts...); err != nil {
 		return nil, nil, fmt.Errorf("list seats of pool %s: %w", key, err)
 	}
 	var sessList v1alpha1.SharedSessionList
-	if err := r.List(ctx, &sessList, opts...); err != nil {
+	if err := reader.List(ctx, &sessList, opts...); err != nil {
 		return nil, nil, fmt.Errorf("list sessions of pool %s: %w", key, err)
 	}
 	seats := make([]*v1alpha1.SeatAssignment, 0, len(seatList.Items))
@@ -154,12 +171,22 @@ func (r *PoolReconciler) listClaimants(ctx context.Context, key types.Namespaced
 	return seats, sessions, nil
 }
 
-func (r *PoolReconciler) orderCapacity(ctx context.Context, key types.NamespacedName, pool *v1alpha1.LicensePool) (orderCapacity, error) {
+// orderCapacity sums the active orders naming the pool, from the cache or, when fresh, from the
+// API server.
+func (r *PoolReconciler) orderCapacity(ctx context.Context, key types.NamespacedName, pool *v1alpha1.LicensePool, fresh bool) (orderCapacity, error) {
 	if pool == nil {
 		return orderCapacity{}, nil
 	}
 	var orders v1alpha1.CustomerOrderList
-	if err := r.List(ctx, &orders, client.MatchingFields{indexOrderPool: key.String()}); err != nil {
+	var err error
+	if fresh {
+		// The API server has no selector on order items: read them all (rare: see
+		// needsFreshRead); capacityFor keeps the ones naming this pool.
+		err = r.APIReader.List(ctx, &orders)
+	} else {
+		err = r.List(ctx, &orders, client.MatchingFields{indexOrderPool: key.String()})
+	}
+	if err != nil {
 		return orderCapacity{}, fmt.Errorf("list orders of pool %s: %w", key, err)
 	}
 	productOf := func(name string) (string, bool) {
@@ -186,6 +213,29 @@ func decide(name string, pool *v1alpha1.LicensePool, capacity orderCapacity, sea
 		ss[i] = allocatorSession(s)
 	}
 	return allocator.Decide(allocatorPool(name, pool, capacity), as, ss, now)
+}
+
+// needsFreshRead reports whether a decision starts keeping a ledger or takes licences back
+// because capacity shrank: both are decided on the cache, which may lag.
+func needsFreshRead(pool *v1alpha1.LicensePool, seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession, res allocator.Result) bool {
+	if pool == nil {
+		return false
+	}
+	l := pool.Status.Ledger
+	if (res.SeatLedger != nil && (l == nil || l.Seats == nil)) || (res.SessionLedger != nil && (l == nil || l.Sessions == nil)) {
+		return true
+	}
+	for i, s := range seats {
+		if s.Status.Phase == v1alpha1.SeatBound && res.Seats[i].Reason == v1alpha1.SeatReasonCapacityReduced {
+			return true
+		}
+	}
+	for i, s := range sessions {
+		if s.Status.Phase != v1alpha1.SessionEnded && res.Sessions[i].EndReason == v1alpha1.EndCapacityReduced {
+			return true
+		}
+	}
+	return false
 }
 
 // requeueAt asks to be called again at the next deadline; a few milliseconds late rather than
