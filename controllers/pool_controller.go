@@ -88,16 +88,23 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	now := r.Clock.Now()
 	res := decide(req.Name, pool, capacity, seats, sessions, now)
 	if needsFreshRead(pool, seats, sessions, res) {
-		// Starting a ledger, or taking licences back because capacity shrank, must not rest
-		// on a cache that may lag (an order it has not heard of, a grant by another replica):
-		// decide again on what the API server says.
-		if seats, sessions, err = r.listClaimants(ctx, r.APIReader, req.NamespacedName); err != nil {
+		// Starting a ledger, taking licences back because capacity shrank, and ending a
+		// session for good must not rest on a cache that may lag (a pool or order it has not
+		// heard of, a grant by another replica): decide again on what the API server says.
+		if pool == nil {
+			if err := r.APIReader.Get(ctx, req.NamespacedName, &v1alpha1.LicensePool{}); !apierrors.IsNotFound(err) {
+				// The pool exists (or we cannot tell): wait for the cache rather than end anyone.
+				return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, err
+			}
+		} else if seats, sessions, err = r.listClaimants(ctx, r.APIReader, req.NamespacedName); err != nil {
 			return ctrl.Result{}, err
 		}
-		if capacity, err = r.orderCapacity(ctx, req.NamespacedName, pool, true); err != nil {
-			return ctrl.Result{}, err
+		if pool != nil {
+			if capacity, err = r.orderCapacity(ctx, req.NamespacedName, pool, true); err != nil {
+				return ctrl.Result{}, err
+			}
+			res = decide(req.Name, pool, capacity, seats, sessions, now)
 		}
-		res = decide(req.Name, pool, capacity, seats, sessions, now)
 	}
 	plan := planWrites(seats, sessions, res)
 
@@ -215,9 +222,18 @@ func decide(name string, pool *v1alpha1.LicensePool, capacity orderCapacity, sea
 	return allocator.Decide(allocatorPool(name, pool, capacity), as, ss, now)
 }
 
-// needsFreshRead reports whether a decision starts keeping a ledger or takes licences back
-// because capacity shrank: both are decided on the cache, which may lag.
+// needsFreshRead reports whether a decision starts keeping a ledger, takes licences back
+// because capacity shrank, or ends a session because its pool or its seat seems missing: all
+// are decided on the cache, which may lag, and an end is final.
 func needsFreshRead(pool *v1alpha1.LicensePool, seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession, res allocator.Result) bool {
+	for i, s := range sessions {
+		switch res.Sessions[i].EndReason {
+		case v1alpha1.EndPoolNotFound, v1alpha1.EndNotEntitled, v1alpha1.EndCapacityReduced:
+			if s.Status.Phase != v1alpha1.SessionEnded {
+				return true
+			}
+		}
+	}
 	if pool == nil {
 		return false
 	}
@@ -227,11 +243,6 @@ func needsFreshRead(pool *v1alpha1.LicensePool, seats []*v1alpha1.SeatAssignment
 	}
 	for i, s := range seats {
 		if s.Status.Phase == v1alpha1.SeatBound && res.Seats[i].Reason == v1alpha1.SeatReasonCapacityReduced {
-			return true
-		}
-	}
-	for i, s := range sessions {
-		if s.Status.Phase != v1alpha1.SessionEnded && res.Sessions[i].EndReason == v1alpha1.EndCapacityReduced {
 			return true
 		}
 	}
