@@ -276,3 +276,27 @@ func TestStillHolds(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitingSeatCountsWait(t *testing.T) {
+	pending := func(name string, reason v1alpha1.SeatReason, msg string) *v1alpha1.SeatAssignment {
+		return &v1alpha1.SeatAssignment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1},
+			Status:     v1alpha1.SeatAssignmentStatus{ObservedGeneration: 1, Phase: v1alpha1.SeatPending, Reason: reason, Message: msg},
+		}
+	}
+	seats := []*v1alpha1.SeatAssignment{
+		pending("counts", v1alpha1.SeatReasonLicensesNotAvailable, "no seat free in pool p (2/2 bound); it binds when one frees"),
+		pending("reason", v1alpha1.SeatReasonPoolNotFound, "pool p does not exist"),
+	}
+	res := allocator.Result{Seats: []allocator.SeatResult{
+		{Phase: v1alpha1.SeatPending, Reason: v1alpha1.SeatReasonLicensesNotAvailable, Message: "no seat free in pool p (3/3 bound); it binds when one frees"},
+		{Phase: v1alpha1.SeatPending, Reason: v1alpha1.SeatReasonLicensesNotAvailable, Message: "no seat free in pool p (3/3 bound); it binds when one frees"},
+	}}
+	p := planWrites(seats, nil, res)
+	if len(p.tail) != 1 || p.tail[0].next.GetName() != "counts" {
+		t.Errorf("tail = %v, want only the seat whose numbers moved", p.tail)
+	}
+	if len(p.other) != 1 || p.other[0].next.GetName() != "reason" || len(p.other[0].notes) != 1 {
+		t.Errorf("other = %v, want the seat whose reason changed, with its event", p.other)
+	}
+}

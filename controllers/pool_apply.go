@@ -47,8 +47,9 @@ type writePlan struct {
 	// written after the pool's resourceVersion check, since they are decided on the ledger.
 	revoke, checked, other []statusWrite
 	remove                 []*v1alpha1.SharedSession
-	// tail lists position updates of sessions behind the queue's head: written only when the
-	// pool's tail refresh is due (see queueHead).
+	// tail lists updates that only move numbers: queue positions behind the head, and the
+	// counts in waiting seats' messages; written when the pool's tail refresh is due (see
+	// queueHead).
 	tail []statusWrite
 }
 
@@ -76,6 +77,10 @@ func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSes
 			add(&p.checked, s, next, note{next, corev1.EventTypeNormal, "SeatBound", "Bind", st.Message})
 		case st.Reason != s.Status.Reason && st.Phase == v1alpha1.SeatPending:
 			add(&p.other, s, next, note{next, corev1.EventTypeWarning, string(st.Reason), "Wait", st.Message})
+		case st.Phase == v1alpha1.SeatPending && s.Status.Phase == v1alpha1.SeatPending && s.Generation == s.Status.ObservedGeneration:
+			// Only the numbers in a waiting seat's message moved: like queue positions behind
+			// the head, refreshed with the pool's tail rather than on every grant.
+			add(&p.tail, s, next)
 		default:
 			add(&p.other, s, next)
 		}
