@@ -6,8 +6,10 @@ import (
 	"sort"
 	"time"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -141,3 +143,16 @@ func (eventsList) reasons(g Gomega, ns string) []string {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// namesListed lists objects through the direct client and returns their names.
+func namesListed(ctx context.Context, list client.ObjectList, opts ...client.ListOption) []string {
+	GinkgoHelper()
+	Expect(k8s.List(ctx, list, opts...)).To(Succeed())
+	items, err := meta.ExtractList(list)
+	Expect(err).NotTo(HaveOccurred())
+	var names []string
+	for _, o := range items {
+		names = append(names, o.(client.Object).GetName())
+	}
+	return names
+}

@@ -158,14 +158,7 @@ var _ = Describe("Printer columns", Label("printer"), func() {
 			})(ns))).To(Succeed())
 		}
 		selected := func(fields client.MatchingFields) []string {
-			GinkgoHelper()
-			list := &v1.SeatAssignmentList{}
-			Expect(k8s.List(ctx, list, client.InNamespace(ns), fields)).To(Succeed())
-			var names []string
-			for _, s := range list.Items {
-				names = append(names, s.Name)
-			}
-			return names
+			return namesListed(ctx, &v1.SeatAssignmentList{}, client.InNamespace(ns), fields)
 		}
 		Expect(selected(client.MatchingFields{"spec.poolName": "x"})).To(ConsistOf("alice-x", "bob-x"))
 		Expect(selected(client.MatchingFields{"spec.assignee.name": "alice"})).To(ConsistOf("alice-x", "alice-y"))
@@ -183,14 +176,7 @@ var _ = Describe("Printer columns", Label("printer"), func() {
 			})(ns))).To(Succeed())
 		}
 		selected := func(fields client.MatchingFields) []string {
-			GinkgoHelper()
-			list := &v1.SharedSessionList{}
-			Expect(k8s.List(ctx, list, client.InNamespace(ns), fields)).To(Succeed())
-			var names []string
-			for _, s := range list.Items {
-				names = append(names, s.Name)
-			}
-			return names
+			return namesListed(ctx, &v1.SharedSessionList{}, client.InNamespace(ns), fields)
 		}
 		Expect(selected(client.MatchingFields{"spec.poolName": "x"})).To(ConsistOf("alice-x", "bob-x"))
 		Expect(selected(client.MatchingFields{"spec.holder": "alice"})).To(ConsistOf("alice-x", "alice-y"))
