@@ -1,13 +1,17 @@
 package controllers
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/internal/allocator"
@@ -191,7 +195,7 @@ func TestPoolConditions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st := poolStatus(pool, tc.res, orderCapacity{})
+			st := poolStatus(pool, tc.res, orderCapacity{}, holderUIDs{})
 			got := map[string]string{}
 			for _, c := range st.Conditions {
 				got[c.Type] = string(c.Status) + "/" + c.Reason
@@ -223,15 +227,30 @@ func TestQueueTailWritesWait(t *testing.T) {
 		{Phase: v1alpha1.SessionWaiting, QueuePosition: 29, Message: "m"},
 		{Phase: v1alpha1.SessionWaiting, QueuePosition: 31, Message: "m"},
 	}}
-	p := planWrites(nil, sessions, res)
+	sessions[2].UID = "new-uid"
+	var waits quietWaits
+	p := planWrites(nil, sessions, res, t0, &waits)
 	names := func(ws []statusWrite) (out []string) {
 		for _, w := range ws {
 			out = append(out, w.next.GetName())
 		}
 		return out
 	}
-	if diff := cmp.Diff([]string{"head", "new"}, names(p.other)); diff != "" {
+	if diff := cmp.Diff([]string{"head"}, names(p.other)); diff != "" {
 		t.Errorf("written at once (-want +got):\n%s", diff)
+	}
+	if want := t0.Add(announceWaitAfter); !p.announceAt.Equal(want) {
+		t.Errorf("the new session's wait is announced at %v, want %v", p.announceAt, want)
+	}
+	if p = planWrites(nil, sessions, res, t0.Add(announceWaitAfter/2), &waits); len(p.other) != 1 {
+		t.Errorf("half-way through its grace the new session is written: %v", names(p.other))
+	}
+	p = planWrites(nil, sessions, res, t0.Add(announceWaitAfter), &waits)
+	if diff := cmp.Diff([]string{"head", "new"}, names(p.other)); diff != "" {
+		t.Errorf("after announceWaitAfter (-want +got):\n%s", diff)
+	}
+	if len(waits.seen) != 0 {
+		t.Errorf("an announced wait is still remembered: %v", waits.seen)
 	}
 	if diff := cmp.Diff([]string{"tail"}, names(p.tail)); diff != "" {
 		t.Errorf("left for the tail refresh (-want +got):\n%s", diff)
@@ -292,11 +311,144 @@ func TestWaitingSeatCountsWait(t *testing.T) {
 		{Phase: v1alpha1.SeatPending, Reason: v1alpha1.SeatReasonLicensesNotAvailable, Message: "no seat free in pool p (3/3 bound); it binds when one frees"},
 		{Phase: v1alpha1.SeatPending, Reason: v1alpha1.SeatReasonLicensesNotAvailable, Message: "no seat free in pool p (3/3 bound); it binds when one frees"},
 	}}
-	p := planWrites(seats, nil, res)
+	p := planWrites(seats, nil, res, t0, &quietWaits{})
 	if len(p.tail) != 1 || p.tail[0].next.GetName() != "counts" {
 		t.Errorf("tail = %v, want only the seat whose numbers moved", p.tail)
 	}
 	if len(p.other) != 1 || p.other[0].next.GetName() != "reason" || len(p.other[0].notes) != 1 {
 		t.Errorf("other = %v, want the seat whose reason changed, with its event", p.other)
+	}
+}
+
+func TestLedgerUIDs(t *testing.T) {
+	cached := map[string]types.UID{"a": "uid-a", "b": "uid-b2"}
+	tests := []struct {
+		name   string
+		ledger v1alpha1.Grants
+		// names the allocator sees; holders the cache cannot vouch for, with nothing deleted
+		// and with "uid-c" reported deleted by the watch
+		names              []string
+		unsure, unsureGone []string
+	}{
+		{"ledger from before UIDs: names are trusted", v1alpha1.Grants{Holders: []string{"a", "b", "c"}},
+			[]string{"a", "b", "c"}, []string{"c"}, []string{"c"}},
+		{"same UIDs", v1alpha1.Grants{Holders: []string{"a", "b"}, UIDs: []types.UID{"uid-a", "uid-b2"}},
+			[]string{"a", "b"}, nil, nil},
+		{"b recreated: the old grant is not the new b's", v1alpha1.Grants{Holders: []string{"a", "b"}, UIDs: []types.UID{"uid-a", "uid-b1"}},
+			[]string{"a"}, []string{"b"}, []string{"b"}},
+		{"c missing from the cache; deleted by the watch's word", v1alpha1.Grants{Holders: []string{"a", "c"}, UIDs: []types.UID{"uid-a", "uid-c"}},
+			[]string{"a", "c"}, []string{"c"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ledgerNames(&tc.ledger, cached); !cmp.Equal(got, tc.names) {
+				t.Errorf("ledgerNames = %v, want %v", got, tc.names)
+			}
+			r := &PoolReconciler{}
+			if got := entryNames(r.unsure(&tc.ledger, cached)); !cmp.Equal(got, tc.unsure) {
+				t.Errorf("unsure = %v, want %v", got, tc.unsure)
+			}
+			r.gone.deleted("uid-c", t0)
+			if got := entryNames(r.unsure(&tc.ledger, cached)); !cmp.Equal(got, tc.unsureGone) {
+				t.Errorf("unsure with uid-c deleted = %v, want %v", got, tc.unsureGone)
+			}
+		})
+	}
+}
+
+func entryNames(es []ledgerEntry) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.name)
+	}
+	return out
+}
+
+func TestLedgerGrants(t *testing.T) {
+	old := &v1alpha1.Grants{Holders: []string{"a", "x"}, UIDs: []types.UID{"uid-a-old", "uid-x"}}
+	got := ledgerGrants([]string{"a", "b", "x", "y"}, old, map[string]types.UID{"a": "uid-a", "b": "uid-b"})
+	want := &v1alpha1.Grants{Holders: []string{"a", "b", "x", "y"}, UIDs: []types.UID{"uid-a", "uid-b", "uid-x", ""}}
+	if !cmp.Equal(got, want) {
+		t.Errorf("ledgerGrants = %+v, want %+v (the cache's UID first, then the old ledger's, else unknown)", got, want)
+	}
+	if got := ledgerGrants([]string{}, nil, nil); got.UIDs != nil || got.Holders == nil {
+		t.Errorf("an empty ledger = %+v, want empty holders and no uids", got)
+	}
+}
+
+func TestWatchMemory(t *testing.T) {
+	var e echoes
+	s := &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{UID: "u", ResourceVersion: "11"}}
+	e.wrote("11", s, t0) // a write that changed nothing brings no event back
+	if e.isEcho(s) {
+		t.Fatal("an unchanged write was taken for an echo")
+	}
+	e.wrote("10", s, t0)
+	cached := s.DeepCopy()
+	cached.ResourceVersion = "10"
+	if !e.behind(t0, nil, nil, []*v1alpha1.SharedSession{cached}) {
+		t.Error("a cache without our write is not behind")
+	}
+	if e.behind(t0.Add(echoWait), nil, nil, []*v1alpha1.SharedSession{cached}) {
+		t.Error("a write never seen holds passes back past echoWait")
+	}
+	if e.behind(t0, nil, nil, []*v1alpha1.SharedSession{s}) {
+		t.Error("a cache holding our write is behind")
+	}
+	other := s.DeepCopy()
+	other.ResourceVersion = "12"
+	if e.isEcho(other) {
+		t.Error("someone else's later write was taken for our echo")
+	}
+	if !e.isEcho(s) {
+		t.Error("our own write's echo was not recognised")
+	}
+	if e.isEcho(s) {
+		t.Error("an echo is recognised once only")
+	}
+
+	var g gone
+	g.deleted("old", t0)
+	g.deleted("new", t0.Add(goneFor+time.Second)) // sweeps what is older than goneFor
+	if g.has("old") || !g.has("new") || g.has("") {
+		t.Errorf("gone after a sweep: old %v new %v empty %v, want false true false", g.has("old"), g.has("new"), g.has(""))
+	}
+}
+
+// eventLog is a recorder that keeps what it is asked to record.
+type eventLog struct{ events []string }
+
+func (l *eventLog) Eventf(regarding, _ runtime.Object, typ, reason, action, note string, args ...any) {
+	o := regarding.(client.Object)
+	l.events = append(l.events, fmt.Sprintf("%T %s: %s %s %s", o, o.GetName(), typ, reason, fmt.Sprintf(note, args...)))
+}
+
+func (l *eventLog) AnnotatedEventf(regarding, related runtime.Object, _ map[string]string, typ, reason, action, note string, args ...any) {
+	l.Eventf(regarding, related, typ, reason, action, note, args...)
+}
+
+func TestRecordGroupsNotes(t *testing.T) {
+	sess := func(name string) *v1alpha1.SharedSession {
+		return &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: name}, Spec: v1alpha1.SharedSessionSpec{PoolName: "p"}}
+	}
+	granted := func(name string) note { return note{sess(name), "Normal", "Granted", actionGrant, "granted " + name} }
+	var log eventLog
+	r := &PoolReconciler{Recorder: &log}
+	r.record([]note{granted("a"), granted("b"), {sess("d"), "Normal", "Queued", "Queue", "waiting at 1"}, granted("c")})
+	want := []string{
+		"*v1alpha1.LicensePool p: Normal Granted 3 sessions of pool p: a, b, c",
+		"*v1alpha1.SharedSession d: Normal Queued waiting at 1",
+	}
+	if diff := cmp.Diff(want, log.events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+
+	var many []note
+	for i := range 500 {
+		many = append(many, granted(fmt.Sprintf("session-%03d", i)))
+	}
+	got := summarize(many)
+	if len(got) > 1024 || !strings.HasPrefix(got, "500 sessions of pool p: session-000, session-001") || !strings.HasSuffix(got, " more") {
+		t.Errorf("summary of 500 (%d bytes) = %q", len(got), got)
 	}
 }

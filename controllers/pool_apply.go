@@ -3,6 +3,9 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
@@ -51,9 +54,12 @@ type writePlan struct {
 	// counts in waiting seats' messages; written when the pool's tail refresh is due (see
 	// queueHead).
 	tail []statusWrite
+	// announceAt is when the earliest held-back Waiting announcement is due (see
+	// announceWaitAfter); zero if none.
+	announceAt time.Time
 }
 
-func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession, res allocator.Result) writePlan {
+func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession, res allocator.Result, now time.Time, waits *quietWaits) writePlan {
 	var p writePlan
 	add := func(bucket *[]statusWrite, orig, next client.Object, notes ...note) {
 		*bucket = append(*bucket, statusWrite{orig: orig, next: next, notes: notes})
@@ -95,6 +101,9 @@ func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSes
 		if equality.Semantic.DeepEqual(st, s.Status) {
 			continue
 		}
+		if s.Status.Phase == "" && st.Phase != v1alpha1.SessionWaiting {
+			waits.forget(s.UID)
+		}
 		next := s.DeepCopy()
 		next.Status = st
 		was, is := s.Status.Phase == v1alpha1.SessionActive, st.Phase == v1alpha1.SessionActive
@@ -116,6 +125,10 @@ func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSes
 		case !was && is:
 			add(&p.checked, s, next, note{next, corev1.EventTypeNormal, "Granted", actionGrant, st.Message})
 		case st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == "":
+			if at, hold := waits.holdBack(s.UID, now); hold {
+				p.announceAt = earliest(p.announceAt, at)
+				continue
+			}
 			add(&p.other, s, next, note{next, corev1.EventTypeNormal, "Queued", "Queue", st.Message})
 		case st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == v1alpha1.SessionWaiting &&
 			st.QueuePosition > queueHead && s.Status.QueuePosition > queueHead && s.Generation == s.Status.ObservedGeneration:
@@ -134,25 +147,33 @@ func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSes
 func (r *PoolReconciler) writeClaimants(ctx context.Context, writes []statusWrite) error {
 	var g errgroup.Group
 	g.SetLimit(writeParallelism)
+	var mu sync.Mutex
+	var landed []note
 	for _, w := range writes {
 		g.Go(func() error {
 			patch := client.MergeFromWithOptions(w.orig, client.MergeFromWithOptimisticLock{})
 			if err := r.Status().Patch(ctx, w.next, patch); err != nil {
 				return fmt.Errorf("patch status of %T %s: %w", w.next, client.ObjectKeyFromObject(w.next), err)
 			}
-			// Recorded as each write lands, so that a conflict on another write loses nothing.
-			r.record(w.notes)
+			r.echoes.wrote(w.orig.GetResourceVersion(), w.next, r.Clock.Now())
+			mu.Lock()
+			landed = append(landed, w.notes...)
+			mu.Unlock()
 			return nil
 		})
 	}
-	return g.Wait()
+	err := g.Wait()
+	// What landed is recorded even when another write failed: the next pass redoes only the
+	// failed ones, and would not report these again.
+	r.record(landed)
+	return err
 }
 
 // writePoolStatus commits the ledger and usage to the pool. When nothing changed but grants are
 // about to be written, it still sends the pool's resourceVersion, so that a decision made on a
 // stale ledger fails with a conflict instead of granting.
-func (r *PoolReconciler) writePoolStatus(ctx context.Context, pool *v1alpha1.LicensePool, res allocator.Result, capacity orderCapacity, granting bool) error {
-	st := poolStatus(pool, res, capacity)
+func (r *PoolReconciler) writePoolStatus(ctx context.Context, pool *v1alpha1.LicensePool, res allocator.Result, capacity orderCapacity, uids holderUIDs, granting bool) error {
+	st := poolStatus(pool, res, capacity, uids)
 	if equality.Semantic.DeepEqual(st, pool.Status) {
 		if !granting {
 			return nil
@@ -168,6 +189,7 @@ func (r *PoolReconciler) writePoolStatus(ctx context.Context, pool *v1alpha1.Lic
 	if err := r.Status().Patch(ctx, next, client.MergeFromWithOptions(pool, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("patch status of pool %s: %w", client.ObjectKeyFromObject(pool), err)
 	}
+	r.echoes.wrote(pool.ResourceVersion, next, r.Clock.Now())
 	r.record(poolEvents(pool, next))
 	return nil
 }
@@ -187,31 +209,35 @@ func poolEvents(old, next *v1alpha1.LicensePool) []note {
 
 // ledgerAhead reports whether the pool's ledger names a claimant that exists but is not in the
 // cache yet (another operator granted it after our cache last heard). Entries whose claimant is
-// really gone are not "ahead": the allocator drops them.
-func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.LicensePool, seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession) (bool, error) {
+// really gone are not "ahead": the allocator drops them. A holder the watch reported deleted
+// (by UID) is gone; any other holder the cache does not show, or shows with another UID, is
+// read from the API server.
+func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.LicensePool, uids holderUIDs) (bool, error) {
 	if pool == nil || pool.Status.Ledger == nil {
 		return false, nil
 	}
-	var missing []client.Object
-	for _, n := range absent(pool.Status.Ledger.Seats, seats) {
-		missing = append(missing, &v1alpha1.SeatAssignment{ObjectMeta: metav1.ObjectMeta{Name: n}})
+	var missing []ledgerEntry
+	for _, e := range r.unsure(pool.Status.Ledger.Seats, uids.seats) {
+		e.obj = &v1alpha1.SeatAssignment{}
+		missing = append(missing, e)
 	}
-	for _, n := range absent(pool.Status.Ledger.Sessions, sessions) {
-		missing = append(missing, &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Name: n}})
+	for _, e := range r.unsure(pool.Status.Ledger.Sessions, uids.sessions) {
+		e.obj = &v1alpha1.SharedSession{}
+		missing = append(missing, e)
 	}
 	ahead := make([]bool, len(missing))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(writeParallelism)
-	for i, obj := range missing {
+	for i, e := range missing {
 		g.Go(func() error {
-			err := r.APIReader.Get(gctx, types.NamespacedName{Namespace: pool.Namespace, Name: obj.GetName()}, obj)
+			err := r.APIReader.Get(gctx, types.NamespacedName{Namespace: pool.Namespace, Name: e.name}, e.obj)
 			switch {
 			case apierrors.IsNotFound(err):
 				return nil
 			case err != nil:
-				return fmt.Errorf("check ledger entry %s/%s: %w", pool.Namespace, obj.GetName(), err)
+				return fmt.Errorf("check ledger entry %s/%s: %w", pool.Namespace, e.name, err)
 			}
-			ahead[i] = stillHolds(obj, pool.Name)
+			ahead[i] = (e.uid == "" || e.uid == e.obj.GetUID()) && stillHolds(e.obj, pool.Name)
 			return nil
 		})
 	}
@@ -224,6 +250,13 @@ func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.License
 		}
 	}
 	return false, nil
+}
+
+// ledgerEntry is a ledger holder to check against the API server.
+type ledgerEntry struct {
+	name string
+	uid  types.UID
+	obj  client.Object
 }
 
 // stillHolds reports whether a claimant read around the cache is one the pool's ledger may
@@ -240,20 +273,20 @@ func stillHolds(obj client.Object, pool string) bool {
 	return false
 }
 
-// absent lists the ledger's holders that are not among the cached claimants.
-func absent[T client.Object](l *v1alpha1.Grants, cached []T) []string {
+// unsure lists the ledger's holders the cache cannot vouch for: missing from it, or there
+// under another UID; except those the watch reported deleted.
+func (r *PoolReconciler) unsure(l *v1alpha1.Grants, cached map[string]types.UID) []ledgerEntry {
 	if l == nil {
 		return nil
 	}
-	known := make(map[string]bool, len(cached))
-	for _, c := range cached {
-		known[c.GetName()] = true
-	}
-	var out []string
-	for _, n := range l.Holders {
-		if !known[n] {
-			out = append(out, n)
+	var out []ledgerEntry
+	for i, n := range l.Holders {
+		want := l.UIDOf(i)
+		uid, ok := cached[n]
+		if (ok && (want == "" || want == uid)) || r.gone.has(want) {
+			continue
 		}
+		out = append(out, ledgerEntry{name: n, uid: want})
 	}
 	return out
 }
@@ -270,12 +303,74 @@ func (r *PoolReconciler) deleteExpired(ctx context.Context, sessions []*v1alpha1
 	return nil
 }
 
-// record emits the notes as Events and counts them in the metrics.
+// record emits the notes as Events and counts each in the metrics. Notes of one kind (the same
+// reason about the same kind of claimant of one pool) become one Event: about the claimant when
+// it is alone, else about the pool, naming the claimants. A pass that grants a hundred
+// sessions then writes one Event, not a hundred, as it writes the ledger once for all of them.
 func (r *PoolReconciler) record(notes []note) {
-	for _, e := range notes {
-		if r.Recorder != nil {
-			r.Recorder.Eventf(e.obj, nil, e.typ, e.reason, e.action, "%s", e.text)
-		}
-		countNote(e)
+	type kind struct {
+		typ, reason, action string
+		gvk                 string
+		pool                types.NamespacedName
 	}
+	var kinds []kind
+	groups := map[kind][]note{}
+	for _, e := range notes {
+		countNote(e)
+		k := kind{e.typ, e.reason, e.action, fmt.Sprintf("%T", e.obj), poolOf(e.obj)}
+		if groups[k] == nil {
+			kinds = append(kinds, k)
+		}
+		groups[k] = append(groups[k], e)
+	}
+	if r.Recorder == nil {
+		return
+	}
+	for _, k := range kinds {
+		g := groups[k]
+		if len(g) == 1 {
+			r.Recorder.Eventf(g[0].obj, nil, k.typ, k.reason, k.action, "%s", g[0].text)
+			continue
+		}
+		pool := &v1alpha1.LicensePool{ObjectMeta: metav1.ObjectMeta{Namespace: k.pool.Namespace, Name: k.pool.Name}}
+		r.Recorder.Eventf(pool, nil, k.typ, k.reason, k.action, "%s", summarize(g))
+	}
+}
+
+// poolOf is the pool a note's object belongs to (or is).
+func poolOf(obj client.Object) types.NamespacedName {
+	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	switch c := obj.(type) {
+	case *v1alpha1.SeatAssignment:
+		key.Name = c.Spec.PoolName
+	case *v1alpha1.SharedSession:
+		key.Name = c.Spec.PoolName
+	}
+	return key
+}
+
+// noteLimit keeps a summary under the Events API's 1 KiB limit on a note.
+const noteLimit = 900
+
+// summarize is the note of an Event that stands for several: how many, of what, and their
+// names as far as they fit, e.g. "3 sessions of pool p: a, b, c".
+func summarize(g []note) string {
+	what := "sessions"
+	if _, ok := g[0].obj.(*v1alpha1.SeatAssignment); ok {
+		what = "seat assignments"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s of pool %s: ", len(g), what, poolOf(g[0].obj).Name)
+	for i, e := range g {
+		sep := ""
+		if i > 0 {
+			sep = ", "
+		}
+		if b.Len()+len(sep)+len(e.obj.GetName()) > noteLimit {
+			fmt.Fprintf(&b, "%sand %d more", sep, len(g)-i)
+			break
+		}
+		b.WriteString(sep + e.obj.GetName())
+	}
+	return b.String()
 }

@@ -39,10 +39,18 @@ import (
 // So a grant is in the ledger before it shows on a claimant, as the built-in ResourceQuota
 // records usage before admitting an object, and the ledger can never list more than the limit.
 // A second operator, or this one with a stale cache, fails step 2 with a conflict and decides
-// again on fresh data. A ledger entry whose claimant is missing from the cache is checked with
-// a direct read before it is dropped, so a stale cache cannot free a licence that is still held.
-// A pass that starts a ledger, or takes licences back because capacity shrank, reads the
-// claimants and orders from the API server instead of the cache before it acts.
+// again on fresh data. The ledger records each holder's UID. A ledger entry whose claimant is
+// missing from the cache (or there under another UID) is dropped only when the watch reported
+// that UID deleted, or a direct read finds it gone, so a stale cache cannot free a licence that
+// is still held. A pass that starts a ledger, or takes licences back because capacity shrank,
+// reads the claimants and orders from the API server instead of the cache before it acts.
+//
+// # Its own writes
+//
+// The watch events that bring back the operator's own status writes start no pass (the pass
+// that wrote them decided on that state), and a pass that finds the cache still without one of
+// them waits a few milliseconds for it rather than decide on older state (see watch_memory.go).
+// Events are grouped per pass: several sessions granted together make one Event on the pool.
 type PoolReconciler struct {
 	client.Client
 	// APIReader reads around the cache, to check ledger entries the cache does not show.
@@ -50,7 +58,10 @@ type PoolReconciler struct {
 	Clock     clock.PassiveClock
 	Recorder  recorder.EventRecorder
 
-	tails tailRefresh
+	tails  tailRefresh
+	echoes echoes
+	gone   gone
+	waits  quietWaits
 }
 
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools,verbs=get;list;watch
@@ -76,7 +87,12 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		r.tails.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
-	if stale, err := r.ledgerAhead(ctx, pool, seats, sessions); err != nil || stale {
+	if r.echoes.behind(r.Clock.Now(), pool, seats, sessions) {
+		// The cache has not brought back one of our own writes yet; its event is on the way.
+		return ctrl.Result{RequeueAfter: 5 * time.Millisecond}, nil
+	}
+	uids := uidsOf(seats, sessions)
+	if stale, err := r.ledgerAhead(ctx, pool, uids); err != nil || stale {
 		// The ledger names a claimant the cache has not seen yet: wait for the cache.
 		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, err
 	}
@@ -86,7 +102,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 
 	now := r.Clock.Now()
-	res := decide(req.Name, pool, capacity, seats, sessions, now)
+	res := decide(req.Name, pool, capacity, seats, sessions, uids, now)
 	if needsFreshRead(pool, seats, sessions, res) {
 		// Starting a ledger, taking licences back because capacity shrank, and ending a
 		// session for good must not rest on a cache that may lag (a pool or order it has not
@@ -103,10 +119,11 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			if capacity, err = r.orderCapacity(ctx, req.NamespacedName, pool, true); err != nil {
 				return ctrl.Result{}, err
 			}
-			res = decide(req.Name, pool, capacity, seats, sessions, now)
+			uids = uidsOf(seats, sessions)
+			res = decide(req.Name, pool, capacity, seats, sessions, uids, now)
 		}
 	}
-	plan := planWrites(seats, sessions, res)
+	plan := planWrites(seats, sessions, res, now, &r.waits)
 
 	// 1. Revocations first: a claimant stops showing a licence before the ledger frees it.
 	if err := r.writeClaimants(ctx, plan.revoke); err != nil {
@@ -114,7 +131,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 	// 2. The ledger, with optimistic concurrency on the pool.
 	if pool != nil {
-		if err := r.writePoolStatus(ctx, pool, res, capacity, len(plan.checked) > 0); err != nil {
+		if err := r.writePoolStatus(ctx, pool, res, capacity, uids, len(plan.checked) > 0); err != nil {
 			return retryOnConflict(ctx, err)
 		}
 	}
@@ -125,7 +142,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if err := r.writeClaimants(ctx, plan.other); err != nil {
 		return retryOnConflict(ctx, err)
 	}
-	next := res.Next
+	next := earliest(res.Next, plan.announceAt)
 	if len(plan.tail) > 0 {
 		if due, at := r.tails.due(req.NamespacedName, now); !due {
 			next = earliest(next, at)
@@ -210,7 +227,7 @@ func (r *PoolReconciler) orderCapacity(ctx context.Context, key types.Namespaced
 }
 
 // decide runs the allocator over the pool's snapshot.
-func decide(name string, pool *v1alpha1.LicensePool, capacity orderCapacity, seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession, now time.Time) allocator.Result {
+func decide(name string, pool *v1alpha1.LicensePool, capacity orderCapacity, seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession, uids holderUIDs, now time.Time) allocator.Result {
 	as := make([]allocator.Seat, len(seats))
 	for i, s := range seats {
 		as[i] = allocatorSeat(s)
@@ -219,7 +236,7 @@ func decide(name string, pool *v1alpha1.LicensePool, capacity orderCapacity, sea
 	for i, s := range sessions {
 		ss[i] = allocatorSession(s)
 	}
-	return allocator.Decide(allocatorPool(name, pool, capacity), as, ss, now)
+	return allocator.Decide(allocatorPool(name, pool, capacity, uids), as, ss, now)
 }
 
 // needsFreshRead reports whether a decision starts keeping a ledger, takes licences back

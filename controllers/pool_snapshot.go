@@ -5,6 +5,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/internal/allocator"
@@ -12,7 +13,62 @@ import (
 
 // This file translates between the API's objects and the allocator's snapshot and result.
 
-func allocatorPool(name string, pool *v1alpha1.LicensePool, capacity orderCapacity) allocator.Pool {
+// holderUIDs maps the names of a pool's cached claimants to their UIDs, to match them with
+// the ledger's entries.
+type holderUIDs struct {
+	seats, sessions map[string]types.UID
+}
+
+func uidsOf(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession) holderUIDs {
+	u := holderUIDs{seats: make(map[string]types.UID, len(seats)), sessions: make(map[string]types.UID, len(sessions))}
+	for _, s := range seats {
+		u.seats[s.Name] = s.UID
+	}
+	for _, s := range sessions {
+		u.sessions[s.Name] = s.UID
+	}
+	return u
+}
+
+// ledgerNames are the ledger's holders as the allocator sees them: an entry whose claimant was
+// deleted and created again under the same name (another UID) is not the new claimant's
+// grant, so it is left out.
+func ledgerNames(g *v1alpha1.Grants, cached map[string]types.UID) []string {
+	names := make([]string, 0, len(g.Holders))
+	for i, n := range g.Holders {
+		if uid, ok := cached[n]; ok && g.UIDOf(i) != "" && g.UIDOf(i) != uid {
+			continue
+		}
+		names = append(names, n)
+	}
+	return names
+}
+
+// ledgerGrants records the allocator's holders with their UIDs, from the cache or, for a
+// holder the cache does not show, from the old ledger.
+func ledgerGrants(names []string, old *v1alpha1.Grants, cached map[string]types.UID) *v1alpha1.Grants {
+	g := &v1alpha1.Grants{Holders: names, UIDs: make([]types.UID, len(names))}
+	var before map[string]types.UID
+	if old != nil {
+		before = make(map[string]types.UID, len(old.Holders))
+		for i, n := range old.Holders {
+			before[n] = old.UIDOf(i)
+		}
+	}
+	for i, n := range names {
+		if uid, ok := cached[n]; ok {
+			g.UIDs[i] = uid
+		} else {
+			g.UIDs[i] = before[n]
+		}
+	}
+	if len(names) == 0 {
+		g.UIDs = nil
+	}
+	return g
+}
+
+func allocatorPool(name string, pool *v1alpha1.LicensePool, capacity orderCapacity, uids holderUIDs) allocator.Pool {
 	p := allocator.Pool{Name: name, Policy: allocator.DefaultPolicy}
 	if pool == nil {
 		return p
@@ -41,10 +97,10 @@ func allocatorPool(name string, pool *v1alpha1.LicensePool, capacity orderCapaci
 	}
 	if l := pool.Status.Ledger; l != nil {
 		if l.Seats != nil {
-			p.SeatLedger = append([]string{}, l.Seats.Holders...)
+			p.SeatLedger = ledgerNames(l.Seats, uids.seats)
 		}
 		if l.Sessions != nil {
-			p.SessionLedger = append([]string{}, l.Sessions.Holders...)
+			p.SessionLedger = ledgerNames(l.Sessions, uids.sessions)
 		}
 	}
 	return p

@@ -13,7 +13,7 @@ import (
 
 // poolStatus is the status a pool should have after the allocator's decision. It makes no
 // client calls; conditions keep their transition times when their status does not change.
-func poolStatus(pool *v1alpha1.LicensePool, res allocator.Result, capacity orderCapacity) v1alpha1.LicensePoolStatus {
+func poolStatus(pool *v1alpha1.LicensePool, res allocator.Result, capacity orderCapacity, uids holderUIDs) v1alpha1.LicensePoolStatus {
 	u := res.Usage
 	st := v1alpha1.LicensePoolStatus{
 		ObservedGeneration: pool.Generation,
@@ -26,11 +26,15 @@ func poolStatus(pool *v1alpha1.LicensePool, res allocator.Result, capacity order
 	}
 	if res.SeatLedger != nil || res.SessionLedger != nil {
 		st.Ledger = &v1alpha1.Ledger{}
+		var old v1alpha1.Ledger
+		if pool.Status.Ledger != nil {
+			old = *pool.Status.Ledger
+		}
 		if res.SeatLedger != nil {
-			st.Ledger.Seats = &v1alpha1.Grants{Holders: res.SeatLedger}
+			st.Ledger.Seats = ledgerGrants(res.SeatLedger, old.Seats, uids.seats)
 		}
 		if res.SessionLedger != nil {
-			st.Ledger.Sessions = &v1alpha1.Grants{Holders: res.SessionLedger}
+			st.Ledger.Sessions = ledgerGrants(res.SessionLedger, old.Sessions, uids.sessions)
 		}
 	}
 	setPoolConditions(&st, pool, res)

@@ -47,3 +47,42 @@ func (t *tailRefresh) forget(pool types.NamespacedName) {
 	defer t.mu.Unlock()
 	delete(t.last, pool)
 }
+
+// A session that has to queue is told so (Waiting, its position, a Queued event) once it has
+// waited announceWaitAfter; one granted sooner goes straight to Active. In a busy pool most
+// waits are shorter than that, and each announcement is a write of its own: this spares one
+// write and one event for most sessions that queue, at the cost of a blank phase for up to a
+// second.
+const announceWaitAfter = time.Second
+
+// quietWaits remembers when the operator first saw each session that waits unannounced.
+type quietWaits struct {
+	mu   sync.Mutex
+	seen map[types.UID]time.Time
+}
+
+// holdBack reports whether the session's Waiting announcement should wait, and until when.
+func (q *quietWaits) holdBack(uid types.UID, now time.Time) (time.Time, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	first, ok := q.seen[uid]
+	if !ok {
+		if q.seen == nil {
+			q.seen = map[types.UID]time.Time{}
+		}
+		q.seen[uid], first = now, now
+	}
+	at := first.Add(announceWaitAfter)
+	if now.Before(at) {
+		return at, true
+	}
+	delete(q.seen, uid)
+	return time.Time{}, false
+}
+
+// forget drops a session that was granted, ended or deleted before its wait was announced.
+func (q *quietWaits) forget(uid types.UID) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.seen, uid)
+}

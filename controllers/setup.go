@@ -64,10 +64,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 func (r *PoolReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("licensepool").
-		For(&v1alpha1.LicensePool{}).
-		Watches(&v1alpha1.SeatAssignment{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant)).
+		For(&v1alpha1.LicensePool{}, builder.WithPredicates(r.watchMemory())).
+		Watches(&v1alpha1.SeatAssignment{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant),
+			builder.WithPredicates(r.watchMemory())).
 		Watches(&v1alpha1.SharedSession{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant),
-			builder.WithPredicates(notHeartbeat)).
+			builder.WithPredicates(notHeartbeat, r.watchMemory())).
 		Watches(&v1alpha1.CustomerOrder{}, handler.EnqueueRequestsFromMapFunc(poolsOfOrder)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: workers,

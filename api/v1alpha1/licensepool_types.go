@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // WhenExhausted says what happens to a session that finds every shared licence in use.
@@ -202,12 +203,27 @@ type PoolOrder struct {
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 }
 
-// Grants is one list of the ledger: the names of the claimants that hold a licence.
+// Grants is one list of the ledger: the claimants that hold a licence.
+// +kubebuilder:validation:XValidation:rule="!has(self.uids) || size(self.uids) == (has(self.holders) ? size(self.holders) : 0)",message="uids must list one UID per holder, in the same order"
 type Grants struct {
 	// holders are the names of the SeatAssignments or SharedSessions holding a licence, sorted.
 	// +optional
-	// +listType=set
+	// +listType=atomic
 	Holders []string `json:"holders,omitempty"`
+	// uids are the holders' UIDs, in the same order ("" where not known): a claimant deleted
+	// and created again under the same name is another holder. The operator uses them to tell
+	// a deleted holder, which its watch reported gone, from one it has not heard of yet.
+	// +optional
+	// +listType=atomic
+	UIDs []types.UID `json:"uids,omitempty"`
+}
+
+// UIDOf is the UID of the i-th holder, or "" when the ledger does not record it.
+func (g *Grants) UIDOf(i int) types.UID {
+	if len(g.UIDs) != len(g.Holders) {
+		return ""
+	}
+	return g.UIDs[i]
 }
 
 // Ledger is the pool's record of who holds its limited licences. A grant is written here, with
