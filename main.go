@@ -17,6 +17,7 @@ import (
 
 	licensingv1alpha1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/controllers"
+	"github.com/seatkeeper/seatkeeper/internal/memtrim"
 )
 
 func main() {
@@ -29,6 +30,7 @@ func main() {
 		burst         int
 		poolWorkers   int
 		pprofAddr     string
+		trimMemory    bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
@@ -42,6 +44,7 @@ func main() {
 	flag.IntVar(&burst, "kube-api-burst", 1000, "Burst of requests above kube-api-qps the client may send.")
 	flag.IntVar(&poolWorkers, "pool-workers", 4, "Pools reconciled in parallel.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address for Go's pprof profiles (/debug/pprof); empty disables them.")
+	flag.BoolVar(&trimMemory, "trim-memory", true, "Return memory to the system once a burst of work (start-up, a storm of grants) is over, rather than minutes later.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -85,8 +88,12 @@ func main() {
 		log.Error(err, "unable to set up ready check")
 		os.Exit(1)
 	}
+	ctx := ctrl.SetupSignalHandler()
+	if trimMemory {
+		go memtrim.Default.Run(ctx)
+	}
 	log.Info("starting manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "manager stopped")
 		os.Exit(1)
 	}

@@ -42,6 +42,9 @@ type scalePoint struct {
 
 const scaleNS = "bench-scale"
 
+// atRest is how long a scale point waits, idle, before it measures.
+const atRest = 12 * time.Second
+
 // scale measures, for each number of sessions and of pools, a fresh operator started over
 // sessions created while no operator ran: it lists them all, grants them (each pool has room
 // for its share), and is measured once idle. A fresh process per point keeps one point's
@@ -117,12 +120,12 @@ func (b *bench) measureFresh(ctx context.Context, n, p int) (scalePoint, error) 
 	pt.SettleCPUSeconds = settled.cpu.Seconds()
 	pt.Writes, pt.Reconciles = settled.writes, settled.reconciles
 
-	// At rest for a few seconds: idle CPU, and memory once the grant burst's garbage has had
-	// a chance to be collected.
+	// At rest: idle CPU, and memory once the grant burst is over. The operator gives the
+	// burst's memory back after 5 quiet seconds (memtrim), checked every 5: 12 s covers it.
 	select {
 	case <-ctx.Done():
 		return pt, ctx.Err()
-	case <-time.After(5 * time.Second):
+	case <-time.After(atRest):
 	}
 	rest, err := op.usage(ctx)
 	if err != nil {
