@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -353,24 +354,29 @@ func poolOf(obj client.Object) types.NamespacedName {
 const noteLimit = 900
 
 // summarize is the note of an Event that stands for several: how many, of what, and their
-// names as far as they fit, e.g. "3 sessions of pool p: a, b, c".
+// names, sorted, as far as they fit, e.g. "3 sessions of pool p: a, b, c".
 func summarize(g []note) string {
 	what := "sessions"
 	if _, ok := g[0].obj.(*v1alpha1.SeatAssignment); ok {
 		what = "seat assignments"
 	}
+	names := make([]string, len(g))
+	for i, e := range g {
+		names[i] = e.obj.GetName()
+	}
+	slices.Sort(names)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d %s of pool %s: ", len(g), what, poolOf(g[0].obj).Name)
-	for i, e := range g {
+	for i, n := range names {
 		sep := ""
 		if i > 0 {
 			sep = ", "
 		}
-		if b.Len()+len(sep)+len(e.obj.GetName()) > noteLimit {
-			fmt.Fprintf(&b, "%sand %d more", sep, len(g)-i)
+		if b.Len()+len(sep)+len(n) > noteLimit {
+			fmt.Fprintf(&b, "%sand %d more", sep, len(names)-i)
 			break
 		}
-		b.WriteString(sep + e.obj.GetName())
+		b.WriteString(sep + n)
 	}
 	return b.String()
 }

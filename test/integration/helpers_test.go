@@ -142,6 +142,17 @@ func (eventsList) reasons(g Gomega, ns string) []string {
 	return out
 }
 
+// list returns the namespace's Events as "Kind/name reason: note", oldest first.
+func (eventsList) list(g Gomega, ns string) []string {
+	var l eventsv1.EventList
+	g.Expect(k8s.List(ctx, &l, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, e := range l.Items {
+		out = append(out, fmt.Sprintf("%s/%s %s: %s", e.Regarding.Kind, e.Regarding.Name, e.Reason, e.Note))
+	}
+	return out
+}
+
 func sortStrings(s []string) { sort.Strings(s) }
 
 // namesListed lists objects through the direct client and returns their names.

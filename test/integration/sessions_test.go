@@ -27,6 +27,46 @@ func positions(g Gomega, ns string) map[string]int32 {
 }
 
 var _ = Describe("Shared sessions", Label("sessions"), func() {
+	It("announces a wait once it has lasted a second, and reports grants made together in one Event", func() {
+		ns := newNamespace()
+		newPool(ns, "p", nil, int32p(0))
+		for i := range 3 {
+			newSession(ns, fmt.Sprintf("a-%d", i), "p", fmt.Sprintf("agent-%d", i))
+		}
+		Eventually(func(g Gomega) {
+			for _, s := range sessionsIn(g, ns) {
+				g.Expect(s.Status.Phase).To(Equal(v1.SessionWaiting))
+				c := meta.FindStatusCondition(s.Status.Conditions, v1.ConditionGranted)
+				g.Expect(c).NotTo(BeNil())
+				// Both times have whole seconds; the announcement comes a second after the
+				// operator first saw the session, so at least a second after its creation.
+				g.Expect(c.LastTransitionTime.Sub(s.CreationTimestamp.Time)).To(BeNumerically(">=", time.Second), s.Name)
+			}
+		}).Should(Succeed())
+
+		By("raising the limit, one pass grants all three: one Event on the pool names them")
+		patchSpec(getPool(Default, ns, "p"), `{"spec":{"concurrentSessions":3}}`)
+		var events eventsList
+		Eventually(func(g Gomega) {
+			g.Expect(events.list(g, ns)).To(ContainElement("LicensePool/p Granted: 3 sessions of pool p: a-0, a-1, a-2"))
+		}).Should(Succeed())
+
+		By("the ledger records each holder with its UID")
+		p := getPool(Default, ns, "p")
+		g := p.Status.Ledger.Sessions
+		Expect(g.Holders).To(Equal([]string{"a-0", "a-1", "a-2"}))
+		for i, n := range g.Holders {
+			Expect(g.UIDs[i]).To(Equal(getSession(Default, ns, n).UID))
+		}
+
+		By("a session granted within its first second is never written Waiting")
+		newSession(ns, "b", "p", "agent-b")
+		Expect(k8s.Delete(ctx, getSession(Default, ns, "a-0"))).To(Succeed())
+		Eventually(func(g Gomega) { g.Expect(getSession(g, ns, "b").Status.Phase).To(Equal(v1.SessionActive)) }).Should(Succeed())
+		Expect(events.list(Default, ns)).NotTo(ContainElement(HavePrefix("SharedSession/b Queued")))
+		Expect(events.list(Default, ns)).To(ContainElement(HavePrefix("SharedSession/b Granted: ")))
+	})
+
 	It("grants 10 of 15, queues 5 in order, and serves the head when a licence frees", func() {
 		ns := newNamespace()
 		newPool(ns, "remote-support", nil, int32p(10))
