@@ -43,7 +43,8 @@ type Request struct {
 // Options tune a lease.
 type Options struct {
 	// OnChange is called, from the lease's goroutine, whenever the session's phase, queue
-	// position or message changes.
+	// position or message changes. A session that must queue is reported Waiting once it has
+	// waited a second; one granted sooner goes from no phase straight to Active.
 	OnChange func(Status)
 	// HeartbeatInterval overrides the renewal interval, which is a third of the pool's
 	// heartbeatTimeout (or of the default 60s when the pool cannot be read).
