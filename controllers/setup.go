@@ -68,7 +68,7 @@ func (r *PoolReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 		Watches(&v1alpha1.SeatAssignment{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant),
 			builder.WithPredicates(r.watchMemory())).
 		Watches(&v1alpha1.SharedSession{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant),
-			builder.WithPredicates(notHeartbeat, r.watchMemory())).
+			builder.WithPredicates(r.watchMemory(), notHeartbeat)).
 		Watches(&v1alpha1.CustomerOrder{}, handler.EnqueueRequestsFromMapFunc(poolsOfOrder)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: workers,

@@ -53,16 +53,18 @@ func (e *echoes) wrote(before string, obj client.Object, now time.Time) {
 	e.rvs[obj.GetUID()] = ownWrite{rv, now}
 }
 
-// isEcho reports whether obj is exactly the state one of our writes produced, and forgets it.
+// isEcho reports whether obj is exactly the state one of our writes produced. Either way the
+// write is forgotten once any later state of the object arrives: our writes carry the
+// resourceVersion they were based on, so every event the watch delivers after one of them is
+// its echo or newer (even when the echo itself outran the write's response).
 func (e *echoes) isEcho(obj client.Object) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	w, ok := e.rvs[obj.GetUID()]
-	if ok && w.rv == obj.GetResourceVersion() {
+	if ok {
 		delete(e.rvs, obj.GetUID())
-		return true
 	}
-	return false
+	return ok && w.rv == obj.GetResourceVersion()
 }
 
 // behind reports whether the cache still shows one of these objects as it was before a write
@@ -144,7 +146,8 @@ func (g *gone) has(uid types.UID) bool {
 }
 
 // watchMemory is the predicate on the pool controller's watches of pools and claimants: it
-// drops the echoes of our own writes, and remembers deletions (it lets them through).
+// drops the echoes of our own writes, and remembers deletions (it lets them through). It must
+// come first among a watch's predicates, so that it sees every update.
 func (r *PoolReconciler) watchMemory() predicate.Predicate {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool { return !r.echoes.isEcho(e.ObjectNew) },
