@@ -213,21 +213,23 @@ func TestPoolConditions(t *testing.T) {
 	}
 }
 
-func TestQueueTailWritesWait(t *testing.T) {
+func TestQueuePositionWritesWait(t *testing.T) {
 	waiting := func(name string, pos int32) *v1alpha1.SharedSession {
 		return &v1alpha1.SharedSession{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1},
 			Status:     v1alpha1.SharedSessionStatus{ObservedGeneration: 1, Phase: v1alpha1.SessionWaiting, QueuePosition: pos},
 		}
 	}
-	sessions := []*v1alpha1.SharedSession{waiting("head", 21), waiting("tail", 30), waiting("new", 0)}
-	sessions[2].Status = v1alpha1.SharedSessionStatus{}
+	sessions := []*v1alpha1.SharedSession{waiting("next", 2), waiting("second", 3), waiting("head", 21), waiting("tail", 30), waiting("new", 0)}
+	sessions[4].Status = v1alpha1.SharedSessionStatus{}
+	sessions[4].UID = "new-uid"
 	res := allocator.Result{Sessions: []allocator.SessionResult{
+		{Phase: v1alpha1.SessionWaiting, QueuePosition: 1, Message: "m"},
+		{Phase: v1alpha1.SessionWaiting, QueuePosition: 2, Message: "m"},
 		{Phase: v1alpha1.SessionWaiting, QueuePosition: 20, Message: "m"},
 		{Phase: v1alpha1.SessionWaiting, QueuePosition: 29, Message: "m"},
 		{Phase: v1alpha1.SessionWaiting, QueuePosition: 31, Message: "m"},
 	}}
-	sessions[2].UID = "new-uid"
 	var waits quietWaits
 	p := planWrites(nil, sessions, res, t0, &waits)
 	names := func(ws []statusWrite) (out []string) {
@@ -236,8 +238,18 @@ func TestQueueTailWritesWait(t *testing.T) {
 		}
 		return out
 	}
-	if diff := cmp.Diff([]string{"head"}, names(p.other)); diff != "" {
-		t.Errorf("written at once (-want +got):\n%s", diff)
+	for _, c := range []struct {
+		what string
+		got  []statusWrite
+		want []string
+	}{
+		{"written at once: the new head of the queue", p.other, []string{"next"}},
+		{"left for the head refresh", p.head, []string{"second", "head"}},
+		{"left for the tail refresh", p.tail, []string{"tail"}},
+	} {
+		if diff := cmp.Diff(c.want, names(c.got)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", c.what, diff)
+		}
 	}
 	if want := t0.Add(announceWaitAfter); !p.announceAt.Equal(want) {
 		t.Errorf("the new session's wait is announced at %v, want %v", p.announceAt, want)
@@ -246,26 +258,23 @@ func TestQueueTailWritesWait(t *testing.T) {
 		t.Errorf("half-way through its grace the new session is written: %v", names(p.other))
 	}
 	p = planWrites(nil, sessions, res, t0.Add(announceWaitAfter), &waits)
-	if diff := cmp.Diff([]string{"head", "new"}, names(p.other)); diff != "" {
+	if diff := cmp.Diff([]string{"next", "new"}, names(p.other)); diff != "" {
 		t.Errorf("after announceWaitAfter (-want +got):\n%s", diff)
 	}
 	if len(waits.seen) != 0 {
 		t.Errorf("an announced wait is still remembered: %v", waits.seen)
 	}
-	if diff := cmp.Diff([]string{"tail"}, names(p.tail)); diff != "" {
-		t.Errorf("left for the tail refresh (-want +got):\n%s", diff)
-	}
 
-	var tr tailRefresh
+	var tr refresh
 	pool := types.NamespacedName{Namespace: "acme", Name: "p"}
-	if due, _ := tr.due(pool, t0); !due {
+	if due, _ := tr.due(pool, t0, tailRefreshEvery); !due {
 		t.Error("a pool never refreshed is due")
 	}
 	tr.written(pool, t0)
-	if due, at := tr.due(pool, t0.Add(time.Second)); due || !at.Equal(t0.Add(tailRefreshEvery)) {
+	if due, at := tr.due(pool, t0.Add(time.Second), tailRefreshEvery); due || !at.Equal(t0.Add(tailRefreshEvery)) {
 		t.Errorf("just refreshed: due=%v at %v", due, at)
 	}
-	if due, _ := tr.due(pool, t0.Add(tailRefreshEvery)); !due {
+	if due, _ := tr.due(pool, t0.Add(tailRefreshEvery), tailRefreshEvery); !due {
 		t.Error("due again after tailRefreshEvery")
 	}
 }

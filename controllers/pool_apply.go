@@ -51,10 +51,10 @@ type writePlan struct {
 	// written after the pool's resourceVersion check, since they are decided on the ledger.
 	revoke, checked, other []statusWrite
 	remove                 []*v1alpha1.SharedSession
-	// tail lists updates that only move numbers: queue positions behind the head, and the
-	// counts in waiting seats' messages; written when the pool's tail refresh is due (see
-	// queueHead).
-	tail []statusWrite
+	// head and tail list updates that only move numbers, written when the pool's refresh of
+	// them is due (see queueHead): head, positions in the first queueHead places; tail,
+	// positions further back and the counts in waiting seats' messages.
+	head, tail []statusWrite
 	// announceAt is when the earliest held-back Waiting announcement is due (see
 	// announceWaitAfter); zero if none.
 	announceAt time.Time
@@ -132,8 +132,13 @@ func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSes
 			}
 			add(&p.other, s, next, note{next, corev1.EventTypeNormal, "Queued", "Queue", st.Message})
 		case st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == v1alpha1.SessionWaiting &&
-			st.QueuePosition > queueHead && s.Status.QueuePosition > queueHead && s.Generation == s.Status.ObservedGeneration:
-			add(&p.tail, s, next)
+			s.Generation == s.Status.ObservedGeneration && (st.QueuePosition != 1 || s.Status.QueuePosition == 1):
+			// Only the position, or the queue's length, moved; a new head is written at once.
+			if st.QueuePosition > queueHead && s.Status.QueuePosition > queueHead {
+				add(&p.tail, s, next)
+			} else {
+				add(&p.head, s, next)
+			}
 		default:
 			add(&p.other, s, next)
 		}
@@ -290,6 +295,22 @@ func (r *PoolReconciler) unsure(l *v1alpha1.Grants, cached map[string]types.UID)
 		out = append(out, ledgerEntry{name: n, uid: want})
 	}
 	return out
+}
+
+// writeThrottled writes updates that only move numbers if the pool's refresh of them is due
+// (at most once per every); if it is not, it returns when it will be.
+func (r *PoolReconciler) writeThrottled(ctx context.Context, pool types.NamespacedName, writes []statusWrite, t *refresh, every time.Duration, now time.Time) (time.Time, error) {
+	if len(writes) == 0 {
+		return time.Time{}, nil
+	}
+	if due, at := t.due(pool, now, every); !due {
+		return at, nil
+	}
+	if err := r.writeClaimants(ctx, writes); err != nil {
+		return time.Time{}, err
+	}
+	t.written(pool, now)
+	return time.Time{}, nil
 }
 
 // deleteExpired deletes ended sessions past their retention, if they are still what was seen.

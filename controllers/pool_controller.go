@@ -58,7 +58,8 @@ type PoolReconciler struct {
 	Clock     clock.PassiveClock
 	Recorder  recorder.EventRecorder
 
-	tails  tailRefresh
+	heads  refresh
+	tails  refresh
 	echoes echoes
 	gone   gone
 	waits  quietWaits
@@ -84,6 +85,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 	if pool == nil && len(seats) == 0 && len(sessions) == 0 {
 		metrics.ForgetPool(req.Namespace, req.Name)
+		r.heads.forget(req.NamespacedName)
 		r.tails.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
@@ -143,15 +145,15 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return retryOnConflict(ctx, err)
 	}
 	next := earliest(res.Next, plan.announceAt)
-	if len(plan.tail) > 0 {
-		if due, at := r.tails.due(req.NamespacedName, now); !due {
-			next = earliest(next, at)
-		} else if err := r.writeClaimants(ctx, plan.tail); err != nil {
-			return retryOnConflict(ctx, err)
-		} else {
-			r.tails.written(req.NamespacedName, now)
-		}
+	at, err := r.writeThrottled(ctx, req.NamespacedName, plan.head, &r.heads, headRefreshEvery, now)
+	if err != nil {
+		return retryOnConflict(ctx, err)
 	}
+	next = earliest(next, at)
+	if at, err = r.writeThrottled(ctx, req.NamespacedName, plan.tail, &r.tails, tailRefreshEvery, now); err != nil {
+		return retryOnConflict(ctx, err)
+	}
+	next = earliest(next, at)
 	if err := r.deleteExpired(ctx, plan.remove); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -7,32 +7,35 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// Queue positions cost a write per waiting session each time the queue moves, so a long queue
-// would turn every grant into thousands of writes. The head of the queue, where a position
-// means "you are next", is kept current on every pass; positions further back are refreshed
-// at most once per tailRefreshEvery for each pool. A session's first status, and every change
-// of phase, are always written at once.
+// Queue positions cost a write per waiting session each time the queue moves, so a standing
+// queue would turn every grant into a write for each waiter. A session that becomes the head
+// of the queue (position 1: "you are next") is written at once; other moves of the first
+// queueHead positions, and changes of the queue's length in their messages, are written at
+// most once per headRefreshEvery for each pool, and positions further back at most once per
+// tailRefreshEvery. A session's first status, and every change of phase, are written at once.
 const (
 	queueHead        = 20
+	headRefreshEvery = time.Second
 	tailRefreshEvery = 5 * time.Second
 )
 
-// tailRefresh remembers, per pool, when the positions behind the head were last written.
-type tailRefresh struct {
+// refresh remembers, per pool, when one kind of throttled update was last written.
+type refresh struct {
 	mu   sync.Mutex
 	last map[types.NamespacedName]time.Time
 }
 
-// due reports whether the pool's tail positions may be written at now, and if not, when.
-func (t *tailRefresh) due(pool types.NamespacedName, now time.Time) (bool, time.Time) {
+// due reports whether the pool's updates may be written at now, at most once per every, and
+// if not, when.
+func (t *refresh) due(pool types.NamespacedName, now time.Time, every time.Duration) (bool, time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	next := t.last[pool].Add(tailRefreshEvery)
+	next := t.last[pool].Add(every)
 	return !now.Before(next), next
 }
 
-// written records that the pool's tail positions were written at now.
-func (t *tailRefresh) written(pool types.NamespacedName, now time.Time) {
+// written records that the pool's updates were written at now.
+func (t *refresh) written(pool types.NamespacedName, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.last == nil {
@@ -42,7 +45,7 @@ func (t *tailRefresh) written(pool types.NamespacedName, now time.Time) {
 }
 
 // forget drops a pool that no longer exists.
-func (t *tailRefresh) forget(pool types.NamespacedName) {
+func (t *refresh) forget(pool types.NamespacedName) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.last, pool)
