@@ -410,6 +410,9 @@ func TestWatchMemory(t *testing.T) {
 	if e.isEcho(s) {
 		t.Error("an echo is recognised once only")
 	}
+	if e.rvs != nil {
+		t.Error("an empty memory of writes is kept")
+	}
 
 	// The echo outran the write's response: the write is recorded after its echo went by.
 	// The next event (a heartbeat, say) is newer, and the pass must not wait for an echo

@@ -79,13 +79,21 @@ func (q *quietWaits) holdBack(uid types.UID, now time.Time) (time.Time, bool) {
 	if now.Before(at) {
 		return at, true
 	}
-	delete(q.seen, uid)
+	q.drop(uid)
 	return time.Time{}, false
+}
+
+// drop forgets one session; q.mu is held. An empty map is let go (maps never shrink).
+func (q *quietWaits) drop(uid types.UID) {
+	delete(q.seen, uid)
+	if len(q.seen) == 0 {
+		q.seen = nil
+	}
 }
 
 // forget drops a session that was granted, ended or deleted before its wait was announced.
 func (q *quietWaits) forget(uid types.UID) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	delete(q.seen, uid)
+	q.drop(uid)
 }

@@ -62,9 +62,19 @@ func (e *echoes) isEcho(obj client.Object) bool {
 	defer e.mu.Unlock()
 	w, ok := e.rvs[obj.GetUID()]
 	if ok {
-		delete(e.rvs, obj.GetUID())
+		e.drop(obj.GetUID())
 	}
 	return ok && w.rv == obj.GetResourceVersion()
+}
+
+// drop forgets one write; e.mu is held. A map never shrinks, and a burst of grants can fill
+// this one with thousands of writes that all come back within milliseconds: once it is empty
+// it is let go.
+func (e *echoes) drop(uid types.UID) {
+	delete(e.rvs, uid)
+	if len(e.rvs) == 0 {
+		e.rvs = nil
+	}
 }
 
 // behind reports whether the cache still shows one of these objects as it was before a write
@@ -101,7 +111,7 @@ func (e *echoes) behind(now time.Time, pool *v1alpha1.LicensePool, seats []*v1al
 func (e *echoes) forget(uid types.UID) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	delete(e.rvs, uid)
+	e.drop(uid)
 }
 
 // goneFor is how long a deletion is remembered: long enough for the pool's next passes to
