@@ -69,8 +69,8 @@ func main() {
 		LeaderElectionNamespace: leaderElectNS,
 		// Replicas waiting for the lease hand over at once when the leader stops cleanly.
 		LeaderElectionReleaseOnCancel: true,
-		// managedFields are not read by the operator; dropping them keeps the cache small.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// Dropping managedFields and sharing repeated strings keeps the cache small.
+		Cache: cache.Options{DefaultTransform: controllers.CacheTransform()},
 	})
 	if err != nil {
 		log.Error(err, "unable to create manager")

@@ -83,7 +83,7 @@ func startManager(ctx context.Context, name string) {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache:                  cache.Options{DefaultTransform: controllers.CacheTransform()},
 		Logger:                 logf.Log.WithName(name),
 		Controller:             controllerConfig(),
 	})
