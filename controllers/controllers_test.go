@@ -342,12 +342,14 @@ func TestLedgerUIDs(t *testing.T) {
 	}{
 		{"ledger from before UIDs: names are trusted", v1alpha1.Grants{Holders: []string{"a", "b", "c"}},
 			[]string{"a", "b", "c"}, []string{"c"}, []string{"c"}},
-		{"same UIDs", v1alpha1.Grants{Holders: []string{"a", "b"}, UIDs: []types.UID{"uid-a", "uid-b2"}},
+		{"same UIDs", v1alpha1.Grants{Holders: []string{"a", "b"}, UIDs: huids("a", "uid-a", "b", "uid-b2")},
 			[]string{"a", "b"}, nil, nil},
-		{"b recreated: the old grant is not the new b's", v1alpha1.Grants{Holders: []string{"a", "b"}, UIDs: []types.UID{"uid-a", "uid-b1"}},
+		{"b recreated: the old grant is not the new b's", v1alpha1.Grants{Holders: []string{"a", "b"}, UIDs: huids("a", "uid-a", "b", "uid-b1")},
 			[]string{"a"}, []string{"b"}, []string{"b"}},
-		{"c missing from the cache; deleted by the watch's word", v1alpha1.Grants{Holders: []string{"a", "c"}, UIDs: []types.UID{"uid-a", "uid-c"}},
+		{"c missing from the cache; deleted by the watch's word", v1alpha1.Grants{Holders: []string{"a", "c"}, UIDs: huids("a", "uid-a", "c", "uid-c")},
 			[]string{"a", "c"}, []string{"c"}, nil},
+		{"an older operator replaced b by c and left the UIDs: c is known by name", v1alpha1.Grants{Holders: []string{"a", "c"}, UIDs: huids("a", "uid-a", "b", "uid-b2")},
+			[]string{"a", "c"}, []string{"c"}, []string{"c"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -366,6 +368,15 @@ func TestLedgerUIDs(t *testing.T) {
 	}
 }
 
+// huids builds a ledger's UID entries from name, uid pairs.
+func huids(kv ...string) []v1alpha1.HolderUID {
+	var out []v1alpha1.HolderUID
+	for i := 0; i < len(kv); i += 2 {
+		out = append(out, v1alpha1.HolderUID{Name: kv[i], UID: types.UID(kv[i+1])})
+	}
+	return out
+}
+
 func entryNames(es []ledgerEntry) []string {
 	var out []string
 	for _, e := range es {
@@ -375,9 +386,9 @@ func entryNames(es []ledgerEntry) []string {
 }
 
 func TestLedgerGrants(t *testing.T) {
-	old := &v1alpha1.Grants{Holders: []string{"a", "x"}, UIDs: []types.UID{"uid-a-old", "uid-x"}}
+	old := &v1alpha1.Grants{Holders: []string{"a", "x"}, UIDs: huids("a", "uid-a-old", "x", "uid-x")}
 	got := ledgerGrants([]string{"a", "b", "x", "y"}, old, map[string]types.UID{"a": "uid-a", "b": "uid-b"})
-	want := &v1alpha1.Grants{Holders: []string{"a", "b", "x", "y"}, UIDs: []types.UID{"uid-a", "uid-b", "uid-x", ""}}
+	want := &v1alpha1.Grants{Holders: []string{"a", "b", "x", "y"}, UIDs: huids("a", "uid-a", "b", "uid-b", "x", "uid-x")}
 	if !cmp.Equal(got, want) {
 		t.Errorf("ledgerGrants = %+v, want %+v (the cache's UID first, then the old ledger's, else unknown)", got, want)
 	}
@@ -455,7 +466,7 @@ func TestRecordGroupsNotes(t *testing.T) {
 	granted := func(name string) note { return note{sess(name), "Normal", "Granted", actionGrant, "granted " + name} }
 	var log eventLog
 	r := &PoolReconciler{Recorder: &log}
-	r.record([]note{granted("a"), granted("b"), {sess("d"), "Normal", "Queued", "Queue", "waiting at 1"}, granted("c")})
+	r.record(nil, []note{granted("a"), granted("b"), {sess("d"), "Normal", "Queued", "Queue", "waiting at 1"}, granted("c")})
 	want := []string{
 		"*v1alpha1.LicensePool p: Normal Granted 3 sessions of pool p: a, b, c",
 		"*v1alpha1.SharedSession d: Normal Queued waiting at 1",

@@ -150,7 +150,7 @@ func planWrites(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSes
 // The patch holds only what changed, so the holder's renewTime is never overwritten. A conflict
 // on one write does not cancel the others: what lands stays landed, and the next pass redoes
 // only what did not.
-func (r *PoolReconciler) writeClaimants(ctx context.Context, writes []statusWrite) error {
+func (r *PoolReconciler) writeClaimants(ctx context.Context, pool *v1alpha1.LicensePool, writes []statusWrite) error {
 	var g errgroup.Group
 	g.SetLimit(writeParallelism)
 	var mu sync.Mutex
@@ -171,7 +171,7 @@ func (r *PoolReconciler) writeClaimants(ctx context.Context, writes []statusWrit
 	err := g.Wait()
 	// What landed is recorded even when another write failed: the next pass redoes only the
 	// failed ones, and would not report these again.
-	r.record(landed)
+	r.record(pool, landed)
 	return err
 }
 
@@ -196,7 +196,7 @@ func (r *PoolReconciler) writePoolStatus(ctx context.Context, pool *v1alpha1.Lic
 		return fmt.Errorf("patch status of pool %s: %w", client.ObjectKeyFromObject(pool), err)
 	}
 	r.echoes.wrote(pool.ResourceVersion, next, r.Clock.Now())
-	r.record(poolEvents(pool, next))
+	r.record(next, poolEvents(pool, next))
 	return nil
 }
 
@@ -285,9 +285,10 @@ func (r *PoolReconciler) unsure(l *v1alpha1.Grants, cached map[string]types.UID)
 	if l == nil {
 		return nil
 	}
+	recorded := uidsByName(l)
 	var out []ledgerEntry
-	for i, n := range l.Holders {
-		want := l.UIDOf(i)
+	for _, n := range l.Holders {
+		want := recorded[n]
 		uid, ok := cached[n]
 		if (ok && (want == "" || want == uid)) || r.gone.has(want) {
 			continue
@@ -299,17 +300,17 @@ func (r *PoolReconciler) unsure(l *v1alpha1.Grants, cached map[string]types.UID)
 
 // writeThrottled writes updates that only move numbers if the pool's refresh of them is due
 // (at most once per every); if it is not, it returns when it will be.
-func (r *PoolReconciler) writeThrottled(ctx context.Context, pool types.NamespacedName, writes []statusWrite, t *refresh, every time.Duration, now time.Time) (time.Time, error) {
+func (r *PoolReconciler) writeThrottled(ctx context.Context, key types.NamespacedName, pool *v1alpha1.LicensePool, writes []statusWrite, t *refresh, every time.Duration, now time.Time) (time.Time, error) {
 	if len(writes) == 0 {
 		return time.Time{}, nil
 	}
-	if due, at := t.due(pool, now, every); !due {
+	if due, at := t.due(key, now, every); !due {
 		return at, nil
 	}
-	if err := r.writeClaimants(ctx, writes); err != nil {
+	if err := r.writeClaimants(ctx, pool, writes); err != nil {
 		return time.Time{}, err
 	}
-	t.written(pool, now)
+	t.written(key, now)
 	return time.Time{}, nil
 }
 
@@ -326,10 +327,12 @@ func (r *PoolReconciler) deleteExpired(ctx context.Context, sessions []*v1alpha1
 }
 
 // record emits the notes as Events and counts each in the metrics. Notes of one kind (the same
-// reason about the same kind of claimant of one pool) become one Event: about the claimant when
-// it is alone, else about the pool, naming the claimants. A pass that grants a hundred
-// sessions then writes one Event, not a hundred, as it writes the ledger once for all of them.
-func (r *PoolReconciler) record(notes []note) {
+// reason about the same kind of claimant of one pool) that land in one batch of writes become
+// one Event: about the claimant when it is alone, else about the pool (the reconciled pool
+// object when there is one, so that kubectl describe finds it by UID), naming the claimants.
+// A pass that grants a hundred sessions then writes one Event, not a hundred, as it writes
+// the ledger once for all of them.
+func (r *PoolReconciler) record(pool *v1alpha1.LicensePool, notes []note) {
 	type kind struct {
 		typ, reason, action string
 		gvk                 string
@@ -354,8 +357,11 @@ func (r *PoolReconciler) record(notes []note) {
 			r.Recorder.Eventf(g[0].obj, nil, k.typ, k.reason, k.action, "%s", g[0].text)
 			continue
 		}
-		pool := &v1alpha1.LicensePool{ObjectMeta: metav1.ObjectMeta{Namespace: k.pool.Namespace, Name: k.pool.Name}}
-		r.Recorder.Eventf(pool, nil, k.typ, k.reason, k.action, "%s", summarize(g))
+		regarding := pool
+		if regarding == nil || client.ObjectKeyFromObject(regarding) != k.pool {
+			regarding = &v1alpha1.LicensePool{ObjectMeta: metav1.ObjectMeta{Namespace: k.pool.Namespace, Name: k.pool.Name}}
+		}
+		r.Recorder.Eventf(regarding, nil, k.typ, k.reason, k.action, "%s", summarize(g))
 	}
 }
 

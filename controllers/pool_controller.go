@@ -128,7 +128,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	plan := planWrites(seats, sessions, res, now, &r.waits)
 
 	// 1. Revocations first: a claimant stops showing a licence before the ledger frees it.
-	if err := r.writeClaimants(ctx, plan.revoke); err != nil {
+	if err := r.writeClaimants(ctx, pool, plan.revoke); err != nil {
 		return retryOnConflict(ctx, err)
 	}
 	// 2. The ledger, with optimistic concurrency on the pool.
@@ -138,19 +138,19 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		}
 	}
 	// 3. Grants, ends decided on the ledger, and everything else.
-	if err := r.writeClaimants(ctx, plan.checked); err != nil {
+	if err := r.writeClaimants(ctx, pool, plan.checked); err != nil {
 		return retryOnConflict(ctx, err)
 	}
-	if err := r.writeClaimants(ctx, plan.other); err != nil {
+	if err := r.writeClaimants(ctx, pool, plan.other); err != nil {
 		return retryOnConflict(ctx, err)
 	}
 	next := earliest(res.Next, plan.announceAt)
-	at, err := r.writeThrottled(ctx, req.NamespacedName, plan.head, &r.heads, headRefreshEvery, now)
+	at, err := r.writeThrottled(ctx, req.NamespacedName, pool, plan.head, &r.heads, headRefreshEvery, now)
 	if err != nil {
 		return retryOnConflict(ctx, err)
 	}
 	next = earliest(next, at)
-	if at, err = r.writeThrottled(ctx, req.NamespacedName, plan.tail, &r.tails, tailRefreshEvery, now); err != nil {
+	if at, err = r.writeThrottled(ctx, req.NamespacedName, pool, plan.tail, &r.tails, tailRefreshEvery, now); err != nil {
 		return retryOnConflict(ctx, err)
 	}
 	next = earliest(next, at)

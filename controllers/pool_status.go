@@ -24,7 +24,10 @@ func poolStatus(pool *v1alpha1.LicensePool, res allocator.Result, capacity order
 		Orders:     capacity.orders,
 		Conditions: append([]metav1.Condition(nil), pool.Status.Conditions...),
 	}
-	if res.SeatLedger != nil || res.SessionLedger != nil {
+	if m := pool.Spec.ManagedBy; m != "" && m != v1alpha1.ControllerName {
+		// Another controller keeps this pool's ledger: it is left as that controller wrote it.
+		st.Ledger = pool.Status.Ledger
+	} else if res.SeatLedger != nil || res.SessionLedger != nil {
 		st.Ledger = &v1alpha1.Ledger{}
 		var old v1alpha1.Ledger
 		if pool.Status.Ledger != nil {

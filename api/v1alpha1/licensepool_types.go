@@ -204,26 +204,39 @@ type PoolOrder struct {
 }
 
 // Grants is one list of the ledger: the claimants that hold a licence.
-// +kubebuilder:validation:XValidation:rule="!has(self.uids) || size(self.uids) == (has(self.holders) ? size(self.holders) : 0)",message="uids must list one UID per holder, in the same order"
 type Grants struct {
 	// holders are the names of the SeatAssignments or SharedSessions holding a licence, sorted.
 	// +optional
 	// +listType=atomic
 	Holders []string `json:"holders,omitempty"`
-	// uids are the holders' UIDs, in the same order ("" where not known): a claimant deleted
-	// and created again under the same name is another holder. The operator uses them to tell
-	// a deleted holder, which its watch reported gone, from one it has not heard of yet.
+	// uids records the holders' UIDs by name: a claimant deleted and created again under the
+	// same name is another holder. The operator uses them to tell a deleted holder, which its
+	// watch reported gone, from one it has not heard of yet. An entry for a name that is not a
+	// holder is ignored, and a holder without an entry is known by name only (a ledger written
+	// by an operator that predates this field).
 	// +optional
 	// +listType=atomic
-	UIDs []types.UID `json:"uids,omitempty"`
+	UIDs []HolderUID `json:"uids,omitempty"`
 }
 
-// UIDOf is the UID of the i-th holder, or "" when the ledger does not record it.
-func (g *Grants) UIDOf(i int) types.UID {
-	if len(g.UIDs) != len(g.Holders) {
-		return ""
+// HolderUID is the UID of one holder.
+type HolderUID struct {
+	// name is the holder's name.
+	// +required
+	Name string `json:"name"`
+	// uid is the holder's metadata.uid.
+	// +required
+	UID types.UID `json:"uid"`
+}
+
+// UIDOf is the UID the ledger records for the named holder, or "" when it records none.
+func (g *Grants) UIDOf(name string) types.UID {
+	for _, u := range g.UIDs {
+		if u.Name == name {
+			return u.UID
+		}
 	}
-	return g.UIDs[i]
+	return ""
 }
 
 // Ledger is the pool's record of who holds its limited licences. A grant is written here, with

@@ -124,10 +124,10 @@ func (b *bench) ledgerWrites(ctx context.Context, n int) (summary, error) {
 	var samples []time.Duration
 	for i := range n {
 		orig := p.DeepCopy()
-		holders, uids := make([]string, 0, 20), make([]types.UID, 0, 20)
+		holders, uids := make([]string, 0, 20), make([]v1alpha1.HolderUID, 0, 20)
 		for j := i; j < i+20; j++ {
 			holders = append(holders, sessionName("ledger", j))
-			uids = append(uids, types.UID(fmt.Sprintf("00000000-0000-4000-8000-%012d", j)))
+			uids = append(uids, v1alpha1.HolderUID{Name: sessionName("ledger", j), UID: types.UID(fmt.Sprintf("00000000-0000-4000-8000-%012d", j))})
 		}
 		msg := fmt.Sprintf("20/20 shared licences in use, %d waiting", i)
 		p.Status = v1alpha1.LicensePoolStatus{

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -149,6 +150,19 @@ func (eventsList) list(g Gomega, ns string) []string {
 	var out []string
 	for _, e := range l.Items {
 		out = append(out, fmt.Sprintf("%s/%s %s: %s", e.Regarding.Kind, e.Regarding.Name, e.Reason, e.Note))
+	}
+	return out
+}
+
+// regarding returns the UIDs of the objects the namespace's Events with this reason are about.
+func (eventsList) regarding(g Gomega, ns, reason string) []types.UID {
+	var l eventsv1.EventList
+	g.Expect(k8s.List(ctx, &l, client.InNamespace(ns))).To(Succeed())
+	var out []types.UID
+	for _, e := range l.Items {
+		if e.Reason == reason {
+			out = append(out, e.Regarding.UID)
+		}
 	}
 	return out
 }

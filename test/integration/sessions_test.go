@@ -50,13 +50,15 @@ var _ = Describe("Shared sessions", Label("sessions"), func() {
 		Eventually(func(g Gomega) {
 			g.Expect(events.list(g, ns)).To(ContainElement("LicensePool/p Granted: 3 sessions of pool p: a-0, a-1, a-2"))
 		}).Should(Succeed())
+		Expect(events.regarding(Default, ns, "Granted")).To(ContainElement(getPool(Default, ns, "p").UID),
+			"the Event names the pool by UID, so that kubectl describe shows it")
 
 		By("the ledger records each holder with its UID")
 		p := getPool(Default, ns, "p")
 		g := p.Status.Ledger.Sessions
 		Expect(g.Holders).To(Equal([]string{"a-0", "a-1", "a-2"}))
-		for i, n := range g.Holders {
-			Expect(g.UIDs[i]).To(Equal(getSession(Default, ns, n).UID))
+		for _, n := range g.Holders {
+			Expect(g.UIDOf(n)).To(Equal(getSession(Default, ns, n).UID))
 		}
 
 		By("a session granted within its first second is never written Waiting")
