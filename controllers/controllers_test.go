@@ -342,13 +342,13 @@ func TestLedgerUIDs(t *testing.T) {
 	}{
 		{"ledger from before UIDs: names are trusted", v1alpha1.Grants{Holders: []string{"a", "b", "c"}},
 			[]string{"a", "b", "c"}, []string{"c"}, []string{"c"}},
-		{"same UIDs", v1alpha1.Grants{Holders: []string{"a", "b"}, UIDs: huids("a", "uid-a", "b", "uid-b2")},
+		{"same UIDs", grants([]string{"a", "b"}, "uid-a", "uid-b2"),
 			[]string{"a", "b"}, nil, nil},
-		{"b recreated: the old grant is not the new b's", v1alpha1.Grants{Holders: []string{"a", "b"}, UIDs: huids("a", "uid-a", "b", "uid-b1")},
+		{"b recreated: the old grant is not the new b's", grants([]string{"a", "b"}, "uid-a", "uid-b1"),
 			[]string{"a"}, []string{"b"}, []string{"b"}},
-		{"c missing from the cache; deleted by the watch's word", v1alpha1.Grants{Holders: []string{"a", "c"}, UIDs: huids("a", "uid-a", "c", "uid-c")},
+		{"c missing from the cache; deleted by the watch's word", grants([]string{"a", "c"}, "uid-a", "uid-c"),
 			[]string{"a", "c"}, []string{"c"}, nil},
-		{"an older operator replaced b by c and left the UIDs: c is known by name", v1alpha1.Grants{Holders: []string{"a", "c"}, UIDs: huids("a", "uid-a", "b", "uid-b2")},
+		{"an older operator replaced b by c and left the UIDs: all are known by name", v1alpha1.Grants{Holders: []string{"a", "c"}, UIDs: []types.UID{"uid-a", "uid-b2"}, UIDsFor: v1alpha1.HoldersHash([]string{"a", "b"})},
 			[]string{"a", "c"}, []string{"c"}, []string{"c"}},
 	}
 	for _, tc := range tests {
@@ -368,13 +368,9 @@ func TestLedgerUIDs(t *testing.T) {
 	}
 }
 
-// huids builds a ledger's UID entries from name, uid pairs.
-func huids(kv ...string) []v1alpha1.HolderUID {
-	var out []v1alpha1.HolderUID
-	for i := 0; i < len(kv); i += 2 {
-		out = append(out, v1alpha1.HolderUID{Name: kv[i], UID: types.UID(kv[i+1])})
-	}
-	return out
+// grants builds a ledger list whose uids were recorded for its holders.
+func grants(holders []string, uids ...types.UID) v1alpha1.Grants {
+	return v1alpha1.Grants{Holders: holders, UIDs: uids, UIDsFor: v1alpha1.HoldersHash(holders)}
 }
 
 func entryNames(es []ledgerEntry) []string {
@@ -386,10 +382,10 @@ func entryNames(es []ledgerEntry) []string {
 }
 
 func TestLedgerGrants(t *testing.T) {
-	old := &v1alpha1.Grants{Holders: []string{"a", "x"}, UIDs: huids("a", "uid-a-old", "x", "uid-x")}
-	got := ledgerGrants([]string{"a", "b", "x", "y"}, old, map[string]types.UID{"a": "uid-a", "b": "uid-b"})
-	want := &v1alpha1.Grants{Holders: []string{"a", "b", "x", "y"}, UIDs: huids("a", "uid-a", "b", "uid-b", "x", "uid-x")}
-	if !cmp.Equal(got, want) {
+	old := grants([]string{"a", "x"}, "uid-a-old", "uid-x")
+	got := ledgerGrants([]string{"a", "b", "x", "y"}, &old, map[string]types.UID{"a": "uid-a", "b": "uid-b"})
+	want := grants([]string{"a", "b", "x", "y"}, "uid-a", "uid-b", "uid-x", "")
+	if !cmp.Equal(got, &want) {
 		t.Errorf("ledgerGrants = %+v, want %+v (the cache's UID first, then the old ledger's, else unknown)", got, want)
 	}
 	if got := ledgerGrants([]string{}, nil, nil); got.UIDs != nil || got.Holders == nil {

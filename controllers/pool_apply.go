@@ -285,10 +285,9 @@ func (r *PoolReconciler) unsure(l *v1alpha1.Grants, cached map[string]types.UID)
 	if l == nil {
 		return nil
 	}
-	recorded := uidsByName(l)
 	var out []ledgerEntry
-	for _, n := range l.Holders {
-		want := recorded[n]
+	for i, n := range l.Holders {
+		want := l.UIDOf(i)
 		uid, ok := cached[n]
 		if (ok && (want == "" || want == uid)) || r.gone.has(want) {
 			continue

@@ -34,10 +34,9 @@ func uidsOf(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession
 // deleted and created again under the same name (another UID) is not the new claimant's
 // grant, so it is left out.
 func ledgerNames(g *v1alpha1.Grants, cached map[string]types.UID) []string {
-	recorded := uidsByName(g)
 	names := make([]string, 0, len(g.Holders))
-	for _, n := range g.Holders {
-		if uid, ok := cached[n]; ok && recorded[n] != "" && recorded[n] != uid {
+	for i, n := range g.Holders {
+		if uid, ok := cached[n]; ok && g.UIDOf(i) != "" && g.UIDOf(i) != uid {
 			continue
 		}
 		names = append(names, n)
@@ -45,32 +44,29 @@ func ledgerNames(g *v1alpha1.Grants, cached map[string]types.UID) []string {
 	return names
 }
 
-// uidsByName are the UIDs a ledger list records, by holder name.
-func uidsByName(g *v1alpha1.Grants) map[string]types.UID {
-	m := make(map[string]types.UID, len(g.UIDs))
-	for _, u := range g.UIDs {
-		m[u.Name] = u.UID
-	}
-	return m
-}
-
 // ledgerGrants records the allocator's holders with their UIDs, from the cache or, for a
-// holder the cache does not show, from the old ledger; holders known by neither get no entry.
+// holder the cache does not show, from the old ledger ("" when neither knows it).
 func ledgerGrants(names []string, old *v1alpha1.Grants, cached map[string]types.UID) *v1alpha1.Grants {
+	g := &v1alpha1.Grants{Holders: names}
+	if len(names) == 0 {
+		return g
+	}
 	var before map[string]types.UID
 	if old != nil {
-		before = uidsByName(old)
-	}
-	g := &v1alpha1.Grants{Holders: names}
-	for _, n := range names {
-		uid, ok := cached[n]
-		if !ok {
-			uid = before[n]
-		}
-		if uid != "" {
-			g.UIDs = append(g.UIDs, v1alpha1.HolderUID{Name: n, UID: uid})
+		before = make(map[string]types.UID, len(old.Holders))
+		for i, n := range old.Holders {
+			before[n] = old.UIDOf(i)
 		}
 	}
+	g.UIDs = make([]types.UID, len(names))
+	for i, n := range names {
+		if uid, ok := cached[n]; ok {
+			g.UIDs[i] = uid
+		} else {
+			g.UIDs[i] = before[n]
+		}
+	}
+	g.UIDsFor = v1alpha1.HoldersHash(names)
 	return g
 }
 

@@ -1,6 +1,9 @@
 package v1alpha1
 
 import (
+	"hash/fnv"
+	"strconv"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -209,34 +212,36 @@ type Grants struct {
 	// +optional
 	// +listType=atomic
 	Holders []string `json:"holders,omitempty"`
-	// uids records the holders' UIDs by name: a claimant deleted and created again under the
-	// same name is another holder. The operator uses them to tell a deleted holder, which its
-	// watch reported gone, from one it has not heard of yet. An entry for a name that is not a
-	// holder is ignored, and a holder without an entry is known by name only (a ledger written
-	// by an operator that predates this field).
+	// uids are the holders' UIDs, in the same order ("" where not known): a claimant deleted
+	// and created again under the same name is another holder. The operator uses them to tell
+	// a deleted holder, which its watch reported gone, from one it has not heard of yet.
 	// +optional
 	// +listType=atomic
-	UIDs []HolderUID `json:"uids,omitempty"`
+	UIDs []types.UID `json:"uids,omitempty"`
+	// uidsFor is a hash of the holders the uids were recorded for. A writer that does not know
+	// uids (an operator that predates them) changes holders and leaves uids alone; the hash
+	// then no longer matches, and the uids are ignored.
+	// +optional
+	UIDsFor string `json:"uidsFor,omitempty"`
 }
 
-// HolderUID is the UID of one holder.
-type HolderUID struct {
-	// name is the holder's name.
-	// +required
-	Name string `json:"name"`
-	// uid is the holder's metadata.uid.
-	// +required
-	UID types.UID `json:"uid"`
-}
-
-// UIDOf is the UID the ledger records for the named holder, or "" when it records none.
-func (g *Grants) UIDOf(name string) types.UID {
-	for _, u := range g.UIDs {
-		if u.Name == name {
-			return u.UID
-		}
+// UIDOf is the UID of the i-th holder, or "" when the ledger does not record it, or records
+// it for another list of holders.
+func (g *Grants) UIDOf(i int) types.UID {
+	if len(g.UIDs) != len(g.Holders) || g.UIDsFor != HoldersHash(g.Holders) {
+		return ""
 	}
-	return ""
+	return g.UIDs[i]
+}
+
+// HoldersHash is the hash uidsFor records: FNV-1a (64 bits) of the names, each ended by a NUL.
+func HoldersHash(holders []string) string {
+	h := fnv.New64a()
+	for _, n := range holders {
+		h.Write([]byte(n))
+		h.Write([]byte{0})
+	}
+	return strconv.FormatUint(h.Sum64(), 16)
 }
 
 // Ledger is the pool's record of who holds its limited licences. A grant is written here, with

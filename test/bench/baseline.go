@@ -124,16 +124,16 @@ func (b *bench) ledgerWrites(ctx context.Context, n int) (summary, error) {
 	var samples []time.Duration
 	for i := range n {
 		orig := p.DeepCopy()
-		holders, uids := make([]string, 0, 20), make([]v1alpha1.HolderUID, 0, 20)
+		holders, uids := make([]string, 0, 20), make([]types.UID, 0, 20)
 		for j := i; j < i+20; j++ {
 			holders = append(holders, sessionName("ledger", j))
-			uids = append(uids, v1alpha1.HolderUID{Name: sessionName("ledger", j), UID: types.UID(fmt.Sprintf("00000000-0000-4000-8000-%012d", j))})
+			uids = append(uids, types.UID(fmt.Sprintf("00000000-0000-4000-8000-%012d", j)))
 		}
 		msg := fmt.Sprintf("20/20 shared licences in use, %d waiting", i)
 		p.Status = v1alpha1.LicensePoolStatus{
 			ObservedGeneration: p.Generation,
 			Sessions:           v1alpha1.SessionUsage{Limit: limit(20), Active: 20, Waiting: int32(i), Summary: "20/20"},
-			Ledger:             &v1alpha1.Ledger{Sessions: &v1alpha1.Grants{Holders: holders, UIDs: uids}},
+			Ledger:             &v1alpha1.Ledger{Sessions: &v1alpha1.Grants{Holders: holders, UIDs: uids, UIDsFor: v1alpha1.HoldersHash(holders)}},
 		}
 		for _, typ := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionExpired, v1alpha1.ConditionExpiringSoon, v1alpha1.ConditionSeatsExhausted, v1alpha1.ConditionSessionsExhausted} {
 			p.Status.Conditions = append(p.Status.Conditions, metav1.Condition{Type: typ, Status: metav1.ConditionFalse, Reason: "Bench", Message: msg, LastTransitionTime: metav1.Now(), ObservedGeneration: p.Generation})
