@@ -285,9 +285,13 @@ func (r *PoolReconciler) unsure(l *v1alpha1.Grants, cached map[string]types.UID)
 	if l == nil {
 		return nil
 	}
+	recorded := l.RecordedUIDs()
 	var out []ledgerEntry
 	for i, n := range l.Holders {
-		want := l.UIDOf(i)
+		var want types.UID
+		if recorded != nil {
+			want = recorded[i]
+		}
 		uid, ok := cached[n]
 		if (ok && (want == "" || want == uid)) || r.gone.has(want) {
 			continue

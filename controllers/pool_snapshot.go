@@ -34,9 +34,10 @@ func uidsOf(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession
 // deleted and created again under the same name (another UID) is not the new claimant's
 // grant, so it is left out.
 func ledgerNames(g *v1alpha1.Grants, cached map[string]types.UID) []string {
+	recorded := g.RecordedUIDs()
 	names := make([]string, 0, len(g.Holders))
 	for i, n := range g.Holders {
-		if uid, ok := cached[n]; ok && g.UIDOf(i) != "" && g.UIDOf(i) != uid {
+		if uid, ok := cached[n]; ok && recorded != nil && recorded[i] != "" && recorded[i] != uid {
 			continue
 		}
 		names = append(names, n)
@@ -54,8 +55,10 @@ func ledgerGrants(names []string, old *v1alpha1.Grants, cached map[string]types.
 	var before map[string]types.UID
 	if old != nil {
 		before = make(map[string]types.UID, len(old.Holders))
-		for i, n := range old.Holders {
-			before[n] = old.UIDOf(i)
+		if recorded := old.RecordedUIDs(); recorded != nil {
+			for i, n := range old.Holders {
+				before[n] = recorded[i]
+			}
 		}
 	}
 	g.UIDs = make([]types.UID, len(names))

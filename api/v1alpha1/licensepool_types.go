@@ -225,13 +225,14 @@ type Grants struct {
 	UIDsFor string `json:"uidsFor,omitempty"`
 }
 
-// UIDOf is the UID of the i-th holder, or "" when the ledger does not record it, or records
-// it for another list of holders.
-func (g *Grants) UIDOf(i int) types.UID {
+// RecordedUIDs are the holders' UIDs, in the holders' order, or nil when the ledger does not
+// record them or records them for another list of holders. It hashes the holders: call it once
+// per list, not per holder.
+func (g *Grants) RecordedUIDs() []types.UID {
 	if len(g.UIDs) != len(g.Holders) || g.UIDsFor != HoldersHash(g.Holders) {
-		return ""
+		return nil
 	}
-	return g.UIDs[i]
+	return g.UIDs
 }
 
 // HoldersHash is the hash uidsFor records: FNV-1a (64 bits) of the names, each ended by a NUL.

@@ -57,8 +57,10 @@ var _ = Describe("Shared sessions", Label("sessions"), func() {
 		p := getPool(Default, ns, "p")
 		g := p.Status.Ledger.Sessions
 		Expect(g.Holders).To(Equal([]string{"a-0", "a-1", "a-2"}))
+		uids := g.RecordedUIDs()
+		Expect(uids).To(HaveLen(3))
 		for i, n := range g.Holders {
-			Expect(g.UIDOf(i)).To(Equal(getSession(Default, ns, n).UID))
+			Expect(uids[i]).To(Equal(getSession(Default, ns, n).UID))
 		}
 
 		By("a session granted within its first second is never written Waiting")
