@@ -54,9 +54,11 @@ func (e *echoes) wrote(before string, obj client.Object, now time.Time) {
 }
 
 // isEcho reports whether obj is exactly the state one of our writes produced. Either way the
-// write is forgotten once any later state of the object arrives: our writes carry the
-// resourceVersion they were based on, so every event the watch delivers after one of them is
-// its echo or newer (even when the echo itself outran the write's response).
+// write is forgotten once any state of the object arrives after it: our writes carry the
+// resourceVersion they were based on, which the cache had already delivered, so what comes
+// next is the echo or newer (even when the echo outran the write's response). The exception
+// is a write based on a fresh read the cache had not caught up with: an older event may then
+// clear it, and the next pass, deciding on the older state, loses a conflict and retries.
 func (e *echoes) isEcho(obj client.Object) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
