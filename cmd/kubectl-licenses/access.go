@@ -5,16 +5,16 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+
+	"github.com/seatkeeper/seatkeeper/internal/access"
 )
 
 // seatkeeper's roles (config/rbac), by privilege level.
 const (
 	// roleReports may read pools, seats and sessions: every listing of this plugin.
-	roleReports = "seatkeeper-reports"
+	roleReports = access.RoleReports
 	// roleLicenses may change pools, seats and sessions: what `end` needs.
-	roleLicenses = "seatkeeper-licenses"
-	// roleSupervisor may bind the two roles above to others in its namespace.
-	roleSupervisor = "seatkeeper-supervisor"
+	roleLicenses = access.RoleLicenses
 )
 
 // action is what a command tried, for messages: "read sessions" in a scope, allowed by a role.
@@ -46,19 +46,8 @@ type forbiddenError struct {
 
 func (e forbiddenError) Error() string {
 	a := e.action
-	var msg string
-	if a.scope.all {
-		// A role in every namespace is a ClusterRoleBinding, which a namespace's supervisor
-		// cannot create; but they can bind the role in their own namespace.
-		msg = fmt.Sprintf("you may not %s in all namespaces: this needs the %s role in every namespace, "+
-			"which a cluster administrator can bind to you; or name one namespace with -n, where a supervisor "+
-			"of the namespace (someone with %s) can bind it to you", a.what, a.role, roleSupervisor)
-	} else {
-		msg = fmt.Sprintf("you may not %s in namespace %s: this needs the %s role "+
-			"(ask a supervisor of the namespace, someone with %s, to bind it to you)",
-			a.what, a.scope.namespace, a.role, roleSupervisor)
-	}
-	return msg + "\n  the API server said: " + e.server.Error()
+	r := access.Refusal{What: a.what, Role: a.role, Namespace: a.scope.namespace, AllNamespaces: a.scope.all}
+	return r.Message() + "\n  the API server said: " + e.server.Error()
 }
 
 func (e forbiddenError) Unwrap() error { return e.server }

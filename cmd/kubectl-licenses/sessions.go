@@ -4,35 +4,15 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/report"
 )
 
-// sessionRow is one SharedSession in `sessions`, the session log. JSON keys and CSV header come
-// from the json tags.
-type sessionRow struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	Pool      string `json:"pool"`
-	Holder    string `json:"holder"`
-	Peer      string `json:"peer"`
-	State     string `json:"state"`
-	Phase     string `json:"phase"`
-	// Start is status.grantedAt and End status.endedAt; null (CSV: empty) when not (yet) so.
-	Start *time.Time `json:"start"`
-	End   *time.Time `json:"end"`
-	// DurationSeconds and Duration (h:mm:ss) are end - start, or now - start while Active; null
-	// (CSV: empty) for a session never granted.
-	DurationSeconds *int64  `json:"durationSeconds"`
-	Duration        *string `json:"duration"`
-	Reason          string  `json:"reason"`
-	// QueuePosition is the 1-based place in the queue while Waiting, else null (CSV: empty).
-	QueuePosition *int32 `json:"queuePosition"`
-	Message       string `json:"message"`
-}
+// sessionRow is one SharedSession in `sessions`, the session log: the portal exports the same rows.
+type sessionRow = report.SessionRow
 
 var sessionColumns = []column[sessionRow]{
 	{header: "NAMESPACE", cell: func(r sessionRow) string { return r.Namespace }, allNamespacesOnly: true},
@@ -57,48 +37,6 @@ var sessionColumns = []column[sessionRow]{
 		}
 		return strconv.Itoa(int(*r.QueuePosition))
 	}},
-}
-
-// sessionRowOf makes the log entry of a session at time now. Times are cut to whole seconds
-// first, so that in every output end - start = duration exactly.
-func sessionRowOf(s *v1alpha1.SharedSession, now time.Time) sessionRow {
-	state := s.Spec.State
-	if state == "" {
-		state = v1alpha1.SessionIdle // the API's default
-	}
-	r := sessionRow{
-		Namespace: s.Namespace,
-		Name:      s.Name,
-		Pool:      s.Spec.PoolName,
-		Holder:    s.Spec.Holder,
-		Peer:      s.Spec.Peer,
-		State:     string(state),
-		Phase:     string(s.Status.Phase),
-		Start:     microTimeOf(s.Status.GrantedAt),
-		End:       microTimeOf(s.Status.EndedAt),
-		Reason:    string(s.Status.EndReason),
-		Message:   s.Status.Message,
-	}
-	if r.Start != nil {
-		var until *time.Time
-		switch {
-		case r.End != nil:
-			until = r.End
-		case s.Status.Phase != v1alpha1.SessionEnded:
-			n := now.UTC().Truncate(time.Second)
-			until = &n
-		}
-		if until != nil {
-			d := max(until.Sub(*r.Start), 0)
-			secs, text := int64(d/time.Second), clockDuration(d)
-			r.DurationSeconds, r.Duration = &secs, &text
-		}
-	}
-	if s.Status.Phase == v1alpha1.SessionWaiting && s.Status.QueuePosition > 0 {
-		p := s.Status.QueuePosition
-		r.QueuePosition = &p
-	}
-	return r
 }
 
 // sessionFilter is what `sessions` selects besides the namespace.
@@ -192,7 +130,7 @@ func (a *app) sessionsCommand() *cobra.Command {
 			rows := make([]sessionRow, 0, len(sessions))
 			for i := range sessions {
 				if f.matches(&sessions[i]) {
-					rows = append(rows, sessionRowOf(&sessions[i], now))
+					rows = append(rows, report.SessionRowOf(&sessions[i], now))
 				}
 			}
 			return render(a.stdout, a.stderr, lf.output, rows, sessionColumns, sc, "sessions")

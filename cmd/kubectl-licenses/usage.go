@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/report"
 )
 
 // poolRow is one pool in `usage`. JSON keys and CSV header come from the json tags.
@@ -106,21 +107,7 @@ func summary(used int32, limit *int32) string {
 	return fmt.Sprintf("%d/%d", used, *limit)
 }
 
-func timeOf(t *metav1.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC().Truncate(time.Second)
-	return &u
-}
-
-func microTimeOf(t *metav1.MicroTime) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC().Truncate(time.Second)
-	return &u
-}
+func timeOf(t *metav1.Time) *time.Time { return report.TimeOf(t) }
 
 const usageLong = `Show the usage of licence pools, one row per pool: named seats bound/limit and shared
 licences in use/limit (∞ when unlimited), how many of the sessions in use are Idle, how many

@@ -1,0 +1,100 @@
+package report
+
+import (
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+)
+
+// SessionRow is one SharedSession in the session log. JSON keys and CSV header come from the
+// json tags.
+type SessionRow struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Pool      string `json:"pool"`
+	Holder    string `json:"holder"`
+	Peer      string `json:"peer"`
+	State     string `json:"state"`
+	Phase     string `json:"phase"`
+	// Start is status.grantedAt and End status.endedAt; null (CSV: empty) when not (yet) so.
+	Start *time.Time `json:"start"`
+	End   *time.Time `json:"end"`
+	// DurationSeconds and Duration (h:mm:ss) are end - start, or now - start while Active; null
+	// (CSV: empty) for a session never granted.
+	DurationSeconds *int64  `json:"durationSeconds"`
+	Duration        *string `json:"duration"`
+	Reason          string  `json:"reason"`
+	// QueuePosition is the 1-based place in the queue while Waiting, else null (CSV: empty).
+	QueuePosition *int32 `json:"queuePosition"`
+	Message       string `json:"message"`
+}
+
+// SessionRowOf makes the log entry of a session at time now. Times are cut to whole seconds
+// first, so that in every output end - start = duration exactly.
+func SessionRowOf(s *v1alpha1.SharedSession, now time.Time) SessionRow {
+	state := s.Spec.State
+	if state == "" {
+		state = v1alpha1.SessionIdle // the API's default
+	}
+	r := SessionRow{
+		Namespace: s.Namespace,
+		Name:      s.Name,
+		Pool:      s.Spec.PoolName,
+		Holder:    s.Spec.Holder,
+		Peer:      s.Spec.Peer,
+		State:     string(state),
+		Phase:     string(s.Status.Phase),
+		Start:     MicroTimeOf(s.Status.GrantedAt),
+		End:       MicroTimeOf(s.Status.EndedAt),
+		Reason:    string(s.Status.EndReason),
+		Message:   s.Status.Message,
+	}
+	if r.Start != nil {
+		var until *time.Time
+		switch {
+		case r.End != nil:
+			until = r.End
+		case s.Status.Phase != v1alpha1.SessionEnded:
+			n := now.UTC().Truncate(time.Second)
+			until = &n
+		}
+		if until != nil {
+			d := max(until.Sub(*r.Start), 0)
+			secs, text := int64(d/time.Second), ClockDuration(d)
+			r.DurationSeconds, r.Duration = &secs, &text
+		}
+	}
+	if s.Status.Phase == v1alpha1.SessionWaiting && s.Status.QueuePosition > 0 {
+		p := s.Status.QueuePosition
+		r.QueuePosition = &p
+	}
+	return r
+}
+
+// MicroTimeOf is t in UTC cut to whole seconds, or nil.
+func MicroTimeOf(t *metav1.MicroTime) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Second)
+	return &u
+}
+
+// TimeOf is t in UTC cut to whole seconds, or nil.
+func TimeOf(t *metav1.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Second)
+	return &u
+}
+
+// ClockDuration formats d as h:mm:ss (hours not wrapped at 24), which spreadsheets read as a
+// duration.
+func ClockDuration(d time.Duration) string {
+	s := int64(d / time.Second)
+	return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+}
