@@ -162,7 +162,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	a.bindKubeFlags(root.PersistentFlags())
-	root.AddCommand(a.usageCommand(), a.seatsCommand(), a.sessionsCommand(), a.endCommand(), versionCommand())
+	root.AddCommand(a.usageCommand(), a.seatsCommand(), a.sessionsCommand(), a.endCommand(), a.portalCommand(), versionCommand())
 	return root
 }
 

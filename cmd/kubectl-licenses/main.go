@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,6 +38,24 @@ func main() {
 // connect builds a client for the cluster that the kubeconfig flags name, and returns the
 // namespace to use: -n when given, else the namespace of the kubeconfig's context, else default.
 func connect(f *kubeFlags) (client.Client, string, error) {
+	rest, namespace, err := restConfig(f)
+	if err != nil {
+		return nil, "", err
+	}
+	scheme := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return nil, "", err
+	}
+	c, err := client.New(rest, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, "", fmt.Errorf("connect to the API server: %w", err)
+	}
+	return c, namespace, nil
+}
+
+// restConfig reads the kubeconfig as kubectl does, with the flags' overrides: the cluster, the
+// user's credentials and the namespace.
+func restConfig(f *kubeFlags) (*rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = f.kubeconfig
 	config := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &f.overrides)
@@ -49,13 +68,12 @@ func connect(f *kubeFlags) (client.Client, string, error) {
 		return nil, "", fmt.Errorf("read kubeconfig: %w", err)
 	}
 	rest.UserAgent = "kubectl-licenses/" + version()
-	scheme := runtime.NewScheme()
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return nil, "", err
-	}
-	c, err := client.New(rest, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, "", fmt.Errorf("connect to the API server: %w", err)
-	}
-	return c, namespace, nil
+	return rest, namespace, nil
+}
+
+// portalLoadingRules are the kubeconfig files the flags name.
+func portalLoadingRules(a *app) *clientcmd.ClientConfigLoadingRules {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = a.kube.kubeconfig
+	return rules
 }
