@@ -40,8 +40,10 @@ FUZZ_TARGETS ?= ./internal/allocator:FuzzDecide ./api/v1alpha1:FuzzAcceptedObjec
 FUZZTIME ?= 10s
 
 .PHONY: test
-test: manifests generate vet ## Run every test (unit, envtest integration, short fuzz) with -race.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -timeout 40m $(TEST_PKGS) $(TEST_ARGS)
+test: manifests generate vet ## Run every test (unit, envtest integration, the portal in Chromium, short fuzz) with -race.
+	@# The portal's browser tests drive Chromium: hack/chromium.sh finds it, or installs it with apt-get.
+	chromium=$$(./hack/chromium.sh); \
+	CHROMIUM="$$chromium" KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -timeout 40m $(TEST_PKGS) $(TEST_ARGS)
 	$(MAKE) --no-print-directory fuzz
 
 .PHONY: fuzz

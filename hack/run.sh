@@ -28,9 +28,10 @@ operator=(bin/manager
 
 # Built binaries rather than `go run`: a signal then reaches the operator itself, not a go
 # command that would have to pass it on.
-log "building bin/manager and bin/localcluster"
+log "building bin/manager, bin/localcluster and bin/kubectl-licenses (the plugin, for the portal)"
 go build -o bin/manager .
 go build -o bin/localcluster ./hack/localcluster
+go build -o bin/kubectl-licenses ./cmd/kubectl-licenses
 
 if [ "${LOCAL:-}" != 1 ] && bin/localcluster -reachable -timeout 3s; then
 	if ! command -v kubectl >/dev/null 2>&1; then

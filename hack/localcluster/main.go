@@ -383,7 +383,14 @@ func printBanner(kubeconfig string, withOperator bool) {
 	fmt.Fprintf(&b, "\n%s\n", line)
 	fmt.Fprintf(&b, "  seatkeeper local control plane is up. In another shell:\n\n")
 	fmt.Fprintf(&b, "    export KUBECONFIG=%s\n", kubeconfig)
-	fmt.Fprintf(&b, "    kubectl get licensing -A\n\n")
+	fmt.Fprintf(&b, "    kubectl get licensing -A\n")
+	if bin, err := filepath.Abs("bin"); err == nil {
+		if _, err := os.Stat(filepath.Join(bin, "kubectl-licenses")); err == nil {
+			fmt.Fprintf(&b, "    export PATH=%s:$PATH     # the kubectl-licenses plugin\n", bin)
+			fmt.Fprintf(&b, "    kubectl licenses portal --open   # the licence portal in your browser\n")
+		}
+	}
+	fmt.Fprintf(&b, "\n")
 	if withOperator {
 		fmt.Fprintf(&b, "  The operator runs below. Ctrl-C stops it and the control plane.\n")
 	} else {

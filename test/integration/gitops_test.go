@@ -244,6 +244,31 @@ var _ = Describe("GitOps health", Label("gitops"), func() {
 		Expect(warnings.list()).To(BeEmpty(), "the API server warned while applying config/default")
 	})
 
+	It("renders config/portal: a portal with no rights and no token of its own, that applies by dry run under restricted", func() {
+		objs := render("portal")
+		kinds := map[string]int{}
+		for _, u := range objs {
+			kinds[u.GetKind()]++
+			Expect(u.GetNamespace()).To(Equal("seatkeeper-system"), "%s %s", u.GetKind(), u.GetName())
+		}
+		Expect(kinds).To(Equal(map[string]int{"ServiceAccount": 1, "Deployment": 1, "Service": 1}),
+			"no Role or binding: every request is made with the viewer's token")
+		for _, u := range objs {
+			switch u.GetKind() {
+			case "ServiceAccount":
+				Expect(u.Object).To(HaveKeyWithValue("automountServiceAccountToken", false))
+			case "Deployment":
+				automount, found, err := unstructured.NestedBool(u.Object, "spec", "template", "spec", "automountServiceAccountToken")
+				Expect(err).NotTo(HaveOccurred())
+				Expect(found && !automount).To(BeTrue(), "the portal's pod gets no service-account token")
+			}
+		}
+		applier, warnings := warningClient()
+		applyAll(applier, namespaces(render("default")), false)
+		applyAll(applier, objs, true)
+		Expect(warnings.list()).To(BeEmpty(), "the API server warned while applying config/portal")
+	})
+
 	It("renders config/samples, which apply by server-side dry run once their namespace exists", func() {
 		// The samples' namespace acme is not created for real: other specs create real orders
 		// for customer acme, which the operator would then fulfil. The samples go to a namespace

@@ -18,25 +18,32 @@
   document.body.setAttribute('data-ready', '1');
 
   var src = document.body.getAttribute('data-live');
-  if (!src || !window.EventSource || !document.getElementById('live')) {
+  if (!src || !window.EventSource || !document.querySelector('[data-live-part]')) {
     return;
   }
   var busy = false, again = false, timer = null;
 
-  // swap replaces the live part of the page, keeping the sessions the viewer selected and the
-  // element that has the keyboard focus.
+  // swap replaces the live parts of the page (elements with data-live-part) with those of the
+  // fresh HTML, keeping the sessions the viewer selected and the element that has the focus.
   function swap(html) {
-    var live = document.getElementById('live');
-    var checked = {};
-    live.querySelectorAll('input[type=checkbox]').forEach(function (e) {
-      if (e.checked) { checked[e.name + '=' + e.value] = true; }
+    var fresh = document.createElement('template');
+    fresh.innerHTML = html;
+    var focused = document.activeElement ? document.activeElement.id : '';
+    fresh.content.querySelectorAll('[data-live-part]').forEach(function (part) {
+      var old = document.querySelector('[data-live-part="' + part.getAttribute('data-live-part') + '"]');
+      if (!old) { return; }
+      var checked = {};
+      old.querySelectorAll('input[type=checkbox]').forEach(function (e) {
+        if (e.checked) { checked[e.name + '=' + e.value] = true; }
+      });
+      old.innerHTML = part.innerHTML;
+      old.querySelectorAll('input[type=checkbox]').forEach(function (e) {
+        if (checked[e.name + '=' + e.value]) { e.checked = true; }
+      });
     });
-    var focused = document.activeElement && live.contains(document.activeElement) ? document.activeElement.id : '';
-    live.innerHTML = html;
-    live.querySelectorAll('input[type=checkbox]').forEach(function (e) {
-      if (checked[e.name + '=' + e.value]) { e.checked = true; }
-    });
-    if (focused && document.getElementById(focused)) { document.getElementById(focused).focus(); }
+    if (focused && document.getElementById(focused) && document.activeElement !== document.getElementById(focused)) {
+      document.getElementById(focused).focus();
+    }
     document.body.setAttribute('data-refreshed', String(Date.now()));
   }
 
