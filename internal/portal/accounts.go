@@ -3,6 +3,7 @@ package portal
 import (
 	"cmp"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -41,6 +42,9 @@ func (s *Server) accountsPage(q *req) *page {
 	p := q.newPage("accounts", "accounts", "", q.T("accounts.title"))
 	d := &accountsData{Default: s.defNS}
 	p.Data = d
+	if bad := q.r.URL.Query().Get("bad"); bad != "" {
+		p.Problems = append(p.Problems, q.T("accounts.box.bad", bad))
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { d.CanOrders = q.can("list", "customerorders", "") })
 	defer wg.Wait()
@@ -103,7 +107,7 @@ func (q *req) refusedQuietly(p *page, err error) bool {
 func (s *Server) openAccount(w http.ResponseWriter, r *http.Request) {
 	ns := strings.TrimSpace(r.URL.Query().Get("ns"))
 	if len(validation.IsDNS1123Label(ns)) > 0 {
-		http.Redirect(w, r, "/?bad="+ns, http.StatusSeeOther)
+		http.Redirect(w, r, "/?bad="+url.QueryEscape(ns), http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/ns/"+ns+"/", http.StatusSeeOther)

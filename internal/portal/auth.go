@@ -67,11 +67,13 @@ func (l *Local) Guard(next http.Handler) http.Handler {
 			}
 			http.SetCookie(w, &http.Cookie{Name: l.cookieName(), Value: l.token, Path: "/",
 				HttpOnly: true, SameSite: http.SameSiteStrictMode})
-			u := *r.URL
-			q := u.Query()
+			q := r.URL.Query()
 			q.Del("token")
-			u.RawQuery = q.Encode()
-			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+			to := "/" + strings.TrimLeft(r.URL.Path, "/") // a path of this portal, never //host
+			if len(q) > 0 {
+				to += "?" + q.Encode()
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
 		ck, err := r.Cookie(l.cookieName())

@@ -145,6 +145,8 @@ func TestLocalGuard(t *testing.T) {
 		{name: "the token", host: "127.0.0.1:8765", target: "/?token=" + l.token, status: http.StatusSeeOther, location: "/"},
 		{name: "the token, other parameters kept", host: "localhost:8765", target: "/ns/acme/seats?pool=cad&token=" + l.token,
 			status: http.StatusSeeOther, location: "/ns/acme/seats?pool=cad"},
+		{name: "the token on a path that names another host", host: "127.0.0.1:8765", target: "//evil.example/?token=" + l.token,
+			status: http.StatusSeeOther, location: "/evil.example/"},
 		{name: "a wrong token", host: "127.0.0.1:8765", target: "/?token=nope", status: http.StatusUnauthorized},
 		{name: "a wrong token with the right cookie", host: "127.0.0.1:8765", target: "/?token=nope", cookie: l.token, status: http.StatusUnauthorized},
 		{name: "the right cookie", host: "127.0.0.1:8765", target: "/ns/acme/", cookie: l.token, status: http.StatusOK},

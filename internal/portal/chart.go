@@ -95,15 +95,20 @@ func usageOverTime(sessions []v1alpha1.SharedSession, pool string, countBy v1alp
 	}
 	c.Steps = append(c.Steps, usageStep{At: from, InUse: inUse})
 	c.Peak, c.PeakAt = inUse, from
-	for ; i < len(changes) && !changes[i].at.After(to); i++ {
-		apply(changes[i])
-		if last := &c.Steps[len(c.Steps)-1]; last.At.Equal(changes[i].at) {
+	// The changes of one instant are applied together: the operator ends a session and grants
+	// its licence to the next at the same time, which is no moment of two in use.
+	for i < len(changes) && !changes[i].at.After(to) {
+		at := changes[i].at
+		for ; i < len(changes) && changes[i].at.Equal(at); i++ {
+			apply(changes[i])
+		}
+		if last := &c.Steps[len(c.Steps)-1]; last.At.Equal(at) {
 			last.InUse = inUse
 		} else {
-			c.Steps = append(c.Steps, usageStep{At: changes[i].at, InUse: inUse})
+			c.Steps = append(c.Steps, usageStep{At: at, InUse: inUse})
 		}
 		if inUse > c.Peak {
-			c.Peak, c.PeakAt = inUse, changes[i].at
+			c.Peak, c.PeakAt = inUse, at
 		}
 	}
 	slices.SortFunc(c.Waits, func(a, b time.Time) int { return a.Compare(b) })

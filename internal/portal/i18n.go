@@ -110,7 +110,8 @@ func (s *Server) setPreferences(w http.ResponseWriter, r *http.Request) {
 	}
 	if z := r.PostFormValue("tz"); z != "" {
 		if _, err := time.LoadLocation(z); err == nil {
-			http.SetCookie(w, &http.Cookie{Name: "tz", Value: z, Path: "/", MaxAge: year, SameSite: http.SameSiteStrictMode})
+			// Encoded as the page's script writes it (pickZone decodes it).
+			http.SetCookie(w, &http.Cookie{Name: "tz", Value: url.QueryEscape(z), Path: "/", MaxAge: year, SameSite: http.SameSiteStrictMode})
 		}
 	}
 	back := r.PostFormValue("back")

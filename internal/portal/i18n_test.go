@@ -323,7 +323,8 @@ func TestSetPreferencesRedirect(t *testing.T) {
 				t.Errorf("Location %q, want %q", got, tt.want)
 			}
 			cookies := cookiesByName(res)
-			for name, value := range map[string]string{"lang": "fr", "tz": "Europe/Paris"} {
+			// The zone is URL-encoded, as the page's script writes it (pickZone decodes it).
+			for name, value := range map[string]string{"lang": "fr", "tz": "Europe%2FParis"} {
 				c := cookies[name]
 				if c == nil {
 					t.Errorf("no cookie %s in %q", name, res.Header.Values("Set-Cookie"))

@@ -67,6 +67,7 @@ var messagesEN = map[string]string{
 	"accounts.none":      "You can see no licence pool in any account.",
 	"accounts.box.why":   "You may not list the accounts of this cluster. Name the account (namespace) you work in:",
 	"accounts.box.label": "Account (namespace)",
+	"accounts.box.bad":   "%q is not an account name: an account is a namespace (lower-case letters, digits and dashes).",
 	"accounts.box.open":  "Open",
 	"accounts.orders":    "Orders of your customers",
 

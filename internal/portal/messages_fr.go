@@ -66,6 +66,7 @@ var messagesFR = map[string]string{
 	"accounts.none":      "Vous ne voyez aucun pool de licences, dans aucun compte.",
 	"accounts.box.why":   "Vous ne pouvez pas lister les comptes de ce cluster. Indiquez le compte (espace de noms) dans lequel vous travaillez :",
 	"accounts.box.label": "Compte (espace de noms)",
+	"accounts.box.bad":   "%q n'est pas un nom de compte : un compte est un espace de noms (lettres minuscules, chiffres et tirets).",
 	"accounts.box.open":  "Ouvrir",
 	"accounts.orders":    "Commandes de vos clients",
 

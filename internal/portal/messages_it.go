@@ -66,6 +66,7 @@ var messagesIT = map[string]string{
 	"accounts.none":      "Non vedi alcun pool di licenze in nessun account.",
 	"accounts.box.why":   "Non puoi elencare gli account di questo cluster. Indica l'account (namespace) in cui lavori:",
 	"accounts.box.label": "Account (namespace)",
+	"accounts.box.bad":   "%q non è il nome di un account: un account è un namespace (lettere minuscole, cifre e trattini).",
 	"accounts.box.open":  "Apri",
 	"accounts.orders":    "Ordini dei tuoi clienti",
 

@@ -166,7 +166,10 @@ func (s *Server) change(fn func(*req) *page) http.HandlerFunc {
 
 // redirect sends the browser back to a page after a change, with a notice to show there.
 func (q *req) redirect(to string, notice string, n int) *page {
-	u, _ := url.Parse(to)
+	u, err := url.Parse(to)
+	if err != nil {
+		u = &url.URL{Path: "/"}
+	}
 	v := u.Query()
 	if notice != "" {
 		v.Set("notice", notice)
@@ -182,6 +185,9 @@ func (q *req) notice() string {
 	key := q.r.URL.Query().Get("notice")
 	if key == "" || !hasKey("notice."+key) {
 		return ""
+	}
+	if !strings.Contains(messagesEN["notice."+key], "%") {
+		return q.T("notice." + key)
 	}
 	var n int
 	_, _ = fmt.Sscan(q.r.URL.Query().Get("n"), &n)

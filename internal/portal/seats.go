@@ -3,6 +3,7 @@ package portal
 import (
 	"cmp"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -250,11 +251,16 @@ func (q *req) changeFailed(p *page, err error, what access.Refusal) {
 	}
 }
 
-// backQuery keeps the filters of the page a form was sent from (its "back" field).
+// backQuery keeps the filters of the page a form was sent from (its "back" field), parsed and
+// encoded again so that only a query of this portal's pages comes back.
 func backQuery(q *req) string {
 	back := q.r.PostFormValue("back")
 	if back == "" || back[0] != '?' {
 		return ""
 	}
-	return back
+	v, err := url.ParseQuery(back[1:])
+	if err != nil || len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
 }

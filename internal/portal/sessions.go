@@ -197,7 +197,7 @@ func (s *Server) endSessions(q *req) *page {
 	ns := q.r.PathValue("ns")
 	p := q.newPage("sessions", "sessions", ns, q.T("sessions.title"))
 	names := slices.Compact(slices.Sorted(slices.Values(q.r.PostForm["session"])))
-	back := q.r.PostFormValue("back")
+	back := backQuery(q)
 	values, _ := url.ParseQuery(strings.TrimPrefix(back, "?"))
 	f := parseSessionFilter(values, q.loc)
 	if len(names) == 0 {
