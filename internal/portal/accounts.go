@@ -3,18 +3,16 @@ package portal
 import (
 	"cmp"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
-	"github.com/seatkeeper/seatkeeper/internal/access"
 )
 
 // account is a customer account (a namespace) on the accounts page.
@@ -42,9 +40,6 @@ func (s *Server) accountsPage(q *req) *page {
 	p := q.newPage("accounts", "accounts", "", q.T("accounts.title"))
 	d := &accountsData{Default: s.defNS}
 	p.Data = d
-	if bad := q.r.URL.Query().Get("bad"); bad != "" {
-		p.Problems = append(p.Problems, q.T("accounts.box.bad", bad))
-	}
 	var wg sync.WaitGroup
 	wg.Go(func() { d.CanOrders = q.can("list", "customerorders", "") })
 	defer wg.Wait()
@@ -62,13 +57,16 @@ func (s *Server) accountsPage(q *req) *page {
 		slices.SortFunc(d.Accounts, func(a, b account) int { return cmp.Compare(a.Name, b.Name) })
 		return p
 	}
-	if q.refusedQuietly(p, err) {
+	if !apierrors.IsForbidden(err) {
+		// Not a refusal to list everywhere (which the namespaces below answer): say what.
+		q.readFailed(p, err, reading("licence pools", ""))
+		d.Box = true
 		return p
 	}
 	var nss corev1.NamespaceList
 	if err := q.v.Client.List(q.ctx, &nss, client.Limit(maxProbedNamespaces)); err != nil {
 		d.Box = true
-		if !q.refusedQuietly(p, err) {
+		if !apierrors.IsForbidden(err) {
 			q.problem(p, err)
 		}
 		return p
@@ -93,22 +91,15 @@ func (s *Server) accountsPage(q *req) *page {
 	return p
 }
 
-// refusedQuietly tells whether err is a refusal that the page answers by another route (no
-// message): a 403. Other errors are the caller's.
-func (q *req) refusedQuietly(p *page, err error) bool {
-	if meta.IsNoMatchError(err) {
-		q.refused(p, err, access.Refusal{})
-		return true
-	}
-	return isForbidden(err)
-}
-
-// openAccount is the namespace box: it goes to the account the viewer named.
-func (s *Server) openAccount(w http.ResponseWriter, r *http.Request) {
-	ns := strings.TrimSpace(r.URL.Query().Get("ns"))
+// openAccount is the namespace box: it goes to the account the viewer named, or says why not.
+func (s *Server) openAccount(q *req) *page {
+	ns := strings.TrimSpace(q.r.URL.Query().Get("ns"))
 	if len(validation.IsDNS1123Label(ns)) > 0 {
-		http.Redirect(w, r, "/?bad="+url.QueryEscape(ns), http.StatusSeeOther)
-		return
+		p := s.accountsPage(q)
+		p.Problems = append(p.Problems, q.T("accounts.box.bad", ns))
+		p.status = http.StatusBadRequest
+		return p
 	}
-	http.Redirect(w, r, "/ns/"+ns+"/", http.StatusSeeOther)
+	http.Redirect(q.w, q.r, accountPath(ns, ""), http.StatusSeeOther)
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"k8s.io/client-go/rest"
@@ -52,8 +53,10 @@ func (l *Local) URL() string {
 // cookieName is per port: cookies do not tell ports apart, and two portals may run at once.
 func (l *Local) cookieName() string { return fmt.Sprintf("seatkeeper-portal-%d", l.port) }
 
+// Viewer is the kubeconfig's user, whoever passed the Guard.
 func (l *Local) Viewer(*http.Request) (*Viewer, error) { return l.viewer, nil }
 
+// Guard lets through only the browser that opened the printed address, under the loopback name.
 func (l *Local) Guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !l.loopbackHost(r.Host) {
@@ -69,11 +72,7 @@ func (l *Local) Guard(next http.Handler) http.Handler {
 				HttpOnly: true, SameSite: http.SameSiteStrictMode})
 			q := r.URL.Query()
 			q.Del("token")
-			to := "/" + strings.TrimLeft(r.URL.Path, "/") // a path of this portal, never //host
-			if len(q) > 0 {
-				to += "?" + q.Encode()
-			}
-			http.Redirect(w, r, to, http.StatusSeeOther)
+			http.Redirect(w, r, localPath(r.URL.Path, q), http.StatusSeeOther)
 			return
 		}
 		ck, err := r.Cookie(l.cookieName())
@@ -110,19 +109,42 @@ func NewBearer(cfg *rest.Config) *Bearer {
 	return &Bearer{base: base}
 }
 
+// csrfCookie holds the in-cluster portal's CSRF secret of one browser. The key is not the bearer
+// token, which the proxy renews every few minutes (that would void every open form), nor a
+// secret of the process (replicas would not share it): a random value per browser, which another
+// site can neither read nor set, and whose HMAC every form carries.
+const csrfCookie = "seatkeeper-portal-csrf"
+
+// Guard asks a request without a bearer token to sign in, and gives a browser its CSRF secret.
 func (b *Bearer) Guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" && !strings.HasPrefix(r.URL.Path, "/static/") && bearerToken(r) == "" {
 			refuse(w, r, http.StatusUnauthorized, "guard.signin")
 			return
 		}
+		if c, err := r.Cookie(csrfCookie); err != nil || len(c.Value) < 32 {
+			secret := make([]byte, 32)
+			if _, err := rand.Read(secret); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			c := &http.Cookie{Name: csrfCookie, Value: base64.RawURLEncoding.EncodeToString(secret), Path: "/",
+				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"}
+			http.SetCookie(w, c)
+			r.AddCookie(c) // this request's forms already carry it
+		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// Viewer is the request's user, known by their bearer token.
 func (b *Bearer) Viewer(r *http.Request) (*Viewer, error) {
 	token := bearerToken(r)
 	if token == "" {
+		return nil, errSignIn
+	}
+	secret, err := r.Cookie(csrfCookie)
+	if err != nil {
 		return nil, errSignIn
 	}
 	cfg := rest.CopyConfig(b.base)
@@ -131,7 +153,7 @@ func (b *Bearer) Viewer(r *http.Request) (*Viewer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Viewer{Client: c, csrfKey: []byte(token)}, nil
+	return &Viewer{Client: c, csrfKey: []byte(secret.Value)}, nil
 }
 
 func bearerToken(r *http.Request) string {
@@ -142,7 +164,8 @@ func bearerToken(r *http.Request) string {
 	return strings.TrimSpace(token)
 }
 
-// csrfToken is what every form of the viewer's pages carries: an HMAC of the viewer's secret,
+// csrfToken is what every form of the viewer's pages carries: an HMAC of the viewer's secret
+// (the local token, or the in-cluster portal's CSRF cookie),
 // which another site can neither read (same-origin policy) nor compute.
 func (v *Viewer) csrfToken() string {
 	m := hmac.New(sha256.New, v.csrfKey)
@@ -163,6 +186,13 @@ func (v *Viewer) checkChange(r *http.Request) bool {
 		}
 	}
 	return equal(r.PostFormValue("csrf"), v.csrfToken())
+}
+
+// localPath is a path of this portal with a query, for a redirect: it never names another host
+// (//evil.example, /\evil.example), and control characters are escaped.
+func localPath(p string, q url.Values) string {
+	u := url.URL{Path: "/" + strings.TrimLeft(strings.ReplaceAll(p, "\\", "/"), "/"), RawQuery: q.Encode()}
+	return u.String()
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -114,9 +114,10 @@ func (s *Server) setPreferences(w http.ResponseWriter, r *http.Request) {
 			http.SetCookie(w, &http.Cookie{Name: "tz", Value: url.QueryEscape(z), Path: "/", MaxAge: year, SameSite: http.SameSiteStrictMode})
 		}
 	}
-	back := r.PostFormValue("back")
-	if back == "" || back[0] != '/' || len(back) > 1 && (back[1] == '/' || back[1] == '\\') {
-		back = "/" // only a path of this portal: no open redirect
+	// Only a path of this portal: no open redirect.
+	back, err := url.Parse(r.PostFormValue("back"))
+	if err != nil || back.Scheme != "" || back.Host != "" || back.User != nil {
+		back = &url.URL{Path: "/"}
 	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	http.Redirect(w, r, localPath(back.Path, back.Query()), http.StatusSeeOther)
 }

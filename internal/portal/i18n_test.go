@@ -66,7 +66,9 @@ func TestCatalogs(t *testing.T) {
 var (
 	templateKey = regexp.MustCompile(`\.T "([^"]+)"`)
 	goKey       = regexp.MustCompile(`q\.T\("([^"]+)"\s*[,)]`)
-	refusalWhat = regexp.MustCompile(`What: "([^"]+)"`)
+	// The actions of refusals: reading("seats", ns) is "read seats"; changing and ordering name
+	// the whole action.
+	refusalWhat = regexp.MustCompile(`(reading|changing|ordering)\("([^"]+)"`)
 )
 
 // TestTemplatesUseKnownKeys checks that every key the templates and the code name exists, and
@@ -106,8 +108,12 @@ func TestTemplatesUseKnownKeys(t *testing.T) {
 			used[m[1]] = append(used[m[1]], name)
 		}
 		for _, m := range refusalWhat.FindAllStringSubmatch(string(b), -1) {
-			if !slices.Contains(actions, m[1]) {
-				actions = append(actions, m[1])
+			action := m[2]
+			if m[1] == "reading" {
+				action = "read " + action
+			}
+			if !slices.Contains(actions, action) {
+				actions = append(actions, action)
 			}
 		}
 	}
@@ -151,7 +157,7 @@ func TestTemplatesUseKnownKeys(t *testing.T) {
 	}
 	family("lang.", languages...)
 	family("export.format.", csvFormatNames...)
-	for _, g := range []string{"host", "token", "signin", "csrf"} {
+	for _, g := range []string{"host", "token", "signin", "csrf", "account"} {
 		family("guard.", g, g+".title")
 	}
 	family("notice.", "seat-on", "seat-off", "seat-added", "ended", "assigned", "cancelled")
@@ -309,8 +315,8 @@ func TestSetPreferencesRedirect(t *testing.T) {
 		{back: "//evil.example", want: "/"},
 		{back: "//evil.example/ns/a/seats", want: "/"},
 		{back: "https://evil.example", want: "/"},
-		{back: "/\\evil", want: "/"},
-		{back: "evil", want: "/"},
+		{back: "/\\evil", want: "/evil"}, // a path of the portal, not //evil
+		{back: "evil", want: "/evil"},
 		{back: "", want: "/"},
 	}
 	for _, tt := range tests {

@@ -79,6 +79,11 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			}
 		}()
 	}
+	if watching == 0 {
+		// Nothing this viewer may follow: 204 tells the browser's EventSource to stop asking.
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -86,10 +91,6 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	// retry: how soon the browser reconnects after the feed ends.
 	fmt.Fprintf(w, "retry: 500\n: watching %d kinds\n\n", watching)
 	flusher.Flush()
-	if watching == 0 {
-		<-ctx.Done()
-		return
-	}
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {

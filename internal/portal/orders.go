@@ -3,6 +3,7 @@ package portal
 import (
 	"cmp"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
-	"github.com/seatkeeper/seatkeeper/internal/access"
 )
 
 // orderView is one CustomerOrder on the orders page.
@@ -75,9 +75,7 @@ func (q *req) fillOrders(p *page) *ordersData {
 	defer func() { d.CanChange = <-canChange }()
 	var orders v1alpha1.CustomerOrderList
 	if err := q.v.Client.List(q.ctx, &orders); err != nil {
-		if !q.refused(p, err, access.Refusal{What: "read orders", Role: access.RolePartner, ClusterScoped: true}) {
-			q.problem(p, err)
-		}
+		q.readFailed(p, err, ordering("read orders"))
 		return d
 	}
 	for i := range orders.Items {
@@ -118,7 +116,7 @@ func (s *Server) assignOrder(q *req) *page {
 	customer := strings.TrimSpace(q.r.PostFormValue("customer"))
 	if len(validation.IsDNS1123Label(customer)) > 0 {
 		p.Problems = append(p.Problems, q.T("orders.assign.bad", customer))
-		p.status = 400
+		p.status = http.StatusBadRequest
 		q.fillOrders(p)
 		return p
 	}
@@ -126,7 +124,7 @@ func (s *Server) assignOrder(q *req) *page {
 	order.Name = name
 	patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"customer":%q}}`, customer))
 	if err := q.v.Client.Patch(q.ctx, order, patch); err != nil {
-		q.changeFailed(p, err, access.Refusal{What: "assign orders", Role: access.RolePartner, ClusterScoped: true})
+		q.changeFailed(p, err, ordering("assign orders"))
 		q.fillOrders(p)
 		return p
 	}
@@ -144,15 +142,18 @@ func (s *Server) cancelOrder(q *req) *page {
 				d.Confirm = &d.Orders[i]
 			}
 		}
-		if d.Confirm != nil {
-			p.template, p.Live = "confirm-cancel", ""
+		if d.Confirm == nil {
+			p.Problems = append(p.Problems, q.T("orders.notfound", name))
+			p.status = http.StatusNotFound
+			return p
 		}
+		p.template, p.Live = "confirm-cancel", ""
 		return p
 	}
 	order := &v1alpha1.CustomerOrder{}
 	order.Name = name
 	if err := q.v.Client.Patch(q.ctx, order, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancelled":true}}`))); err != nil {
-		q.changeFailed(p, err, access.Refusal{What: "cancel orders", Role: access.RolePartner, ClusterScoped: true})
+		q.changeFailed(p, err, ordering("cancel orders"))
 		q.fillOrders(p)
 		return p
 	}

@@ -3,16 +3,16 @@ package portal
 import (
 	"cmp"
 	"html/template"
+	"net/http"
 	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
-	"github.com/seatkeeper/seatkeeper/internal/access"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
 )
 
 // poolView is what the pages show of a pool.
@@ -26,7 +26,6 @@ type poolView struct {
 	SessionsLimit              *int32
 	// ManagedBy is the system that decides grants, when it is not seatkeeper.
 	ManagedBy string
-	Ready     bool
 	Message   string
 }
 
@@ -56,7 +55,7 @@ func poolViewOf(p *v1alpha1.LicensePool) poolView {
 	v.ExpiringSoon = meta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionExpiringSoon)
 	v.Expired = meta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionExpired)
 	if c := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionReady); c != nil {
-		v.Ready, v.Message = c.Status == metav1.ConditionTrue, c.Message
+		v.Message = c.Message
 	}
 	return v
 }
@@ -73,9 +72,7 @@ func (s *Server) poolsPage(q *req) *page {
 	p.Data = d
 	var pools v1alpha1.LicensePoolList
 	if err := q.v.Client.List(q.ctx, &pools, client.InNamespace(ns)); err != nil {
-		if !q.refused(p, err, access.Refusal{What: "read licence pools", Role: access.RoleReports, Namespace: ns}) {
-			q.problem(p, err)
-		}
+		q.readFailed(p, err, reading("licence pools", ns))
 		return p
 	}
 	for i := range pools.Items {
@@ -94,13 +91,15 @@ type licenceOrder struct {
 
 type licenceData struct {
 	Pool poolView
-	// Devices and Users are the Bound seats of each kind.
-	Devices, Users int
-	Rules          v1alpha1.SessionPolicy
-	Orders         []licenceOrder
-	Chart          template.HTML
-	Summary        string
-	Usage          usageChart
+	// Devices is the Bound seats of unattended machines and registered clients.
+	Devices int
+	Rules   v1alpha1.SessionPolicy
+	// DefaultHeartbeat and DefaultRetain are the API's defaults, for a policy that leaves them out.
+	DefaultHeartbeat, DefaultRetain time.Duration
+	Orders                          []licenceOrder
+	Chart                           template.HTML
+	Summary                         string
+	Usage                           usageChart
 }
 
 // licencePage is one pool: the licence, its limits and rules, the orders that add to it, and the
@@ -113,13 +112,14 @@ func (s *Server) licencePage(q *req) *page {
 		switch {
 		case apierrors.IsNotFound(err):
 			p.Problems = append(p.Problems, q.T("licence.notfound", name, ns))
-			p.status = 404
-		case !q.refused(p, err, access.Refusal{What: "read licence pools", Role: access.RoleReports, Namespace: ns}):
+			p.status = http.StatusNotFound
+		case !q.refused(p, err, reading("licence pools", ns)):
 			q.problem(p, err)
 		}
 		return p
 	}
-	d := &licenceData{Pool: poolViewOf(pool), Rules: pool.Spec.SessionPolicy}
+	d := &licenceData{Pool: poolViewOf(pool), Rules: pool.Spec.SessionPolicy,
+		DefaultHeartbeat: allocator.DefaultPolicy.HeartbeatTimeout, DefaultRetain: allocator.DefaultPolicy.RetainEnded}
 	p.Data = d
 	if pool.Spec.DisplayName != "" {
 		p.Title = pool.Spec.DisplayName
@@ -128,41 +128,39 @@ func (s *Server) licencePage(q *req) *page {
 	var seats v1alpha1.SeatAssignmentList
 	if err := listMatching(q, &seats, ns, "spec.poolName", name); err == nil {
 		for _, st := range seats.Items {
-			if st.Spec.PoolName != name || st.Status.Phase != v1alpha1.SeatBound {
-				continue
-			}
-			if st.Spec.Assignee.Kind == v1alpha1.AssigneeDevice {
+			if st.Spec.PoolName == name && st.Status.Phase == v1alpha1.SeatBound && st.Spec.Assignee.Kind == v1alpha1.AssigneeDevice {
 				d.Devices++
-			} else {
-				d.Users++
 			}
 		}
-	} else if !q.refused(p, err, access.Refusal{What: "read seats", Role: access.RoleReports, Namespace: ns}) {
-		q.problem(p, err)
+	} else {
+		q.readFailed(p, err, reading("seats", ns))
 	}
 
+	readOrders := true
 	for _, o := range pool.Status.Orders {
 		lo := licenceOrder{Name: o.Name, Seats: o.Seats, Sessions: o.ConcurrentSessions}
 		if o.ExpiresAt != nil {
 			lo.ExpiresAt = o.ExpiresAt.Time
 		}
 		// The start of the term is on the order, which only partners may read: without it the
-		// page shows the end alone.
+		// page shows the end alone (and asks no more after the first refusal).
 		var order v1alpha1.CustomerOrder
-		if err := q.v.Client.Get(q.ctx, client.ObjectKey{Name: o.Name}, &order); err == nil && order.Spec.StartsAt != nil {
-			lo.StartsAt = order.Spec.StartsAt.Time
+		if readOrders {
+			err := q.v.Client.Get(q.ctx, client.ObjectKey{Name: o.Name}, &order)
+			readOrders = !apierrors.IsForbidden(err)
+			if err == nil && order.Spec.StartsAt != nil {
+				lo.StartsAt = order.Spec.StartsAt.Time
+			}
 		}
 		d.Orders = append(d.Orders, lo)
 	}
 
 	var sessions v1alpha1.SharedSessionList
 	if err := listMatching(q, &sessions, ns, "spec.poolName", name); err != nil {
-		if !q.refused(p, err, access.Refusal{What: "read sessions", Role: access.RoleReports, Namespace: ns}) {
-			q.problem(p, err)
-		}
+		q.readFailed(p, err, reading("sessions", ns))
 		return p
 	}
-	retain := 24 * time.Hour
+	retain := allocator.DefaultPolicy.RetainEnded
 	if r := pool.Spec.SessionPolicy.RetainEnded; r != nil && r.Duration > 0 {
 		retain = r.Duration
 	}

@@ -84,7 +84,7 @@ func (s *Server) routes() http.Handler {
 	static := http.FileServerFS(assets)
 	mux.Handle("GET /static/", static)
 	mux.HandleFunc("GET /{$}", s.view(s.accountsPage))
-	mux.HandleFunc("GET /account", s.openAccount)
+	mux.HandleFunc("GET /account", s.view(s.openAccount))
 	mux.HandleFunc("GET /ns/{ns}/{$}", s.view(s.poolsPage))
 	mux.HandleFunc("GET /ns/{ns}/pools/{pool}", s.view(s.licencePage))
 	mux.HandleFunc("GET /ns/{ns}/seats", s.view(s.seatsPage))
@@ -115,7 +115,7 @@ type Authenticator interface {
 // their CSRF tokens derive from.
 type Viewer struct {
 	Client client.WithWatch
-	// csrfKey is secret to the viewer and the portal: the local token or the bearer token.
+	// csrfKey is secret to the viewer and the portal: the local token or the CSRF cookie.
 	csrfKey []byte
 }
 

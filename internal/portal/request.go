@@ -16,6 +16,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/internal/access"
@@ -44,8 +45,11 @@ type page struct {
 	// Section is the navigation entry to highlight: accounts, licences, seats, sessions, orders.
 	Section string
 	NS      string
-	// Self is the page's own address (a GET), where its forms come back to.
+	// Self is the page's own address (a GET), where its forms come back to and which the live
+	// refresh fetches.
 	Self string
+	// ShowOrders: the viewer may read orders, so the navigation offers them.
+	ShowOrders bool
 	// Live is the query of /live that feeds this page's updates; empty: the page does not follow.
 	Live string
 	// Notice is a success message, Problems are failures, Refusals the API server's refusals
@@ -118,6 +122,9 @@ func (q *req) Back() string {
 // newReq reads the viewer and the preferences of a request.
 func (s *Server) newReq(w http.ResponseWriter, r *http.Request) (*req, error) {
 	q := &req{s: s, w: w, r: r, lang: pickLanguage(r), loc: pickZone(r), now: s.clock.Now()}
+	if ns := r.PathValue("ns"); ns != "" && len(validation.IsDNS1123Label(ns)) > 0 {
+		return q, errNoAccount
+	}
 	v, err := s.auth.Viewer(r)
 	if err != nil {
 		return q, err
@@ -126,7 +133,10 @@ func (s *Server) newReq(w http.ResponseWriter, r *http.Request) (*req, error) {
 	return q, nil
 }
 
-// view serves a page: fn reads what it shows and returns it.
+// errNoAccount is an address whose account is no namespace name.
+var errNoAccount = errors.New("no such account")
+
+// view serves a page: fn reads what it shows and returns it, or nil when it redirected.
 func (s *Server) view(fn func(*req) *page) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q, err := s.newReq(w, r)
@@ -137,7 +147,9 @@ func (s *Server) view(fn func(*req) *page) http.HandlerFunc {
 		ctx, cancel := withTimeout(r)
 		defer cancel()
 		q.ctx = ctx
-		q.render(fn(q))
+		if p := fn(q); p != nil { // nil: fn redirected
+			q.render(p)
+		}
 	}
 }
 
@@ -202,6 +214,8 @@ func (q *req) render(p *page) {
 	name := "layout"
 	if q.r.Header.Get("X-Portal-Partial") == "live" {
 		name = "live"
+	} else {
+		p.ShowOrders = q.can("list", "customerorders", "")
 	}
 	var buf bytes.Buffer
 	if err := q.s.pages.execute(p.template, name, &buf, p); err != nil {
@@ -219,8 +233,12 @@ func (q *req) render(p *page) {
 
 // failed answers a request whose viewer is unknown.
 func (s *Server) failed(w http.ResponseWriter, r *http.Request, q *req, err error) {
-	if errors.Is(err, errSignIn) {
+	switch {
+	case errors.Is(err, errSignIn):
 		refuse(w, r, http.StatusUnauthorized, "guard.signin")
+		return
+	case errors.Is(err, errNoAccount):
+		refuse(w, r, http.StatusNotFound, "guard.account")
 		return
 	}
 	s.log.Error(err, "portal request")
@@ -249,6 +267,28 @@ func (q *req) refused(p *page, err error, what access.Refusal) bool {
 	return false
 }
 
+// readFailed puts a failed read on page p: a refusal as the role that allows it, else the error.
+func (q *req) readFailed(p *page, err error, what access.Refusal) {
+	if !q.refused(p, err, what) {
+		q.problem(p, err)
+	}
+}
+
+// reading is the refusal of reading what (licence pools, seats, sessions) in account ns.
+func reading(what, ns string) access.Refusal {
+	return access.Refusal{What: "read " + what, Role: access.RoleReports, Namespace: ns}
+}
+
+// changing is the refusal of a change (change seats, end sessions) in account ns.
+func changing(what, ns string) access.Refusal {
+	return access.Refusal{What: what, Role: access.RoleLicenses, Namespace: ns}
+}
+
+// ordering is the refusal of an action on orders (cluster-scoped: a partner's).
+func ordering(what string) access.Refusal {
+	return access.Refusal{What: what, Role: access.RolePartner, ClusterScoped: true}
+}
+
 // problem records an error that is no refusal.
 func (q *req) problem(p *page, err error) {
 	p.Problems = append(p.Problems, q.T("error.api", err.Error()))
@@ -270,11 +310,9 @@ func (q *req) refusal(r access.Refusal) string {
 		r.What = what
 		return r.Message()
 	}
-	switch {
-	case r.ClusterScoped:
+	// The portal works in one account at a time, or on orders: never "all namespaces".
+	if r.ClusterScoped {
 		return q.T("refusal.cluster", what, r.Role)
-	case r.AllNamespaces:
-		return q.T("refusal.all", what, r.Role, access.RoleSupervisor)
 	}
 	return q.T("refusal.namespace", what, r.Namespace, r.Role, access.RoleSupervisor)
 }
@@ -330,26 +368,14 @@ func (ps *pageSet) execute(pageName, block string, buf *bytes.Buffer, data any) 
 }
 
 var templateFuncs = template.FuncMap{
-	"deref": func(p *int32) int32 {
-		if p == nil {
-			return 0
+	"list": func(s ...string) []string { return s },
+	// ratio is used/limit, with ∞ for no limit.
+	"ratio": func(used int32, limit *int32) string {
+		if limit == nil {
+			return fmt.Sprintf("%d/∞", used)
 		}
-		return *p
+		return fmt.Sprintf("%d/%d", used, *limit)
 	},
-	"query": func(pairs ...string) template.URL {
-		v := url.Values{}
-		for i := 0; i+1 < len(pairs); i += 2 {
-			if pairs[i+1] != "" {
-				v.Set(pairs[i], pairs[i+1])
-			}
-		}
-		if len(v) == 0 {
-			return ""
-		}
-		return template.URL("?" + v.Encode())
-	},
-	"pathEscape": url.PathEscape,
-	"list":       func(s ...string) []string { return s },
 }
 
 // securityHeaders sets the headers of every answer: no framing, no inline script, no referrer
@@ -378,7 +404,10 @@ func refuse(w http.ResponseWriter, r *http.Request, status int, key string) {
 		lang, template.HTMLEscapeString(title), template.HTMLEscapeString(title), template.HTMLEscapeString(translate(lang, key)))
 }
 
-func isForbidden(err error) bool { return apierrors.IsForbidden(err) }
+// accountPath is the address of a section of account ns ("" for its licences).
+func accountPath(ns, section string) string {
+	return "/ns/" + url.PathEscape(ns) + "/" + section
+}
 
 // newPage starts a page of a section (accounts, licences, seats, sessions, orders), in account ns
 // for the sections that have one.
@@ -394,7 +423,7 @@ func (q *req) newPage(template, section, ns, title string) *page {
 	}
 	switch section {
 	case "seats", "sessions":
-		p.Self = "/ns/" + ns + "/" + section
+		p.Self = accountPath(ns, section)
 	case "orders":
 		p.Self = "/orders"
 	default:

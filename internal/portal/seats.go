@@ -3,6 +3,7 @@ package portal
 import (
 	"cmp"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -83,6 +84,8 @@ type seatsData struct {
 	Pools    []poolView
 	Products []string
 	CanAdd   bool
+	// Readable: the viewer may read the seats (else the filter is not offered).
+	Readable bool
 	// Form is what the add form had when it was refused, to fill it again.
 	Form struct{ Pool, Assignee, Kind string }
 }
@@ -96,7 +99,7 @@ func (s *Server) seatsPage(q *req) *page {
 }
 
 func (q *req) fillSeats(p *page, ns string) {
-	query := q.r.URL.Query()
+	query, _ := url.ParseQuery(strings.TrimPrefix(q.Back(), "?"))
 	d := &seatsData{Filter: seatFilter{Pool: query.Get("pool"), Product: query.Get("product"), Assignee: query.Get("assignee")}}
 	if prev, ok := p.Data.(*seatsData); ok {
 		d.Form = prev.Form
@@ -113,11 +116,10 @@ func (q *req) fillSeats(p *page, ns string) {
 	seatErr := listMatching(q, &seats, ns, "spec.poolName", d.Filter.Pool)
 	wg.Wait()
 	if seatErr != nil {
-		if !q.refused(p, seatErr, access.Refusal{What: "read seats", Role: access.RoleReports, Namespace: ns}) {
-			q.problem(p, seatErr)
-		}
+		q.readFailed(p, seatErr, reading("seats", ns))
 		return
 	}
+	d.Readable = true
 	byName := map[string]*poolView{}
 	if poolErr == nil {
 		for i := range pools.Items {
@@ -161,27 +163,33 @@ func (s *Server) toggleSeat(q *req) *page {
 	ns, name := q.r.PathValue("ns"), q.r.PathValue("seat")
 	on := q.r.PostFormValue("enabled") == "true"
 	p := q.newPage("seats", "seats", ns, q.T("seats.title"))
-	back := "/ns/" + ns + "/seats" + backQuery(q)
+	back := accountPath(ns, "seats") + backQuery(q)
 	seat := &v1alpha1.SeatAssignment{}
 	if err := q.v.Client.Get(q.ctx, client.ObjectKey{Namespace: ns, Name: name}, seat); err != nil {
-		q.changeFailed(p, err, access.Refusal{What: "change seats", Role: access.RoleLicenses, Namespace: ns})
+		q.changeFailed(p, err, reading("seats", ns))
 		q.fillSeats(p, ns)
 		return p
 	}
-	if on {
-		pool := &v1alpha1.LicensePool{}
-		if err := q.v.Client.Get(q.ctx, client.ObjectKey{Namespace: ns, Name: seat.Spec.PoolName}, pool); err == nil {
-			if v := poolViewOf(pool); !v.SeatFree() {
-				p.Problems = append(p.Problems, q.T("seats.unavailable.long", seat.Spec.PoolName))
-				p.status = 409
-				q.fillSeats(p, ns)
-				return p
-			}
+	pool := &v1alpha1.LicensePool{}
+	if err := q.v.Client.Get(q.ctx, client.ObjectKey{Namespace: ns, Name: seat.Spec.PoolName}, pool); err == nil {
+		v := poolViewOf(pool)
+		var why string
+		switch {
+		case v.ManagedBy != "":
+			why = q.T("seats.managed.long", seat.Spec.PoolName, v.ManagedBy)
+		case on && !v.SeatFree():
+			why = q.T("seats.unavailable.long", seat.Spec.PoolName)
+		}
+		if why != "" {
+			p.Problems = append(p.Problems, why)
+			p.status = http.StatusConflict
+			q.fillSeats(p, ns)
+			return p
 		}
 	}
 	patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"enabled":%t}}`, on))
 	if err := q.v.Client.Patch(q.ctx, seat, patch); err != nil {
-		q.changeFailed(p, err, access.Refusal{What: "change seats", Role: access.RoleLicenses, Namespace: ns})
+		q.changeFailed(p, err, changing("change seats", ns))
 		q.fillSeats(p, ns)
 		return p
 	}
@@ -205,7 +213,7 @@ func (s *Server) addSeat(q *req) *page {
 	p.Data = form
 	if pool == "" || assignee == "" {
 		p.Problems = append(p.Problems, q.T("seats.add.missing"))
-		p.status = 400
+		p.status = http.StatusBadRequest
 		q.fillSeats(p, ns)
 		return p
 	}
@@ -214,11 +222,11 @@ func (s *Server) addSeat(q *req) *page {
 		Spec:       v1alpha1.SeatAssignmentSpec{PoolName: pool, Assignee: v1alpha1.Assignee{Kind: kind, Name: assignee}},
 	}
 	if err := q.v.Client.Create(q.ctx, seat); err != nil {
-		q.changeFailed(p, err, access.Refusal{What: "add seats", Role: access.RoleLicenses, Namespace: ns})
+		q.changeFailed(p, err, changing("add seats", ns))
 		q.fillSeats(p, ns)
 		return p
 	}
-	return q.redirect("/ns/"+ns+"/seats"+backQuery(q), "seat-added", 1)
+	return q.redirect(accountPath(ns, "seats")+backQuery(q), "seat-added", 1)
 }
 
 var notNameChars = regexp.MustCompile(`[^a-z0-9]+`)
@@ -242,10 +250,17 @@ func (q *req) changeFailed(p *page, err error, what access.Refusal) {
 	if q.refused(p, err, what) {
 		return
 	}
+	status := http.StatusUnprocessableEntity
+	switch {
+	case apierrors.IsNotFound(err):
+		status = http.StatusNotFound
+	case apierrors.IsConflict(err), apierrors.IsAlreadyExists(err):
+		status = http.StatusConflict
+	}
 	switch {
 	case apierrors.IsInvalid(err), apierrors.IsConflict(err), apierrors.IsAlreadyExists(err), apierrors.IsNotFound(err):
 		p.Problems = append(p.Problems, q.T("error.refused", err.Error()))
-		p.status = 422
+		p.status = status
 	default:
 		q.problem(p, err)
 	}

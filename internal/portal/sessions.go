@@ -3,10 +3,12 @@ package portal
 import (
 	"cmp"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
-	"github.com/seatkeeper/seatkeeper/internal/access"
 	"github.com/seatkeeper/seatkeeper/internal/report"
 )
 
@@ -115,9 +116,12 @@ func (f sessionFilter) Values() map[string]string {
 type sessionsData struct {
 	Filter             sessionFilter
 	Active, Queue, Log []sessionView
-	Pools              []string
-	CanEnd             bool
-	Formats            []string
+	// Pools are the account's pools, for the filter.
+	Pools  []string
+	CanEnd bool
+	// Readable: the viewer may read the sessions (else the filters and export are not offered).
+	Readable bool
+	Formats  []string
 	// Confirm lists the sessions the viewer chose to end, for the confirmation step.
 	Confirm []sessionView
 }
@@ -134,22 +138,35 @@ func (s *Server) sessionsPage(q *req) *page {
 func (q *req) fillSessions(p *page, ns string, f sessionFilter) []v1alpha1.SharedSession {
 	d := &sessionsData{Filter: f, Formats: csvFormatNames}
 	p.Data = d
-	canEnd := make(chan bool, 1)
-	go func() { canEnd <- q.can("patch", "sharedsessions", ns) }()
-	defer func() { d.CanEnd = <-canEnd }()
+	// Ending anyone's session is a licence manager's: patch, and the verb manage that the
+	// agents' admission policy asks for (an agent may patch only its own sessions).
+	var canPatch, canManage bool
+	var pools v1alpha1.LicensePoolList
+	var poolErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { canPatch = q.can("patch", "sharedsessions", ns) })
+	wg.Go(func() { canManage = q.can("manage", "sharedsessions", ns) })
+	wg.Go(func() { poolErr = q.v.Client.List(q.ctx, &pools, client.InNamespace(ns)) })
+	defer func() {
+		wg.Wait()
+		d.CanEnd = canPatch && canManage
+		if poolErr == nil {
+			for _, pl := range pools.Items {
+				d.Pools = append(d.Pools, pl.Name)
+			}
+			slices.Sort(d.Pools)
+			d.Pools = slices.Compact(d.Pools)
+		}
+	}()
 	var list v1alpha1.SharedSessionList
 	if err := listMatching(q, &list, ns, "spec.poolName", f.Pool); err != nil {
-		if !q.refused(p, err, access.Refusal{What: "read sessions", Role: access.RoleReports, Namespace: ns}) {
-			q.problem(p, err)
-		}
+		q.readFailed(p, err, reading("sessions", ns))
 		return nil
 	}
+	d.Readable = true
 	sortSessions(list.Items)
 	for i := range list.Items {
 		v := sessionViewOf(&list.Items[i], q.now)
-		if !slices.Contains(d.Pools, v.Pool) {
-			d.Pools = append(d.Pools, v.Pool)
-		}
 		if f.Pool != "" && v.Pool != f.Pool || f.Holder != "" && v.Holder != f.Holder {
 			continue
 		}
@@ -163,7 +180,6 @@ func (q *req) fillSessions(p *page, ns string, f sessionFilter) []v1alpha1.Share
 			d.Log = append(d.Log, v)
 		}
 	}
-	slices.Sort(d.Pools)
 	slices.SortStableFunc(d.Queue, func(a, b sessionView) int {
 		return cmp.Or(cmp.Compare(a.Pool, b.Pool), cmp.Compare(positionOrLast(a.Position), positionOrLast(b.Position)))
 	})
@@ -227,16 +243,16 @@ func (s *Server) endSessions(q *req) *page {
 			ended++
 		case apierrors.IsNotFound(err):
 			p.Problems = append(p.Problems, q.T("sessions.end.gone", name))
-		case isForbidden(err):
+		case apierrors.IsForbidden(err):
 			if len(p.Refusals) == 0 {
-				q.refused(p, err, access.Refusal{What: "end sessions", Role: access.RoleLicenses, Namespace: ns})
+				q.refused(p, err, changing("end sessions", ns))
 			}
 		default:
-			q.changeFailed(p, err, access.Refusal{What: "end sessions", Role: access.RoleLicenses, Namespace: ns})
+			q.changeFailed(p, err, changing("end sessions", ns))
 		}
 	}
 	if len(p.Refusals) == 0 && len(p.Problems) == 0 {
-		return q.redirect("/ns/"+ns+"/sessions"+back, "ended", ended)
+		return q.redirect(accountPath(ns, "sessions")+back, "ended", ended)
 	}
 	if ended > 0 {
 		p.Notice = q.T("notice.ended", ended)
@@ -280,7 +296,8 @@ func (s *Server) exportSessions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		layout = time.RFC3339
 	}
-	f := parseSessionFilter(query, loc)
+	// The filter's times are those the page showed, in the viewer's zone; the CSV's are in loc.
+	f := parseSessionFilter(query, q.loc)
 	if query.Get("scope") == "all" {
 		f = sessionFilter{}
 	}
@@ -288,9 +305,7 @@ func (s *Server) exportSessions(w http.ResponseWriter, r *http.Request) {
 	if err := listMatching(q, &list, ns, "spec.poolName", f.Pool); err != nil {
 		p := q.newPage("sessions", "sessions", ns, q.T("sessions.title"))
 		p.Data = &sessionsData{Filter: f}
-		if !q.refused(p, err, access.Refusal{What: "read sessions", Role: access.RoleReports, Namespace: ns}) {
-			q.problem(p, err)
-		}
+		q.readFailed(p, err, reading("sessions", ns))
 		q.render(p)
 		return
 	}
@@ -303,7 +318,7 @@ func (s *Server) exportSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	name := fmt.Sprintf("sessions-%s-%s.csv", ns, q.now.In(loc).Format("20060102-1504"))
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename=%q`, name))
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	w.Header().Set("Cache-Control", "no-store")
 	if err := report.WriteCSV(w, rows, func(t time.Time) string { return t.In(loc).Format(layout) }); err != nil {
 		s.log.Error(err, "write CSV")

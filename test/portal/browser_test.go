@@ -99,7 +99,7 @@ func open(tab context.Context, url string) {
 func settle(tab context.Context) {
 	GinkgoHelper()
 	waitFor(tab, `document.readyState === "complete" && document.body.getAttribute("data-ready") === "1" &&
-		(!document.body.hasAttribute("data-live") || document.body.getAttribute("data-live-state") === "open")`, "the page to load")
+		(!document.body.hasAttribute("data-live") || ["open", "none"].includes(document.body.getAttribute("data-live-state")))`, "the page to load")
 }
 
 // waitFor waits until expr is true in the page; a navigation on the way is no failure.

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"encoding/csv"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,8 +18,6 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-
-	"net"
 
 	v1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/internal/portal"
@@ -110,10 +109,10 @@ var _ = Describe("Privilege levels in the portal", Label("portal", "rbac"), func
 		a := v.get("/ns/" + ns + "/seats")
 		Expect(a.status).To(Equal(http.StatusOK))
 		Expect(a.body).To(ContainSubstring(`role="switch"`))
-		Expect(a.body).NotTo(ContainSubstring("licences not available"))
+		Expect(a.body).NotTo(ContainSubstring(`id="why-alice"`), "alice's seat may be switched")
 		Expect(v.post("/ns/"+ns+"/seats/alice/enabled", url.Values{"enabled": {"false"}}).status).To(Equal(http.StatusSeeOther))
 		Eventually(func(g Gomega) { g.Expect(getSeat(g, ns, "carol").Status.Phase).To(Equal(v1.SeatBound)) }).Should(Succeed())
-		Eventually(func() string { return v.get("/ns/" + ns + "/seats").body }).Should(ContainSubstring("licences not available"),
+		Eventually(func() string { return v.get("/ns/" + ns + "/seats").body }).Should(ContainSubstring(`<span class="hint" id="why-alice">licences not available</span>`),
 			"alice's seat cannot be turned on again: carol took the free seat")
 
 		a = v.post("/ns/"+ns+"/seats/alice/enabled", url.Values{"enabled": {"true"}})
@@ -190,6 +189,49 @@ var _ = Describe("Privilege levels in the portal", Label("portal", "rbac"), func
 		Expect(a.body).To(ContainSubstring(refusalOf("read licence pools", ns, "seatkeeper-reports")))
 		a = v.get("/ns/" + ns + "/sessions")
 		Expect(a.body).To(ContainSubstring(refusalOf("read sessions", ns, "seatkeeper-reports")))
+	})
+
+	It("finds the accounts of a viewer who may list namespaces, and asks one who may not", func() {
+		ns := account()
+		scoped := newPerson("licences")
+		grant(ns, "seatkeeper-licenses", userSubject(scoped.name), canList(scoped.cfg, &v1.SharedSessionList{}, ns))
+		a := openLocal(startLocalPortal(scoped, ns)).get("/")
+		Expect(a.status).To(Equal(http.StatusOK))
+		Expect(a.body).To(ContainSubstring("You may not list the accounts of this cluster"))
+		Expect(a.body).To(ContainSubstring(`value="` + ns + `"`))
+
+		lister := newPerson("lister")
+		grant(ns, "seatkeeper-reports", userSubject(lister.name), canList(lister.cfg, &v1.SharedSessionList{}, ns))
+		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{GenerateName: "list-namespaces-"},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list"}}}}
+		Expect(k8s.Create(ctx, role)).To(Succeed())
+		DeferCleanup(func() { _ = k8s.Delete(ctx, role) })
+		grant("", role.Name, userSubject(lister.name), canList(lister.cfg, &corev1.NamespaceList{}, ""))
+		a = openLocal(startLocalPortal(lister, "")).get("/")
+		Expect(a.status).To(Equal(http.StatusOK))
+		Expect(a.body).To(ContainSubstring(`href="/ns/`+ns+`/"`), "an account where the viewer may list pools")
+		Expect(a.body).NotTo(ContainSubstring("You may not list the accounts"))
+	})
+
+	It("shows an agent no End session: it may end only its own sessions", func() {
+		ns := account()
+		p := newPerson("agent")
+		grant(ns, "seatkeeper-agent", userSubject(p.name), canList(p.cfg, &v1.SharedSessionList{}, ns))
+		a := openLocal(startLocalPortal(p, ns)).get("/ns/" + ns + "/sessions")
+		Expect(a.status).To(Equal(http.StatusOK))
+		Expect(a.body).To(ContainSubstring("bob@acme.example"))
+		Expect(a.body).NotTo(ContainSubstring(`id="end-button"`))
+	})
+
+	It("answers an address that names no account with 404", func() {
+		ns := account()
+		v := openLocal(startLocalPortal(newPerson("nobody"), ns))
+		for _, path := range []string{"/ns/Not_A_Namespace/sessions", "/ns/a.b/seats", "/ns/x%20y/"} {
+			Expect(v.get(path).status).To(Equal(http.StatusNotFound), path)
+		}
+		a := v.get("/account?ns=Not_A_Namespace")
+		Expect(a.status).To(Equal(http.StatusBadRequest))
+		Expect(a.body).To(ContainSubstring(`"Not_A_Namespace" is not an account name`))
 	})
 
 	It("lets a partner assign an order to a customer account and cancel one", func() {

@@ -52,7 +52,7 @@
   function refresh() {
     if (busy) { again = true; return Promise.resolve(); }
     busy = true;
-    return fetch(location.href, { headers: { 'X-Portal-Partial': 'live' }, credentials: 'same-origin' })
+    return fetch(document.body.getAttribute('data-live-url') || location.href, { headers: { 'X-Portal-Partial': 'live' }, credentials: 'same-origin' })
       .then(function (r) { return r.ok || r.status === 403 ? r.text() : null; })
       .then(function (html) { if (html !== null) { swap(html); } })
       .catch(function () { /* the next change tries again */ })
@@ -62,14 +62,36 @@
       });
   }
 
-  var feed = new EventSource(src);
-  // The feed watches from the moment it opens: what changed between the page's rendering and
-  // then is fetched once, after which the page is in step with the cluster.
-  feed.addEventListener('open', function () {
-    refresh().then(function () { document.body.setAttribute('data-live-state', 'open'); });
+  var feed = null;
+  // follow opens the feed. It watches from the moment it opens: what changed between the page's
+  // rendering and then is fetched once, after which the page is in step with the cluster.
+  function follow() {
+    if (feed) { return; }
+    feed = new EventSource(src);
+    feed.addEventListener('open', function () {
+      refresh().then(function () { document.body.setAttribute('data-live-state', 'open'); });
+    });
+    feed.addEventListener('change', function () {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 30);
+    });
+    feed.addEventListener('error', function () {
+      // Closed for good (204: nothing this viewer may follow); else the browser reconnects.
+      if (feed && feed.readyState === EventSource.CLOSED) {
+        document.body.setAttribute('data-live-state', 'none');
+      }
+    });
+  }
+  // A hidden tab lets go of its feed: a browser keeps only six connections to one plain-HTTP
+  // portal, and every open tab would hold one.
+  document.addEventListener('visibilitychange', function () {
+    if (document.hidden && feed) {
+      feed.close();
+      feed = null;
+      document.body.removeAttribute('data-live-state');
+    } else if (!document.hidden) {
+      follow();
+    }
   });
-  feed.addEventListener('change', function () {
-    clearTimeout(timer);
-    timer = setTimeout(refresh, 30);
-  });
+  follow();
 })();
