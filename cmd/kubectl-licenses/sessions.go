@@ -1,8 +1,6 @@
 package main
 
 import (
-	"cmp"
-	"slices"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -122,10 +120,7 @@ func (a *app) sessionsCommand() *cobra.Command {
 			if err != nil {
 				return action{what: "read sessions", role: roleReports, scope: sc}.explain(err)
 			}
-			slices.SortFunc(sessions, func(x, y v1alpha1.SharedSession) int {
-				return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Spec.PoolName, y.Spec.PoolName),
-					x.CreationTimestamp.Compare(y.CreationTimestamp.Time), cmp.Compare(x.Name, y.Name))
-			})
+			report.SortSessions(sessions)
 			now := a.clock.Now()
 			rows := make([]sessionRow, 0, len(sessions))
 			for i := range sessions {

@@ -94,16 +94,8 @@ func hasKey(key string) bool {
 }
 
 // setPreferences stores the language and time zone the viewer chose, and goes back.
-func (s *Server) setPreferences(w http.ResponseWriter, r *http.Request) {
-	q, err := s.newReq(w, r)
-	if err != nil {
-		s.failed(w, r, q, err)
-		return
-	}
-	if err := r.ParseForm(); err != nil || !q.v.checkChange(r) {
-		refuse(w, r, http.StatusForbidden, "guard.csrf")
-		return
-	}
+func (s *Server) setPreferences(q *req) {
+	w, r := q.w, q.r
 	const year = 365 * 24 * 3600
 	if l := r.PostFormValue("lang"); slices.Contains(languages, l) {
 		http.SetCookie(w, &http.Cookie{Name: "lang", Value: l, Path: "/", MaxAge: year, SameSite: http.SameSiteStrictMode})

@@ -26,12 +26,8 @@ const keepAlive = 20 * time.Second
 // When a change arrives the feed sends `event: change`, and the page fetches its data again.
 // When a watch ends (the API server closes watches every few minutes) the feed ends too, and the
 // browser's EventSource reconnects.
-func (s *Server) live(w http.ResponseWriter, r *http.Request) {
-	q, err := s.newReq(w, r)
-	if err != nil {
-		s.failed(w, r, q, err)
-		return
-	}
+func (s *Server) live(q *req) {
+	w, r := q.w, q.r
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)

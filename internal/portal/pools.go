@@ -13,6 +13,7 @@ import (
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/internal/allocator"
+	"github.com/seatkeeper/seatkeeper/internal/report"
 )
 
 // poolView is what the pages show of a pool.
@@ -125,9 +126,8 @@ func (s *Server) licencePage(q *req) *page {
 		p.Title = pool.Spec.DisplayName
 	}
 
-	var seats v1alpha1.SeatAssignmentList
-	if err := listMatching(q, &seats, ns, "spec.poolName", name); err == nil {
-		for _, st := range seats.Items {
+	if seats, err := report.Seats(q.ctx, q.v.Client, ns, name, ""); err == nil {
+		for _, st := range seats {
 			if st.Spec.PoolName == name && st.Status.Phase == v1alpha1.SeatBound && st.Spec.Assignee.Kind == v1alpha1.AssigneeDevice {
 				d.Devices++
 			}
@@ -155,8 +155,8 @@ func (s *Server) licencePage(q *req) *page {
 		d.Orders = append(d.Orders, lo)
 	}
 
-	var sessions v1alpha1.SharedSessionList
-	if err := listMatching(q, &sessions, ns, "spec.poolName", name); err != nil {
+	sessions, err := report.Sessions(q.ctx, q.v.Client, ns, name, "")
+	if err != nil {
 		q.readFailed(p, err, reading("sessions", ns))
 		return p
 	}
@@ -164,21 +164,7 @@ func (s *Server) licencePage(q *req) *page {
 	if r := pool.Spec.SessionPolicy.RetainEnded; r != nil && r.Duration > 0 {
 		retain = r.Duration
 	}
-	d.Usage = usageOverTime(sessions.Items, name, pool.Spec.SessionPolicy.CountBy, pool.Status.Sessions.Limit, q.now.Add(-retain), q.now)
+	d.Usage = usageOverTime(sessions, name, pool.Spec.SessionPolicy.CountBy, pool.Status.Sessions.Limit, q.now.Add(-retain), q.now)
 	d.Chart, d.Summary = d.Usage.svg(q), d.Usage.summary(q)
 	return p
-}
-
-// listMatching lists a kind in ns selected on the server by one selectable field; a server that
-// does not know the field as selectable gets the whole namespace (callers filter again).
-func listMatching(q *req, list client.ObjectList, ns, field, value string) error {
-	opts := []client.ListOption{client.InNamespace(ns)}
-	if value != "" {
-		opts = append(opts, client.MatchingFields{field: value})
-	}
-	err := q.v.Client.List(q.ctx, list, opts...)
-	if err != nil && value != "" && apierrors.IsBadRequest(err) {
-		return q.v.Client.List(q.ctx, list, client.InNamespace(ns))
-	}
-	return err
 }

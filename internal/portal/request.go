@@ -136,44 +136,38 @@ func (s *Server) newReq(w http.ResponseWriter, r *http.Request) (*req, error) {
 // errNoAccount is an address whose account is no namespace name.
 var errNoAccount = errors.New("no such account")
 
-// view serves a page: fn reads what it shows and returns it, or nil when it redirected.
-func (s *Server) view(fn func(*req) *page) http.HandlerFunc {
+// handle serves a request of the viewer: it reads who they are (answering by itself when it
+// cannot), checks that a POST comes from one of their own pages, and gives fn the request with a
+// deadline for its API calls.
+func (s *Server) handle(fn func(*req)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q, err := s.newReq(w, r)
 		if err != nil {
 			s.failed(w, r, q, err)
 			return
 		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			if err := r.ParseForm(); err != nil || !q.v.checkChange(r) {
+				refuse(w, r, http.StatusForbidden, "guard.csrf")
+				return
+			}
+		}
 		ctx, cancel := withTimeout(r)
 		defer cancel()
 		q.ctx = ctx
-		if p := fn(q); p != nil { // nil: fn redirected
-			q.render(p)
-		}
+		fn(q)
 	}
 }
 
-// change serves a form's POST: it checks that the form comes from the viewer's page, then fn
-// makes the change and returns the page to show, or nil when it redirected.
-func (s *Server) change(fn func(*req) *page) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		q, err := s.newReq(w, r)
-		if err != nil {
-			s.failed(w, r, q, err)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-		if err := r.ParseForm(); err != nil || !q.v.checkChange(r) {
-			refuse(w, r, http.StatusForbidden, "guard.csrf")
-			return
-		}
-		ctx, cancel := withTimeout(r)
-		defer cancel()
-		q.ctx = ctx
+// view serves a page, or a form's POST: fn reads what it shows (or makes the change) and
+// returns the page, or nil when it redirected.
+func (s *Server) view(fn func(*req) *page) http.HandlerFunc {
+	return s.handle(func(q *req) {
 		if p := fn(q); p != nil {
 			q.render(p)
 		}
-	}
+	})
 }
 
 // redirect sends the browser back to a page after a change, with a notice to show there.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/internal/access"
+	"github.com/seatkeeper/seatkeeper/internal/report"
 )
 
 // seatView is one named seat on the seats page, with what its toggle may do.
@@ -112,8 +113,7 @@ func (q *req) fillSeats(p *page, ns string) {
 
 	var pools v1alpha1.LicensePoolList
 	poolErr := q.v.Client.List(q.ctx, &pools, client.InNamespace(ns))
-	var seats v1alpha1.SeatAssignmentList
-	seatErr := listMatching(q, &seats, ns, "spec.poolName", d.Filter.Pool)
+	seats, seatErr := report.Seats(q.ctx, q.v.Client, ns, d.Filter.Pool, "")
 	wg.Wait()
 	if seatErr != nil {
 		q.readFailed(p, seatErr, reading("seats", ns))
@@ -135,7 +135,7 @@ func (q *req) fillSeats(p *page, ns string) {
 		slices.Sort(d.Products)
 	}
 	d.CanAdd = canCreate && len(d.Pools) > 0
-	for _, st := range seats.Items {
+	for _, st := range seats {
 		pool := byName[st.Spec.PoolName]
 		v := seatView{
 			Name: st.Name, Pool: st.Spec.PoolName, Assignee: st.Spec.Assignee.Name,

@@ -158,15 +158,15 @@ func (q *req) fillSessions(p *page, ns string, f sessionFilter) []v1alpha1.Share
 			d.Pools = slices.Compact(d.Pools)
 		}
 	}()
-	var list v1alpha1.SharedSessionList
-	if err := listMatching(q, &list, ns, "spec.poolName", f.Pool); err != nil {
+	items, err := report.Sessions(q.ctx, q.v.Client, ns, f.Pool, f.Holder)
+	if err != nil {
 		q.readFailed(p, err, reading("sessions", ns))
 		return nil
 	}
 	d.Readable = true
-	sortSessions(list.Items)
-	for i := range list.Items {
-		v := sessionViewOf(&list.Items[i], q.now)
+	report.SortSessions(items)
+	for i := range items {
+		v := sessionViewOf(&items[i], q.now)
 		if f.Pool != "" && v.Pool != f.Pool || f.Holder != "" && v.Holder != f.Holder {
 			continue
 		}
@@ -185,7 +185,7 @@ func (q *req) fillSessions(p *page, ns string, f sessionFilter) []v1alpha1.Share
 	})
 	// The log: newest first, as people read a log.
 	slices.Reverse(d.Log)
-	return list.Items
+	return items
 }
 
 func positionOrLast(p int32) int32 {
@@ -193,14 +193,6 @@ func positionOrLast(p int32) int32 {
 		return 1 << 30
 	}
 	return p
-}
-
-// sortSessions orders sessions as `kubectl licenses sessions` does: by pool, then oldest first.
-func sortSessions(items []v1alpha1.SharedSession) {
-	slices.SortFunc(items, func(x, y v1alpha1.SharedSession) int {
-		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Spec.PoolName, y.Spec.PoolName),
-			x.CreationTimestamp.Compare(y.CreationTimestamp.Time), cmp.Compare(x.Name, y.Name))
-	})
 }
 
 // terminatePatch ends a session, keeping its record; see kubectl-licenses' end.
@@ -275,15 +267,8 @@ var csvFormatNames = []string{"rfc3339", "iso", "european", "us"}
 // exportSessions is "Export CSV": the session log with the columns of
 // `kubectl licenses sessions -o csv`, all rows of the account (scope=all) or the rows the filter
 // shows, with times in the date format and time zone the viewer picked.
-func (s *Server) exportSessions(w http.ResponseWriter, r *http.Request) {
-	q, err := s.newReq(w, r)
-	if err != nil {
-		s.failed(w, r, q, err)
-		return
-	}
-	ctx, cancel := withTimeout(r)
-	defer cancel()
-	q.ctx = ctx
+func (s *Server) exportSessions(q *req) {
+	w, r := q.w, q.r
 	ns := r.PathValue("ns")
 	query := r.URL.Query()
 	loc := q.loc
@@ -301,19 +286,19 @@ func (s *Server) exportSessions(w http.ResponseWriter, r *http.Request) {
 	if query.Get("scope") == "all" {
 		f = sessionFilter{}
 	}
-	var list v1alpha1.SharedSessionList
-	if err := listMatching(q, &list, ns, "spec.poolName", f.Pool); err != nil {
+	items, err := report.Sessions(q.ctx, q.v.Client, ns, f.Pool, f.Holder)
+	if err != nil {
 		p := q.newPage("sessions", "sessions", ns, q.T("sessions.title"))
 		p.Data = &sessionsData{Filter: f}
 		q.readFailed(p, err, reading("sessions", ns))
 		q.render(p)
 		return
 	}
-	sortSessions(list.Items)
-	rows := make([]report.SessionRow, 0, len(list.Items))
-	for i := range list.Items {
-		if f.matches(sessionViewOf(&list.Items[i], q.now), q.now) {
-			rows = append(rows, report.SessionRowOf(&list.Items[i], q.now))
+	report.SortSessions(items)
+	rows := make([]report.SessionRow, 0, len(items))
+	for i := range items {
+		if f.matches(sessionViewOf(&items[i], q.now), q.now) {
+			rows = append(rows, report.SessionRowOf(&items[i], q.now))
 		}
 	}
 	name := fmt.Sprintf("sessions-%s-%s.csv", ns, q.now.In(loc).Format("20060102-1504"))
