@@ -38,13 +38,25 @@ const waitAnnounced = time.Second
 // the sessions of one holder count once, as the operator counts them.
 func usageOverTime(sessions []v1alpha1.SharedSession, pool string, countBy v1alpha1.CountBy, limit *int32, from, to time.Time) usageChart {
 	c := usageChart{From: from, To: to, Limit: limit}
-	type change struct {
-		at     time.Time
-		holder string
-		delta  int
-	}
-	var changes []change
-	in := func(t time.Time) bool { return !t.Before(from) && !t.After(to) }
+	changes := c.collect(sessions, pool)
+	c.step(changes, countBy)
+	slices.SortFunc(c.Waits, func(a, b time.Time) int { return a.Compare(b) })
+	slices.SortFunc(c.Denials, func(a, b time.Time) int { return a.Compare(b) })
+	return c
+}
+
+// usageChange is one licence taken (+1) or given back (-1) by a holder.
+type usageChange struct {
+	at     time.Time
+	holder string
+	delta  int
+}
+
+// collect reads the session log of pool: the grants and ends, in time order, and the waits and
+// refusals inside the window.
+func (c *usageChart) collect(sessions []v1alpha1.SharedSession, pool string) []usageChange {
+	var changes []usageChange
+	in := func(t time.Time) bool { return !t.Before(c.From) && !t.After(c.To) }
 	for i := range sessions {
 		s := &sessions[i]
 		if s.Spec.PoolName != pool {
@@ -57,9 +69,9 @@ func usageOverTime(sessions []v1alpha1.SharedSession, pool string, countBy v1alp
 			if st.GrantedAt.Sub(created) > waitAnnounced && in(created) {
 				c.Waits = append(c.Waits, created)
 			}
-			changes = append(changes, change{at: st.GrantedAt.Time, holder: s.Spec.Holder, delta: 1})
+			changes = append(changes, usageChange{at: st.GrantedAt.Time, holder: s.Spec.Holder, delta: 1})
 			if st.EndedAt != nil {
-				changes = append(changes, change{at: st.EndedAt.Time, holder: s.Spec.Holder, delta: -1})
+				changes = append(changes, usageChange{at: st.EndedAt.Time, holder: s.Spec.Holder, delta: -1})
 			}
 		case st.EndReason == v1alpha1.EndRejected || st.EndReason == v1alpha1.EndNotEntitled:
 			if st.EndedAt != nil && in(st.EndedAt.Time) {
@@ -72,32 +84,37 @@ func usageOverTime(sessions []v1alpha1.SharedSession, pool string, countBy v1alp
 			}
 		}
 	}
-	slices.SortStableFunc(changes, func(a, b change) int { return a.at.Compare(b.at) })
+	slices.SortStableFunc(changes, func(a, b usageChange) int { return a.at.Compare(b.at) })
+	return changes
+}
+
+// step turns the changes into the steps of licences in use, and finds the peak.
+func (c *usageChart) step(changes []usageChange, countBy v1alpha1.CountBy) {
 	byHolder := map[string]int{}
 	inUse := 0
-	apply := func(ch change) {
-		if countBy == v1alpha1.CountByHolder {
-			before := byHolder[ch.holder]
-			byHolder[ch.holder] += ch.delta
-			switch after := byHolder[ch.holder]; {
-			case before == 0 && after > 0:
-				inUse++
-			case before > 0 && after == 0:
-				inUse--
-			}
+	apply := func(ch usageChange) {
+		if countBy != v1alpha1.CountByHolder {
+			inUse += ch.delta
 			return
 		}
-		inUse += ch.delta
+		before := byHolder[ch.holder]
+		byHolder[ch.holder] += ch.delta
+		switch after := byHolder[ch.holder]; {
+		case before == 0 && after > 0:
+			inUse++
+		case before > 0 && after == 0:
+			inUse--
+		}
 	}
 	i := 0
-	for ; i < len(changes) && !changes[i].at.After(from); i++ {
+	for ; i < len(changes) && !changes[i].at.After(c.From); i++ {
 		apply(changes[i])
 	}
-	c.Steps = append(c.Steps, usageStep{At: from, InUse: inUse})
-	c.Peak, c.PeakAt = inUse, from
+	c.Steps = append(c.Steps, usageStep{At: c.From, InUse: inUse})
+	c.Peak, c.PeakAt = inUse, c.From
 	// The changes of one instant are applied together: the operator ends a session and grants
 	// its licence to the next at the same time, which is no moment of two in use.
-	for i < len(changes) && !changes[i].at.After(to) {
+	for i < len(changes) && !changes[i].at.After(c.To) {
 		at := changes[i].at
 		for ; i < len(changes) && changes[i].at.Equal(at); i++ {
 			apply(changes[i])
@@ -111,9 +128,6 @@ func usageOverTime(sessions []v1alpha1.SharedSession, pool string, countBy v1alp
 			c.Peak, c.PeakAt = inUse, at
 		}
 	}
-	slices.SortFunc(c.Waits, func(a, b time.Time) int { return a.Compare(b) })
-	slices.SortFunc(c.Denials, func(a, b time.Time) int { return a.Compare(b) })
-	return c
 }
 
 // The chart's drawing area, in SVG user units.

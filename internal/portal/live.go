@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,48 +34,11 @@ func (s *Server) live(q *req) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
+	// The stream outlives the deadline of a page's API calls: it lasts as long as the request.
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-
-	var lists []client.ObjectList
-	var opts []client.ListOption
-	switch query := r.URL.Query(); {
-	case query.Get("ns") != "":
-		opts = append(opts, client.InNamespace(query.Get("ns")))
-		lists = []client.ObjectList{&v1alpha1.LicensePoolList{}, &v1alpha1.SeatAssignmentList{}, &v1alpha1.SharedSessionList{}}
-	case query.Get("scope") == "orders":
-		lists = []client.ObjectList{&v1alpha1.CustomerOrderList{}, &v1alpha1.LicensePoolList{}}
-	default:
-		lists = []client.ObjectList{&v1alpha1.LicensePoolList{}}
-	}
-	changes := make(chan struct{}, 1)
-	done := make(chan struct{}, len(lists))
-	watching := 0
-	for _, list := range lists {
-		wi, err := watchFromNow(ctx, q.v.Client, list, opts...)
-		if err != nil {
-			continue // not allowed to read this kind: nothing of it to follow
-		}
-		watching++
-		go func() {
-			defer wi.Stop()
-			defer func() { done <- struct{}{} }()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case ev, ok := <-wi.ResultChan():
-					if !ok || ev.Type == watch.Error {
-						return
-					}
-					select {
-					case changes <- struct{}{}:
-					default:
-					}
-				}
-			}
-		}()
-	}
+	lists, opts := followed(r.URL.Query())
+	changes, ended, watching := watchAll(ctx, q.v.Client, lists, opts)
 	if watching == 0 {
 		// Nothing this viewer may follow: 204 tells the browser's EventSource to stop asking.
 		w.WriteHeader(http.StatusNoContent)
@@ -87,13 +51,65 @@ func (s *Server) live(q *req) {
 	// retry: how soon the browser reconnects after the feed ends.
 	fmt.Fprintf(w, "retry: 500\n: watching %d kinds\n\n", watching)
 	flusher.Flush()
+	stream(ctx, w, flusher, changes, ended)
+}
+
+// followed is what a page's feed watches, from the feed's query.
+func followed(query url.Values) ([]client.ObjectList, []client.ListOption) {
+	switch {
+	case query.Get("ns") != "":
+		return []client.ObjectList{&v1alpha1.LicensePoolList{}, &v1alpha1.SeatAssignmentList{}, &v1alpha1.SharedSessionList{}},
+			[]client.ListOption{client.InNamespace(query.Get("ns"))}
+	case query.Get("scope") == "orders":
+		return []client.ObjectList{&v1alpha1.CustomerOrderList{}, &v1alpha1.LicensePoolList{}}, nil
+	}
+	return []client.ObjectList{&v1alpha1.LicensePoolList{}}, nil
+}
+
+// watchAll watches each kind the viewer may read until ctx ends. It returns a channel that
+// holds a signal while a change waits to be told, one that receives when a watch ends, and how
+// many kinds it watches.
+func watchAll(ctx context.Context, c client.WithWatch, lists []client.ObjectList, opts []client.ListOption) (<-chan struct{}, <-chan struct{}, int) {
+	changes := make(chan struct{}, 1)
+	ended := make(chan struct{}, len(lists))
+	watching := 0
+	for _, list := range lists {
+		wi, err := watchFromNow(ctx, c, list, opts...)
+		if err != nil {
+			continue // not allowed to read this kind: nothing of it to follow
+		}
+		watching++
+		go func() {
+			defer wi.Stop()
+			defer func() { ended <- struct{}{} }()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev, ok := <-wi.ResultChan():
+					if !ok || ev.Type == watch.Error {
+						return
+					}
+					select {
+					case changes <- struct{}{}:
+					default: // one signal stands for any number of changes
+					}
+				}
+			}
+		}()
+	}
+	return changes, ended, watching
+}
+
+// stream tells the page of changes, gathered for coalesce, until ctx or a watch ends.
+func stream(ctx context.Context, w http.ResponseWriter, flusher http.Flusher, changes, ended <-chan struct{}) {
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-done:
+		case <-ended:
 			// A watch ended: tell the page (it may have missed a change), and end the feed so
 			// that the browser opens a new one.
 			fmt.Fprint(w, "event: change\ndata: reconnect\n\n")
@@ -103,12 +119,10 @@ func (s *Server) live(q *req) {
 			fmt.Fprint(w, ": keep-alive\n\n")
 			flusher.Flush()
 		case <-changes:
-			timer := time.NewTimer(coalesce)
 			select {
 			case <-ctx.Done():
-				timer.Stop()
 				return
-			case <-timer.C:
+			case <-time.After(coalesce):
 			}
 			select {
 			case <-changes:
