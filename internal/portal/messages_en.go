@@ -106,6 +106,8 @@ var messagesEN = map[string]string{
 	"licence.rules":             "Session rules",
 	"licence.orders":            "Orders that add capacity",
 	"licence.orders.caption":    "Orders in force for this pool",
+	"licence.orders.seats":      "Named seats added",
+	"licence.orders.shared":     "Shared licences added",
 	"licence.orders.none":       "No order adds capacity to this pool.",
 	"rules.heartbeat":           "A silent session ends after",
 	"rules.idle":                "An idle session ends after",

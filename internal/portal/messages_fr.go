@@ -105,6 +105,8 @@ var messagesFR = map[string]string{
 	"licence.rules":             "Règles des sessions",
 	"licence.orders":            "Commandes qui ajoutent de la capacité",
 	"licence.orders.caption":    "Commandes en vigueur pour ce pool",
+	"licence.orders.seats":      "Licences nominatives ajoutées",
+	"licence.orders.shared":     "Licences partagées ajoutées",
 	"licence.orders.none":       "Aucune commande n'ajoute de capacité à ce pool.",
 	"rules.heartbeat":           "Une session muette prend fin après",
 	"rules.idle":                "Une session inactive prend fin après",

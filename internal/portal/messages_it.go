@@ -105,6 +105,8 @@ var messagesIT = map[string]string{
 	"licence.rules":             "Regole delle sessioni",
 	"licence.orders":            "Ordini che aggiungono capacità",
 	"licence.orders.caption":    "Ordini in vigore per questo pool",
+	"licence.orders.seats":      "Licenze nominative aggiunte",
+	"licence.orders.shared":     "Licenze condivise aggiunte",
 	"licence.orders.none":       "Nessun ordine aggiunge capacità a questo pool.",
 	"rules.heartbeat":           "Una sessione silenziosa termina dopo",
 	"rules.idle":                "Una sessione inattiva termina dopo",

@@ -10,12 +10,13 @@ import (
 	. "github.com/onsi/gomega"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/test/testenv"
 )
 
 var ctx = context.Background()
@@ -97,21 +98,15 @@ func countSessions(items []v1.SharedSession, phase v1.SessionPhase) int {
 }
 
 func getPool(g Gomega, ns, name string) *v1.LicensePool {
-	p := &v1.LicensePool{}
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p)).To(Succeed())
-	return p
+	return testenv.Get[v1.LicensePool](ctx, g, k8s, ns, name)
 }
 
 func getSession(g Gomega, ns, name string) *v1.SharedSession {
-	s := &v1.SharedSession{}
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)).To(Succeed())
-	return s
+	return testenv.Get[v1.SharedSession](ctx, g, k8s, ns, name)
 }
 
 func getSeat(g Gomega, ns, name string) *v1.SeatAssignment {
-	s := &v1.SeatAssignment{}
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)).To(Succeed())
-	return s
+	return testenv.Get[v1.SeatAssignment](ctx, g, k8s, ns, name)
 }
 
 // patchSpec applies a JSON merge patch to an object's spec.

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/seatkeeper/seatkeeper/controllers"
+	"github.com/seatkeeper/seatkeeper/test/testenv"
 )
 
 const operatorUser = "system:serviceaccount:seatkeeper-system:seatkeeper-controller-manager"
@@ -81,7 +82,7 @@ var _ = Describe("The operator's own RBAC", Label("rbac"), func() {
 		as := rest.CopyConfig(cfg)
 		as.Impersonate = rest.ImpersonationConfig{UserName: operatorUser}
 		mgr, err := ctrl.NewManager(as, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-			Controller: controllerConfig()})
+			Controller: testenv.ControllerConfig()})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(controllers.Setup(mgr, controllers.Options{PoolWorkers: 1})).To(Succeed())
 		mctx, stop := context.WithCancel(context.Background())

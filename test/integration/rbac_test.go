@@ -1,11 +1,7 @@
 package integration
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -13,13 +9,12 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/test/testenv"
 )
 
 // The privilege levels (config/rbac/privilege_roles.yaml) and the agents' admission policy
@@ -486,36 +481,7 @@ func expectRefusal(err error, phrases ...string) {
 // `kubectl apply` would, and deletes those it created when the container ends.
 func installManifests(paths ...string) {
 	GinkgoHelper()
-	for _, p := range paths {
-		f, err := os.Open(filepath.Join("..", "..", p))
-		Expect(err).NotTo(HaveOccurred())
-		dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			err := dec.Decode(&u.Object)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			Expect(err).NotTo(HaveOccurred(), p)
-			if len(u.Object) == 0 {
-				continue
-			}
-			existing := &unstructured.Unstructured{}
-			existing.SetGroupVersionKind(u.GroupVersionKind())
-			err = k8s.Get(ctx, client.ObjectKeyFromObject(u), existing)
-			switch {
-			case apierrors.IsNotFound(err):
-				Expect(k8s.Create(ctx, u)).To(Succeed(), "%s %s", u.GetKind(), u.GetName())
-				DeferCleanup(func() { _ = k8s.Delete(ctx, u) })
-			case err == nil:
-				u.SetResourceVersion(existing.GetResourceVersion())
-				Expect(k8s.Update(ctx, u)).To(Succeed(), "%s %s", u.GetKind(), u.GetName())
-			default:
-				Expect(err).NotTo(HaveOccurred())
-			}
-		}
-		Expect(f.Close()).To(Succeed())
-	}
+	testenv.InstallManifests(ctx, k8s, paths...)
 }
 
 // aggregateBuiltinRoles does the work of kube-controller-manager's clusterrole-aggregation

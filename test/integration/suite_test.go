@@ -5,7 +5,6 @@ package integration
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,28 +12,19 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	licensingv1alpha1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
-	"github.com/seatkeeper/seatkeeper/controllers"
+	"github.com/seatkeeper/seatkeeper/test/testenv"
 )
 
 var (
 	cfg       *rest.Config
 	k8s       client.Client // direct client: reads go to the API server, never a cache
-	scheme    = runtime.NewScheme()
+	scheme    = testenv.Scheme()
 	testEnv   *envtest.Environment
 	suiteCtx  context.Context
 	stopSuite context.CancelFunc
@@ -47,13 +37,8 @@ func TestIntegration(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(licensingv1alpha1.AddToScheme(scheme))
 
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
+	testEnv = testenv.Environment()
 	var err error
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
@@ -79,20 +64,7 @@ var _ = AfterSuite(func() {
 // election, until ctx ends. Several may run at once against the same API server.
 func startManager(ctx context.Context, name string) {
 	GinkgoHelper()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultTransform: controllers.CacheTransform()},
-		Logger:                 logf.Log.WithName(name),
-		Controller:             controllerConfig(),
-	})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.Setup(mgr, controllers.Options{PoolWorkers: 4})).To(Succeed())
-	go func() {
-		defer GinkgoRecover()
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
+	testenv.StartOperator(ctx, cfg, scheme, name, 4)
 }
 
 // newNamespace creates a namespace for one spec and deletes it when the spec ends.
@@ -109,9 +81,4 @@ func newNamespace() string {
 func init() {
 	SetDefaultEventuallyTimeout(20 * time.Second)
 	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
-}
-
-// controllerConfig lets several managers run the same controllers in one process.
-func controllerConfig() config.Controller {
-	return config.Controller{SkipNameValidation: ptr.To(true)}
 }

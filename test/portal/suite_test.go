@@ -5,13 +5,9 @@ package portal
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,33 +16,23 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
-	"github.com/seatkeeper/seatkeeper/controllers"
 	"github.com/seatkeeper/seatkeeper/internal/portal"
+	"github.com/seatkeeper/seatkeeper/test/testenv"
 )
 
 var (
 	cfg     *rest.Config
 	k8s     client.Client // direct client as system:masters: the spec's own setup and checks
-	scheme  = runtime.NewScheme()
+	scheme  = testenv.Scheme()
 	testEnv *envtest.Environment
 	ctx     = context.Background()
 	// stopManager stops the operator before the API server.
@@ -60,12 +46,7 @@ func TestPortal(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1.AddToScheme(scheme))
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
+	testEnv = testenv.Environment()
 	var err error
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
@@ -75,19 +56,7 @@ var _ = BeforeSuite(func() {
 
 	var mgrCtx context.Context
 	mgrCtx, stopManager = context.WithCancel(context.Background())
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultTransform: controllers.CacheTransform()},
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.Setup(mgr, controllers.Options{PoolWorkers: 2})).To(Succeed())
-	go func() {
-		defer GinkgoRecover()
-		Expect(mgr.Start(mgrCtx)).To(Succeed())
-	}()
+	testenv.StartOperator(mgrCtx, cfg, scheme, "operator", 2)
 })
 
 var _ = AfterSuite(func() {
@@ -192,29 +161,10 @@ func serve(ln net.Listener, h http.Handler) *http.Server {
 	return hs
 }
 
-// installManifests creates the objects of files under config/ and deletes them at the end.
+// installManifests creates the objects of files under config/ until the suite ends.
 func installManifests(paths ...string) {
 	GinkgoHelper()
-	for _, p := range paths {
-		f, err := os.Open(filepath.Join("..", "..", p))
-		Expect(err).NotTo(HaveOccurred())
-		dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			err := dec.Decode(&u.Object)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			Expect(err).NotTo(HaveOccurred(), p)
-			if len(u.Object) == 0 {
-				continue
-			}
-			if err := k8s.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
-				Expect(err).NotTo(HaveOccurred(), "%s %s", u.GetKind(), u.GetName())
-			}
-		}
-		Expect(f.Close()).To(Succeed())
-	}
+	testenv.InstallManifests(ctx, k8s, paths...)
 }
 
 // Fixtures.
@@ -243,21 +193,15 @@ func newSession(ns, name, pool, holder, peer string) {
 }
 
 func getSession(g Gomega, ns, name string) *v1.SharedSession {
-	s := &v1.SharedSession{}
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)).To(Succeed())
-	return s
+	return testenv.Get[v1.SharedSession](ctx, g, k8s, ns, name)
 }
 
 func getSeat(g Gomega, ns, name string) *v1.SeatAssignment {
-	s := &v1.SeatAssignment{}
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)).To(Succeed())
-	return s
+	return testenv.Get[v1.SeatAssignment](ctx, g, k8s, ns, name)
 }
 
 func getPool(g Gomega, ns, name string) *v1.LicensePool {
-	p := &v1.LicensePool{}
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p)).To(Succeed())
-	return p
+	return testenv.Get[v1.LicensePool](ctx, g, k8s, ns, name)
 }
 
 // account is a customer account with a pool of 2 named seats and 2 shared licences: two seats
