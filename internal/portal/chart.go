@@ -130,6 +130,23 @@ func (c *usageChart) step(changes []usageChange, countBy v1alpha1.CountBy) {
 	}
 }
 
+// chartWindows are the spans the chart offers for a record kept for retain, and the one chosen
+// (a duration such as 1h; the whole record when it is not one of them).
+func chartWindows(retain time.Duration, chosen string) ([]time.Duration, time.Duration) {
+	var windows []time.Duration
+	for _, w := range []time.Duration{time.Hour, 8 * time.Hour} {
+		if w < retain {
+			windows = append(windows, w)
+		}
+	}
+	windows = append(windows, retain)
+	want, err := time.ParseDuration(chosen)
+	if err == nil && slices.Contains(windows, want) {
+		return windows, want
+	}
+	return windows, retain
+}
+
 // The chart's drawing area, in SVG user units.
 const (
 	chartW, chartH        = 720.0, 220.0

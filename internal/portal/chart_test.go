@@ -373,3 +373,26 @@ func TestChartSVG(t *testing.T) {
 		}
 	})
 }
+
+func TestChartWindows(t *testing.T) {
+	tests := []struct {
+		retain     time.Duration
+		chosen     string
+		wantAll    []time.Duration
+		wantWindow time.Duration
+	}{
+		{retain: 24 * time.Hour, chosen: "", wantAll: []time.Duration{time.Hour, 8 * time.Hour, 24 * time.Hour}, wantWindow: 24 * time.Hour},
+		{retain: 24 * time.Hour, chosen: "1h", wantAll: []time.Duration{time.Hour, 8 * time.Hour, 24 * time.Hour}, wantWindow: time.Hour},
+		{retain: 24 * time.Hour, chosen: "8h", wantAll: []time.Duration{time.Hour, 8 * time.Hour, 24 * time.Hour}, wantWindow: 8 * time.Hour},
+		{retain: 24 * time.Hour, chosen: "3h", wantAll: []time.Duration{time.Hour, 8 * time.Hour, 24 * time.Hour}, wantWindow: 24 * time.Hour},
+		{retain: 24 * time.Hour, chosen: "junk", wantAll: []time.Duration{time.Hour, 8 * time.Hour, 24 * time.Hour}, wantWindow: 24 * time.Hour},
+		{retain: 30 * time.Minute, chosen: "1h", wantAll: []time.Duration{30 * time.Minute}, wantWindow: 30 * time.Minute},
+		{retain: 8 * time.Hour, chosen: "1h", wantAll: []time.Duration{time.Hour, 8 * time.Hour}, wantWindow: time.Hour},
+	}
+	for _, tt := range tests {
+		all, w := chartWindows(tt.retain, tt.chosen)
+		if diff := cmp.Diff(tt.wantAll, all); diff != "" || w != tt.wantWindow {
+			t.Errorf("chartWindows(%v, %q) = %v, %v; want %v, %v", tt.retain, tt.chosen, all, w, tt.wantAll, tt.wantWindow)
+		}
+	}
+}

@@ -128,6 +128,8 @@ var messagesEN = map[string]string{
 	"chart.wait":       "a session waited from %s",
 	"chart.denial":     "a session was refused at %s",
 	"chart.summary":    "Peak %d in use (limit: %s), first reached at %s; %d sessions had to wait and %d were refused.",
+	"chart.window":     "Period",
+	"chart.last":       "last %s",
 	"chart.key.inuse":  "in use",
 	"chart.key.limit":  "limit",
 	"chart.key.wait":   "had to wait",

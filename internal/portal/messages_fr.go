@@ -127,6 +127,8 @@ var messagesFR = map[string]string{
 	"chart.wait":       "une session a attendu à partir du %s",
 	"chart.denial":     "une session a été refusée le %s",
 	"chart.summary":    "Pic de %d licences utilisées (limite : %s), atteint pour la première fois le %s ; %d sessions ont dû attendre et %d ont été refusées.",
+	"chart.window":     "Période",
+	"chart.last":       "dernières %s",
 	"chart.key.inuse":  "utilisées",
 	"chart.key.limit":  "limite",
 	"chart.key.wait":   "a dû attendre",

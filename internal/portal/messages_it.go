@@ -127,6 +127,8 @@ var messagesIT = map[string]string{
 	"chart.wait":       "una sessione ha atteso dal %s",
 	"chart.denial":     "una sessione è stata rifiutata il %s",
 	"chart.summary":    "Picco di %d licenze in uso (limite: %s), raggiunto per la prima volta il %s; %d sessioni hanno dovuto attendere e %d sono state rifiutate.",
+	"chart.window":     "Periodo",
+	"chart.last":       "ultime %s",
 	"chart.key.inuse":  "in uso",
 	"chart.key.limit":  "limite",
 	"chart.key.wait":   "ha dovuto attendere",

@@ -101,6 +101,10 @@ type licenceData struct {
 	Chart                           template.HTML
 	Summary                         string
 	Usage                           usageChart
+	// Window is the span the chart shows, one of Windows: the last hour, the last 8 hours, or the
+	// whole record (the retention window).
+	Window  time.Duration
+	Windows []time.Duration
 }
 
 // licencePage is one pool: the licence, its limits and rules, the orders that add to it, and the
@@ -164,7 +168,8 @@ func (s *Server) licencePage(q *req) *page {
 	if r := pool.Spec.SessionPolicy.RetainEnded; r != nil && r.Duration > 0 {
 		retain = r.Duration
 	}
-	d.Usage = usageOverTime(sessions, name, pool.Spec.SessionPolicy.CountBy, pool.Status.Sessions.Limit, q.now.Add(-retain), q.now)
+	d.Windows, d.Window = chartWindows(retain, q.r.URL.Query().Get("window"))
+	d.Usage = usageOverTime(sessions, name, pool.Spec.SessionPolicy.CountBy, pool.Status.Sessions.Limit, q.now.Add(-d.Window), q.now)
 	d.Chart, d.Summary = d.Usage.svg(q), d.Usage.summary(q)
 	return p
 }
