@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -79,13 +76,16 @@ func (a *app) portal(ctx context.Context, port int, open bool) error {
 	fmt.Fprintf(a.stdout, "Licence portal: %s\nIt acts as your kubeconfig's user (context %q). Press Ctrl-C to stop it.\n",
 		auth.URL(), contextName(a))
 	if open {
-		launcher, err := launchPage(auth.URL())
+		launcher, remove, err := portal.LaunchPage(auth.URL())
 		if err == nil {
-			defer os.RemoveAll(filepath.Dir(launcher))
-			err = openBrowser("file://" + launcher)
+			defer remove()
+			err = openBrowser(launcher)
 		}
 		if err != nil {
 			fmt.Fprintf(a.stderr, "could not open a browser (%v): open the address above yourself\n", err)
+		} else {
+			// A browser packaged as a snap has a /tmp of its own and cannot read the file.
+			fmt.Fprintln(a.stdout, "Opening your browser; if it shows no portal (\"file not found\"), open the address above.")
 		}
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
@@ -117,25 +117,6 @@ func contextName(a *app) string {
 		return ""
 	}
 	return raw.CurrentContext
-}
-
-// launchPage writes a page that sends the browser on to url, readable by this user alone, and
-// returns its path. The browser is opened on that file rather than on url: a command line (of
-// xdg-open, and of the browser it starts) is readable by every user of the machine, and url
-// carries the portal's secret.
-func launchPage(url string) (string, error) {
-	dir, err := os.MkdirTemp("", "kubectl-licenses-portal-") // 0700
-	if err != nil {
-		return "", err
-	}
-	page := filepath.Join(dir, "open.html")
-	body := fmt.Sprintf(`<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=%s">`+
-		`<title>seatkeeper licence portal</title><p><a href="%s">Open the licence portal</a>`, html.EscapeString(url), html.EscapeString(url))
-	if err := os.WriteFile(page, []byte(body), 0o600); err != nil {
-		_ = os.RemoveAll(dir)
-		return "", err
-	}
-	return page, nil
 }
 
 // openBrowser opens url in the user's default browser.

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/report"
 )
 
 // account is a customer account (a namespace) on the accounts page.
@@ -44,11 +44,10 @@ func (s *Server) accountsPage(q *req) *page {
 	wg.Go(func() { d.CanOrders = q.can("list", "customerorders", "") })
 	defer wg.Wait()
 
-	var pools v1alpha1.LicensePoolList
-	err := q.v.Client.List(q.ctx, &pools)
+	pools, err := report.Pools(q.ctx, q.v.Client, "")
 	if err == nil {
 		byNS := map[string]int{}
-		for _, pl := range pools.Items {
+		for _, pl := range pools {
 			byNS[pl.Namespace]++
 		}
 		for ns, n := range byNS {

@@ -7,9 +7,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"html"
 	"net"
 	"net/http"
-	"net/url"
+	neturl "net/url"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"k8s.io/client-go/rest"
@@ -72,7 +75,10 @@ func (l *Local) Guard(next http.Handler) http.Handler {
 				HttpOnly: true, SameSite: http.SameSiteStrictMode})
 			q := r.URL.Query()
 			q.Del("token")
-			http.Redirect(w, r, localPath(r.URL.Path, q), http.StatusSeeOther)
+			// Not a redirect: when the address comes from elsewhere (the --open launch file, a
+			// link in a terminal) the browser would not send a SameSite=Strict cookie on the
+			// redirected request. A page of the portal's own that moves on is same-site.
+			moveOn(w, localPath(r.URL.Path, q))
 			return
 		}
 		ck, err := r.Cookie(l.cookieName())
@@ -188,10 +194,43 @@ func (v *Viewer) checkChange(r *http.Request) bool {
 	return equal(r.PostFormValue("csrf"), v.csrfToken())
 }
 
+// moveOn answers with a page that sends the browser on to to (a path of this portal).
+func moveOn(w http.ResponseWriter, to string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	to = html.EscapeString(to)
+	_, _ = fmt.Fprintf(w, `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=%s">`+
+		`<title>seatkeeper</title><p><a href="%s">Open the licence portal</a></p>`, to, to)
+}
+
+// LaunchPage writes a page that sends the browser on to url, readable by this user alone, and
+// returns its file: URL, for `kubectl licenses portal --open`. The browser is opened on that file
+// rather than on url: a command line (of xdg-open, and of the browser it starts) is readable by
+// every user of the machine, and url carries the portal's secret. remove deletes the file.
+func LaunchPage(url string) (fileURL string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "kubectl-licenses-portal-") // 0700
+	if err != nil {
+		return "", nil, err
+	}
+	remove = func() { _ = os.RemoveAll(dir) }
+	page := filepath.Join(dir, "open.html")
+	body := fmt.Sprintf(`<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=%s">`+
+		`<title>seatkeeper licence portal</title><p><a href="%s">Open the licence portal</a>`, html.EscapeString(url), html.EscapeString(url))
+	if err := os.WriteFile(page, []byte(body), 0o600); err != nil {
+		remove()
+		return "", nil, err
+	}
+	u := neturl.URL{Scheme: "file", Path: filepath.ToSlash(page)}
+	if !strings.HasPrefix(u.Path, "/") {
+		u.Path = "/" + u.Path // C:/… on Windows
+	}
+	return u.String(), remove, nil
+}
+
 // localPath is a path of this portal with a query, for a redirect: it never names another host
 // (//evil.example, /\evil.example), and control characters are escaped.
-func localPath(p string, q url.Values) string {
-	u := url.URL{Path: "/" + strings.TrimLeft(strings.ReplaceAll(p, "\\", "/"), "/"), RawQuery: q.Encode()}
+func localPath(p string, q neturl.Values) string {
+	u := neturl.URL{Path: "/" + strings.TrimLeft(strings.ReplaceAll(p, "\\", "/"), "/"), RawQuery: q.Encode()}
 	return u.String()
 }
 

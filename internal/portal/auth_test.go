@@ -1,10 +1,13 @@
 package portal
 
 import (
+	"html"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -133,20 +136,21 @@ func TestLocalGuard(t *testing.T) {
 	guard := l.Guard(ok)
 	const cookie = "seatkeeper-portal-8765"
 	tests := []struct {
-		name     string
-		host     string
-		target   string
-		cookie   string // the cookie's value; "" for none
-		status   int
-		location string
+		name   string
+		host   string
+		target string
+		cookie string // the cookie's value; "" for none
+		status int
+		// moveOn is where the page that trades the token for the cookie sends the browser on.
+		moveOn string
 	}{
 		{name: "no cookie", host: "127.0.0.1:8765", target: "/", status: http.StatusUnauthorized},
 		{name: "no cookie, static", host: "127.0.0.1:8765", target: "/static/portal.css", status: http.StatusUnauthorized},
-		{name: "the token", host: "127.0.0.1:8765", target: "/?token=" + l.token, status: http.StatusSeeOther, location: "/"},
+		{name: "the token", host: "127.0.0.1:8765", target: "/?token=" + l.token, status: http.StatusOK, moveOn: "/"},
 		{name: "the token, other parameters kept", host: "localhost:8765", target: "/ns/acme/seats?pool=cad&token=" + l.token,
-			status: http.StatusSeeOther, location: "/ns/acme/seats?pool=cad"},
+			status: http.StatusOK, moveOn: "/ns/acme/seats?pool=cad"},
 		{name: "the token on a path that names another host", host: "127.0.0.1:8765", target: "//evil.example/?token=" + l.token,
-			status: http.StatusSeeOther, location: "/evil.example/"},
+			status: http.StatusOK, moveOn: "/evil.example/"},
 		{name: "a wrong token", host: "127.0.0.1:8765", target: "/?token=nope", status: http.StatusUnauthorized},
 		{name: "a wrong token with the right cookie", host: "127.0.0.1:8765", target: "/?token=nope", cookie: l.token, status: http.StatusUnauthorized},
 		{name: "the right cookie", host: "127.0.0.1:8765", target: "/ns/acme/", cookie: l.token, status: http.StatusOK},
@@ -171,7 +175,11 @@ func TestLocalGuard(t *testing.T) {
 				t.Fatalf("status %d, want %d", res.StatusCode, tt.status)
 			}
 			body := w.Body.String()
-			if tt.status == http.StatusOK {
+			if tt.moveOn != "" {
+				if want := `content="0;url=` + html.EscapeString(tt.moveOn) + `"`; !strings.Contains(body, want) {
+					t.Errorf("body %q, want it to move on with %s", body, want)
+				}
+			} else if tt.status == http.StatusOK {
 				if body != "ok" {
 					t.Errorf("body %q, want the handler's", body)
 				}
@@ -181,11 +189,11 @@ func TestLocalGuard(t *testing.T) {
 			if strings.Contains(body, l.token) {
 				t.Errorf("the answer shows the token: %q", body)
 			}
-			if got := res.Header.Get("Location"); got != tt.location {
-				t.Errorf("Location %q, want %q", got, tt.location)
+			if got := res.Header.Get("Location"); got != "" {
+				t.Errorf("Location %q, want none (a redirect would lose the Strict cookie)", got)
 			}
 			cookies := res.Cookies()
-			if tt.status != http.StatusSeeOther {
+			if tt.moveOn == "" {
 				if len(cookies) != 0 {
 					t.Errorf("cookies set: %v, want none", cookies)
 				}
@@ -209,5 +217,39 @@ func TestLocalGuard(t *testing.T) {
 	guard.ServeHTTP(w, r)
 	if body := w.Body.String(); !strings.Contains(body, `lang="fr"`) || !strings.Contains(body, template.HTMLEscapeString(messagesFR["guard.token.title"])) {
 		t.Errorf("the refusal is not in French:\n%s", body)
+	}
+}
+
+// TestLaunchPage checks the page --open hands to the browser: readable by the user alone, in a
+// private folder, sending the browser on to the portal's address, and removed by remove.
+func TestLaunchPage(t *testing.T) {
+	url := "http://127.0.0.1:4321/?token=s3cret&x=<y>"
+	fileURL, remove, err := LaunchPage(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := strings.TrimPrefix(fileURL, "file://")
+	if !strings.HasPrefix(fileURL, "file:///") {
+		t.Fatalf("LaunchPage = %q, want a file:/// URL", fileURL)
+	}
+	for path, want := range map[string]os.FileMode{page: 0o600, filepath.Dir(page): 0o700 | os.ModeDir} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", path, fi.Mode(), want)
+		}
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `content="0;url=http://127.0.0.1:4321/?token=s3cret&amp;x=&lt;y&gt;"`; !strings.Contains(string(b), want) {
+		t.Errorf("page %s\nwant it to contain %s", b, want)
+	}
+	remove()
+	if _, err := os.Stat(filepath.Dir(page)); !os.IsNotExist(err) {
+		t.Errorf("after remove: %v, want the folder gone", err)
 	}
 }

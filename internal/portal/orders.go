@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/report"
 )
 
 // orderView is one CustomerOrder on the orders page.
@@ -98,9 +99,8 @@ func (q *req) customers() []string {
 		}
 		return names
 	}
-	var pools v1alpha1.LicensePoolList
-	if err := q.v.Client.List(q.ctx, &pools); err == nil {
-		for _, pl := range pools.Items {
+	if pools, err := report.Pools(q.ctx, q.v.Client, ""); err == nil {
+		for _, pl := range pools {
 			names = append(names, pl.Namespace)
 		}
 	}

@@ -71,13 +71,13 @@ func (s *Server) poolsPage(q *req) *page {
 	p := q.newPage("pools", "licences", ns, q.T("pools.title", ns))
 	d := &poolsData{}
 	p.Data = d
-	var pools v1alpha1.LicensePoolList
-	if err := q.v.Client.List(q.ctx, &pools, client.InNamespace(ns)); err != nil {
+	pools, err := report.Pools(q.ctx, q.v.Client, ns)
+	if err != nil {
 		q.readFailed(p, err, reading("licence pools", ns))
 		return p
 	}
-	for i := range pools.Items {
-		d.Pools = append(d.Pools, poolViewOf(&pools.Items[i]))
+	for i := range pools {
+		d.Pools = append(d.Pools, poolViewOf(&pools[i]))
 	}
 	slices.SortFunc(d.Pools, func(a, b poolView) int { return cmp.Compare(a.Name, b.Name) })
 	return p

@@ -111,8 +111,7 @@ func (q *req) fillSeats(p *page, ns string) {
 	wg.Go(func() { canPatch = q.can("patch", "seatassignments", ns) })
 	wg.Go(func() { canCreate = q.can("create", "seatassignments", ns) })
 
-	var pools v1alpha1.LicensePoolList
-	poolErr := q.v.Client.List(q.ctx, &pools, client.InNamespace(ns))
+	pools, poolErr := report.Pools(q.ctx, q.v.Client, ns)
 	seats, seatErr := report.Seats(q.ctx, q.v.Client, ns, d.Filter.Pool, "")
 	wg.Wait()
 	if seatErr != nil {
@@ -122,8 +121,8 @@ func (q *req) fillSeats(p *page, ns string) {
 	d.Readable = true
 	byName := map[string]*poolView{}
 	if poolErr == nil {
-		for i := range pools.Items {
-			d.Pools = append(d.Pools, poolViewOf(&pools.Items[i]))
+		for i := range pools {
+			d.Pools = append(d.Pools, poolViewOf(&pools[i]))
 		}
 		slices.SortFunc(d.Pools, func(a, b poolView) int { return cmp.Compare(a.Name, b.Name) })
 		for i := range d.Pools {

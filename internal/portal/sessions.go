@@ -141,17 +141,17 @@ func (q *req) fillSessions(p *page, ns string, f sessionFilter) []v1alpha1.Share
 	// Ending anyone's session is a licence manager's: patch, and the verb manage that the
 	// agents' admission policy asks for (an agent may patch only its own sessions).
 	var canPatch, canManage bool
-	var pools v1alpha1.LicensePoolList
+	var pools []v1alpha1.LicensePool
 	var poolErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { canPatch = q.can("patch", "sharedsessions", ns) })
 	wg.Go(func() { canManage = q.can("manage", "sharedsessions", ns) })
-	wg.Go(func() { poolErr = q.v.Client.List(q.ctx, &pools, client.InNamespace(ns)) })
+	wg.Go(func() { pools, poolErr = report.Pools(q.ctx, q.v.Client, ns) })
 	defer func() {
 		wg.Wait()
 		d.CanEnd = canPatch && canManage
 		if poolErr == nil {
-			for _, pl := range pools.Items {
+			for _, pl := range pools {
 				d.Pools = append(d.Pools, pl.Name)
 			}
 			slices.Sort(d.Pools)

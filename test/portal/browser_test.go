@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/portal"
 )
 
 // The portal's pages in a real headless Chromium (Debian's chromium package; hack/chromium.sh
@@ -269,7 +270,13 @@ var _ = Describe("Portal pages in a browser", Label("portal", "browser"), func()
 		grant(ns, "seatkeeper-reports", userSubject(p.name), canList(p.cfg, &v1.SharedSessionList{}, ns))
 		lp := startLocalPortal(p, ns)
 		tab := newTab("UTC")
-		open(tab, lp.url)
+		// As `kubectl licenses portal --open` does: the browser starts from a local file, and
+		// the portal's cookie (SameSite=Strict) must still take.
+		launcher, remove, err := portal.LaunchPage(lp.url)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(remove)
+		open(tab, launcher)
+		Expect(text(tab, "h1")).To(Equal("Customer accounts"))
 		open(tab, lp.base+"/ns/"+ns+"/sessions")
 		Expect(text(tab, "#active")).To(ContainSubstring("bob@acme.example"))
 		Expect(count(tab, "#end-button")).To(Equal(0))

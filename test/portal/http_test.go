@@ -34,7 +34,7 @@ func openLocal(lp localPortal) *visitor {
 	resp, err := v.c.Get(lp.url)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(resp.Body.Close()).To(Succeed())
-	Expect(resp.StatusCode).To(Equal(http.StatusSeeOther))
+	Expect(resp.StatusCode).To(Equal(http.StatusOK), "the page that trades the token for the cookie")
 	return v
 }
 

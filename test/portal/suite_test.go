@@ -35,8 +35,6 @@ var (
 	scheme  = testenv.Scheme()
 	testEnv *envtest.Environment
 	ctx     = context.Background()
-	// stopManager stops the operator before the API server.
-	stopManager context.CancelFunc
 )
 
 func TestPortal(t *testing.T) {
@@ -50,22 +48,15 @@ var _ = BeforeSuite(func() {
 	var err error
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
+	// Cleanups run last first: the operator stops, the manifests go, then the control plane.
+	DeferCleanup(func() { Expect(testEnv.Stop()).To(Succeed()) })
 	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	installManifests("config/rbac/privilege_roles.yaml")
 
-	var mgrCtx context.Context
-	mgrCtx, stopManager = context.WithCancel(context.Background())
+	mgrCtx, stopManager := context.WithCancel(context.Background())
+	DeferCleanup(stopManager)
 	testenv.StartOperator(mgrCtx, cfg, scheme, "operator", 2)
-})
-
-var _ = AfterSuite(func() {
-	if stopManager != nil {
-		stopManager()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
 })
 
 func init() {
