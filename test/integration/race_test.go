@@ -72,7 +72,11 @@ func observeHolders(ns string, list client.ObjectList, holds func(client.Object)
 			// as an informer does, so that no change goes unobserved.
 			w, err = wc.Watch(ctx, list, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: lastRV}})
 			if err != nil {
-				o.err.Store(fmt.Sprintf("rewatch from %s: %v", lastRV, err))
+				// Stop may cancel ctx between the check above and this call: that is the end of
+				// the observation, not a gap in it.
+				if ctx.Err() == nil {
+					o.err.Store(fmt.Sprintf("rewatch from %s: %v", lastRV, err))
+				}
 				return
 			}
 		}
