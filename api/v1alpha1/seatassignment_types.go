@@ -23,10 +23,14 @@ type Assignee struct {
 	// +kubebuilder:default=User
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="assignee.kind is immutable: create a new SeatAssignment for another kind of assignee"
 	Kind AssigneeKind `json:"kind,omitempty"`
-	// name is the user name, e-mail or device id. Immutable.
+	// name is the user name, e-mail or device id. Immutable; no leading or trailing spaces. A
+	// pool gives one seat per assignee: a User's name that looks like an e-mail address (it has
+	// an @) is compared without regard to case (Alice@Acme.example is alice@acme.example), other
+	// names and device ids exactly.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self == self.trim()",message="assignee.name must not start or end with a space: write the name alone, e.g. alice@acme.example"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="assignee.name is immutable: create a new SeatAssignment for another assignee"
 	Name string `json:"name"`
 }

@@ -25,10 +25,13 @@ type SharedSessionSpec struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="poolName is immutable: end this session and create one in the other pool"
 	PoolName string `json:"poolName"`
-	// holder is the agent (person or pod) holding the licence. Immutable.
+	// holder is the agent (person or pod) holding the licence. Immutable; no leading or trailing
+	// spaces. With requireSeat, a holder whose name looks like an e-mail address matches its
+	// seat's assignee without regard to case.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self == self.trim()",message="holder must not start or end with a space: write the name alone, e.g. alice@acme.example"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="holder is immutable: a session cannot be handed to another holder"
 	Holder string `json:"holder"`
 	// peer is whom the holder is connected to: the "to" of the session log.

@@ -182,7 +182,9 @@ func (d *decision) boundAssignees(seats []Seat) map[string]bool {
 	bound := map[string]bool{}
 	for i, s := range seats {
 		if d.res.Seats[i].Phase == v1alpha1.SeatBound {
-			bound[s.Assignee] = true
+			// A session's holder is a person: a Device seat of the same name entitles it too, as
+			// before; e-mail-like names compare without regard to case.
+			bound[identity(v1alpha1.AssigneeUser, s.Assignee)] = true
 		}
 	}
 	return bound

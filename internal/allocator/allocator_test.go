@@ -144,6 +144,21 @@ func TestSeats(t *testing.T) {
 			wantLedger: []string{"a"},
 		},
 		{
+			name:  "e-mail-like user names compare without regard to case: one person, one seat",
+			pool:  pool(func(p *Pool) { p.SeatLimit = lim(5) }),
+			seats: []Seat{seat("a", 0, "alice@acme.example"), seat("a2", 1, "Alice@ACME.example"), seat("b", 2, "Bob"), seat("b2", 3, "bob")},
+			want: map[string]string{"a": "Bound/SeatGranted", "a2": "Pending/DuplicateAssignee",
+				"b": "Bound/SeatGranted", "b2": "Bound/SeatGranted"},
+			wantLedger: []string{"a", "b", "b2"},
+			wantMsg:    map[string]string{"a2": "user Alice@ACME.example already has seat a in pool remote-support; delete or switch off one of the two"},
+		},
+		{
+			name:  "device ids compare exactly, @ or not",
+			pool:  pool(),
+			seats: []Seat{seat("d", 0, "kiosk@lobby", func(s *Seat) { s.Kind = v1alpha1.AssigneeDevice }), seat("d2", 1, "KIOSK@lobby", func(s *Seat) { s.Kind = v1alpha1.AssigneeDevice })},
+			want:  map[string]string{"d": "Bound/SeatGranted", "d2": "Bound/SeatGranted"},
+		},
+		{
 			name:  "a user and a device of the same name are different assignees",
 			pool:  pool(),
 			seats: []Seat{seat("a", 0, "x"), seat("b", 1, "x", func(s *Seat) { s.Kind = v1alpha1.AssigneeDevice })},

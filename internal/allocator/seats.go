@@ -3,6 +3,7 @@ package allocator
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
@@ -70,7 +71,7 @@ func (d *decision) decideSeats(seats []Seat) {
 	// if they held the seat while the older one was switched off.
 	owner := map[string]int{}
 	for _, i := range order {
-		key := string(seats[i].Kind) + "/" + seats[i].Assignee
+		key := identity(seats[i].Kind, seats[i].Assignee)
 		if _, ok := owner[key]; !ok {
 			owner[key] = i
 		}
@@ -78,7 +79,7 @@ func (d *decision) decideSeats(seats []Seat) {
 	candidates := order[:0:0]
 	for _, i := range order {
 		s := seats[i]
-		j := owner[string(s.Kind)+"/"+s.Assignee]
+		j := owner[identity(s.Kind, s.Assignee)]
 		if j != i {
 			out[i] = pendingSeat(v1alpha1.SeatReasonDuplicateAssignee,
 				fmt.Sprintf("%s %s already has seat %s in pool %s; delete or switch off one of the two", kindWord(s.Kind), s.Assignee, seats[j].Name, p.Name))
@@ -174,6 +175,17 @@ func (d *decision) countSeats() {
 			d.res.Usage.SeatsPending++
 		}
 	}
+}
+
+// identity is who an assignee is, for the one-seat-per-assignee rule and for requireSeat: its
+// kind and name, where a user's name that looks like an e-mail address (it has an @) compares
+// without regard to case, as mail systems treat addresses (Alice@Acme.example is
+// alice@acme.example). Other names (user names, device ids) compare exactly.
+func identity(kind v1alpha1.AssigneeKind, name string) string {
+	if kind != v1alpha1.AssigneeDevice && strings.Contains(name, "@") {
+		name = strings.ToLower(name)
+	}
+	return string(kind) + "/" + name
 }
 
 func kindWord(k v1alpha1.AssigneeKind) string {

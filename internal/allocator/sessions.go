@@ -52,7 +52,7 @@ func (d *decision) decideSessions(sessions []Session, seated map[string]bool) {
 				lastRenew.UTC().Format(time.RFC3339), pol.HeartbeatTimeout))
 		case d.res.Expired:
 			d.end(i, v1alpha1.EndPoolExpired, fmt.Sprintf("pool %s expired at %s", p.Name, p.ExpiresAt.UTC().Format(time.RFC3339)))
-		case pol.RequireSeat && !seated[s.Holder]:
+		case pol.RequireSeat && !seated[identity(v1alpha1.AssigneeUser, s.Holder)]:
 			d.end(i, v1alpha1.EndNotEntitled, fmt.Sprintf("%s has no Bound seat in pool %s, which requires one for sessions (sessionPolicy.requireSeat)", s.Holder, p.Name))
 		default:
 			d.wake(heartbeatDeadline)

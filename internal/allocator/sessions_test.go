@@ -130,6 +130,13 @@ func TestSessions(t *testing.T) {
 			wantMsg:  map[string]string{"c": "carol has no Bound seat in pool remote-support, which requires one for sessions (sessionPolicy.requireSeat)"},
 		},
 		{
+			name:     "requireSeat: an e-mail-like holder matches its seat without regard to case",
+			pool:     sessionsPool(5, func(p *Pool) { p.Policy.RequireSeat = true }),
+			seats:    []Seat{seat("seat-alice", 0, "alice@acme.example"), seat("seat-bob", 1, "bob")},
+			sessions: []Session{session("a", 0, "Alice@Acme.Example"), session("b", 1, "BOB")},
+			want:     map[string]string{"a": "Active", "b": "Ended/NotEntitled"},
+		},
+		{
 			name: "countBy Holder: a holder's sessions share one licence",
 			pool: sessionsPool(2, withLedger("a1"), func(p *Pool) { p.Policy.CountByHolder = true }),
 			sessions: []Session{session("a1", 0, "alice", active(0)), session("a2", 1, "alice"), session("b", 2, "bob"),

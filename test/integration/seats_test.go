@@ -94,6 +94,24 @@ var _ = Describe("Named seats", Label("seats"), func() {
 		Eventually(func(g Gomega) { g.Expect(seatPhases(g, ns)["tech"]).To(Equal("Bound/SeatGranted")) }).Should(Succeed())
 	})
 
+	It("gives one person one seat whatever the case of their e-mail address", func() {
+		ns := newNamespace()
+		newPool(ns, "p", int32p(5), nil)
+		newSeat(ns, "lower", "p", "u1@x.example", v1.AssigneeUser)
+		Eventually(func(g Gomega) { g.Expect(seatPhases(g, ns)["lower"]).To(Equal("Bound/SeatGranted")) }).Should(Succeed())
+		newSeat(ns, "upper", "p", "U1@X.EXAMPLE", v1.AssigneeUser)
+		newSeat(ns, "kiosk", "p", "KIOSK@lobby", v1.AssigneeDevice)
+		newSeat(ns, "kiosk-lower", "p", "kiosk@lobby", v1.AssigneeDevice)
+		Eventually(func(g Gomega) {
+			phases := seatPhases(g, ns)
+			g.Expect(phases["upper"]).To(Equal("Pending/DuplicateAssignee"))
+			g.Expect(getSeat(g, ns, "upper").Status.Message).To(Equal("user U1@X.EXAMPLE already has seat lower in pool p; delete or switch off one of the two"))
+			g.Expect(phases["kiosk"]).To(Equal("Bound/SeatGranted"), "device ids compare exactly")
+			g.Expect(phases["kiosk-lower"]).To(Equal("Bound/SeatGranted"))
+			g.Expect(getPool(g, ns, "p").Status.Seats.Bound).To(BeEquivalentTo(3))
+		}).Should(Succeed())
+	})
+
 	It("keeps the later of two seats for one assignee Pending", func() {
 		ns := newNamespace()
 		newPool(ns, "p", int32p(5), nil)
