@@ -59,7 +59,9 @@ func (r *OrderReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		r.event(order, corev1.EventTypeNormal, "PoolCreated", "Create", fmt.Sprintf("created pool %s/%s for product %s", p.Namespace, p.Name, p.Spec.Product))
 	}
 	if err := r.writeStatus(ctx, order, d.status); err != nil {
-		return ctrl.Result{}, err
+		// A conflict is routine (the order changed meanwhile): decide again, logged at debug,
+		// not as a reconciler error with a stack trace.
+		return retryOnConflict(ctx, err)
 	}
 	return requeueAt(d.next, r.Clock.Now()), nil
 }

@@ -1,0 +1,38 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// TestRetryOnConflict: a lost race (409, or the object gone) is a quick retry with no error, so
+// controller-runtime logs no reconciler error and no stack trace; anything else stays an error.
+func TestRetryOnConflict(t *testing.T) {
+	gr := schema.GroupResource{Group: "licensing.seatkeeper.io", Resource: "customerorders"}
+	conflict := apierrors.NewConflict(gr, "o", errors.New("the object has been modified"))
+	tests := []struct {
+		name    string
+		err     error
+		requeue time.Duration
+		wantErr bool
+	}{
+		{name: "conflict", err: conflict, requeue: 50 * time.Millisecond},
+		{name: "wrapped conflict, as writeStatus returns it", err: fmt.Errorf("patch status of order o: %w", conflict), requeue: 50 * time.Millisecond},
+		{name: "gone meanwhile", err: apierrors.NewNotFound(gr, "o"), requeue: 50 * time.Millisecond},
+		{name: "another error", err: errors.New("connection refused"), wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := retryOnConflict(context.Background(), tt.err)
+			if (err != nil) != tt.wantErr || res.RequeueAfter != tt.requeue {
+				t.Errorf("retryOnConflict(%v) = %+v, %v; want RequeueAfter %v, error %t", tt.err, res, err, tt.requeue, tt.wantErr)
+			}
+		})
+	}
+}
