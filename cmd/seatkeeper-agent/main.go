@@ -10,13 +10,13 @@
 //	--namespace  SEATKEEPER_NAMESPACE  the pool's namespace (default: POD_NAMESPACE, then the service account's)
 //	--session    SEATKEEPER_SESSION    the SharedSession's name (default: generated from the holder)
 //	--priority   SEATKEEPER_PRIORITY   queue priority
-//	--release    SEATKEEPER_RELEASE    delete (default) or terminate (keep the record)
+//	--release    SEATKEEPER_RELEASE    terminate (default: end the session, keep the record) or delete
 //	--listen     SEATKEEPER_LISTEN     HTTP address (default :8090)
 //
 // HTTP: GET /readyz (200 while held), GET /healthz, GET /status (JSON: session, phase,
 // position, reason, message), POST /state with {"state":"Idle|Connected","peer":"..."}.
-// It exits 0 after a release on SIGTERM or SIGINT, and 1 with the reason when the operator
-// ends the session.
+// It exits 0 after a release on SIGTERM or SIGINT, or when the process that started it exits,
+// and 1 with the reason when the operator ends the session.
 package main
 
 import (
@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -38,5 +39,10 @@ func main() {
 		os.Stderr.WriteString("seatkeeper-agent: no cluster configuration: " + err.Error() + "\n")
 		os.Exit(2)
 	}
-	os.Exit(sidecar.Run(ctx, os.Args[1:], os.Getenv, cfg, os.Stdout, os.Stderr, nil))
+	// A parent that dies (the shell or `go run` that started the agent) counts as SIGTERM.
+	ctx, stopWatching := sidecar.WatchParent(ctx, os.Getppid, time.Second)
+	code := sidecar.Run(ctx, os.Args[1:], os.Getenv, cfg, os.Stdout, os.Stderr, nil)
+	stopWatching()
+	stop()
+	os.Exit(code)
 }

@@ -50,7 +50,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.req.Namespace, "namespace", env("SEATKEEPER_NAMESPACE", "POD_NAMESPACE"), "namespace of the pool")
 	fs.StringVar(&c.req.Name, "session", env("SEATKEEPER_SESSION"), "SharedSession name (default: generated from the holder)")
 	fs.StringVar(&priority, "priority", env("SEATKEEPER_PRIORITY"), "queue priority (higher is served first; an agent under the admission policy may only use 0)")
-	fs.StringVar(&release, "release", env("SEATKEEPER_RELEASE"), "how to give the licence back: delete or terminate")
+	fs.StringVar(&release, "release", env("SEATKEEPER_RELEASE"), "how to give the licence back: terminate (end the session and keep it as the usage record) or delete")
 	fs.StringVar(&c.listen, "listen", env("SEATKEEPER_LISTEN"), "HTTP address for /readyz, /status and /state")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -70,13 +70,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		}
 		c.req.Priority = int32(p)
 	}
+	// The session log is the record of who used a licence: keep it unless asked not to.
 	switch release {
-	case "", "delete":
-		c.release = agent.Delete
-	case "terminate":
+	case "", "terminate":
 		c.release = agent.Terminate
+	case "delete":
+		c.release = agent.Delete
 	default:
-		return c, fmt.Errorf("--release %q: want delete or terminate", release)
+		return c, fmt.Errorf("--release %q: want terminate or delete", release)
 	}
 	var missing []string
 	for name, v := range map[string]string{"--pool": c.req.Pool, "--holder": c.req.Holder, "--namespace": c.req.Namespace} {
@@ -185,4 +186,34 @@ func handler(lease *agent.Lease) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return mux
+}
+
+// WatchParent returns a context that ends with ctx or when the process that started this one
+// exits, so that an agent started from a shell or `go run` gives its licence back when that
+// parent is killed rather than holding it until its heartbeat is missed. It notices the exit
+// by the parent's process id changing (the orphan is handed to init or a subreaper), checking
+// every interval; a process whose parent is 0 or 1 from the start (a container's PID 1, a
+// daemon) has nothing to watch.
+func WatchParent(ctx context.Context, getppid func() int, interval time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	parent := getppid()
+	if parent <= 1 {
+		return ctx, cancel
+	}
+	go func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if getppid() != parent {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return ctx, cancel
 }

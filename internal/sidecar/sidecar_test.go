@@ -1,9 +1,12 @@
 package sidecar
 
 import (
+	"context"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -21,7 +24,7 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "downward API environment",
 			env:  map[string]string{"SEATKEEPER_POOL": "p", "POD_NAME": "job-1-abc", "POD_NAMESPACE": "acme"},
-			want: config{req: agent.Request{Namespace: "acme", Pool: "p", Holder: "job-1-abc"}, listen: ":8090"},
+			want: config{req: agent.Request{Namespace: "acme", Pool: "p", Holder: "job-1-abc"}, release: agent.Terminate, listen: ":8090"},
 		},
 		{
 			name: "flags win over the environment",
@@ -32,10 +35,16 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "SEATKEEPER_HOLDER over POD_NAME",
 			env:  map[string]string{"SEATKEEPER_POOL": "p", "SEATKEEPER_HOLDER": "alice", "POD_NAME": "x", "SEATKEEPER_NAMESPACE": "n", "POD_NAMESPACE": "m"},
-			want: config{req: agent.Request{Namespace: "n", Pool: "p", Holder: "alice"}, listen: ":8090"},
+			want: config{req: agent.Request{Namespace: "n", Pool: "p", Holder: "alice"}, release: agent.Terminate, listen: ":8090"},
+		},
+		{
+			name: "delete only when asked: no usage record stays",
+			args: []string{"--release=delete"},
+			env:  map[string]string{"SEATKEEPER_POOL": "p", "POD_NAME": "x", "POD_NAMESPACE": "acme"},
+			want: config{req: agent.Request{Namespace: "acme", Pool: "p", Holder: "x"}, release: agent.Delete, listen: ":8090"},
 		},
 		{name: "pool missing", env: map[string]string{"POD_NAME": "x", "POD_NAMESPACE": "n"}, wantErr: "missing --pool"},
-		{name: "bad release", args: []string{"--release=keep"}, env: map[string]string{"SEATKEEPER_POOL": "p", "POD_NAME": "x", "POD_NAMESPACE": "n"}, wantErr: `--release "keep": want delete or terminate`},
+		{name: "bad release", args: []string{"--release=keep"}, env: map[string]string{"SEATKEEPER_POOL": "p", "POD_NAME": "x", "POD_NAMESPACE": "n"}, wantErr: `--release "keep": want terminate or delete`},
 		{name: "bad priority", args: []string{"--priority=high"}, env: map[string]string{"SEATKEEPER_POOL": "p", "POD_NAME": "x", "POD_NAMESPACE": "n"}, wantErr: `--priority "high"`},
 	}
 	for _, tc := range tests {
@@ -54,5 +63,38 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestWatchParent: the context ends when the parent's process id changes (the parent exited),
+// not before, and never for a process whose parent is init or nobody.
+func TestWatchParent(t *testing.T) {
+	var ppid atomic.Int64
+	ppid.Store(4242)
+	getppid := func() int { return int(ppid.Load()) }
+	ctx, cancel := WatchParent(context.Background(), getppid, time.Millisecond)
+	defer cancel()
+	select {
+	case <-ctx.Done():
+		t.Fatal("ended while the parent lives")
+	case <-time.After(30 * time.Millisecond):
+	}
+	ppid.Store(1) // reparented to init: the parent is gone
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not end after the parent exited")
+	}
+
+	for _, first := range []int{0, 1} {
+		ppid.Store(int64(first))
+		ctx, cancel := WatchParent(context.Background(), getppid, time.Millisecond)
+		ppid.Store(7)
+		select {
+		case <-ctx.Done():
+			t.Errorf("parent %d at start: ended, want a context that only its parent ends", first)
+		case <-time.After(30 * time.Millisecond):
+		}
+		cancel()
 	}
 }

@@ -159,10 +159,18 @@ var _ = Describe("Agent sidecar", Label("agent"), func() {
 			g.Expect(l.Items[0].Spec.Peer).To(Equal("customer-7"))
 		}).Should(Succeed())
 
-		By("SIGTERM releases the licence to the waiting sidecar")
+		By("SIGTERM releases the licence to the waiting sidecar, and keeps the session as the record")
 		sigtermA()
 		Eventually(doneA, 15*time.Second).Should(Receive(Equal(exit{code: 0})))
 		Eventually(func() int { code, _ := get(b + "/readyz"); return code }).Should(Equal(http.StatusOK))
+		Eventually(func(g Gomega) {
+			var l v1.SharedSessionList
+			g.Expect(k8s.List(ctx, &l, client.InNamespace(ns), client.MatchingFields{"spec.holder": "pod-a"})).To(Succeed())
+			g.Expect(l.Items).To(HaveLen(1), "terminate, the default, keeps the usage record")
+			g.Expect(l.Items[0].Status.Phase).To(Equal(v1.SessionEnded))
+			g.Expect(l.Items[0].Status.EndReason).To(Equal(v1.EndTerminated))
+			g.Expect(l.Items[0].Spec.Peer).To(Equal("customer-7"))
+		}).Should(Succeed())
 
 		By("an operator-side end makes the sidecar exit 1 with the reason")
 		var l v1.SharedSessionList
