@@ -176,8 +176,7 @@ var _ = Describe("Portal pages in a browser", Label("portal", "browser"), func()
 		newSession(ns, "s-erin", "remote-support", "erin@acme.example", "")
 		Eventually(func(g Gomega) { g.Expect(getSession(g, ns, "s-erin").Status.Phase).To(Equal(v1.SessionWaiting)) }).Should(Succeed())
 
-		p := newPerson("licences")
-		grant(ns, "seatkeeper-licenses", userSubject(p.name), canList(p.cfg, &v1.SharedSessionList{}, ns))
+		p := memberOf(ns, "seatkeeper-licenses", "licences")
 		grant("", "seatkeeper-reports", userSubject(p.name), canList(p.cfg, &v1.CustomerOrderList{}, ""))
 		lp := startLocalPortal(p, ns)
 		tab := newTab("Europe/Rome")
@@ -266,8 +265,7 @@ var _ = Describe("Portal pages in a browser", Label("portal", "browser"), func()
 
 	It("shows a reports user no button, and the role message when they open the orders", func() {
 		ns := account()
-		p := newPerson("reports")
-		grant(ns, "seatkeeper-reports", userSubject(p.name), canList(p.cfg, &v1.SharedSessionList{}, ns))
+		p := memberOf(ns, "seatkeeper-reports", "reports")
 		lp := startLocalPortal(p, ns)
 		tab := newTab("UTC")
 		// As `kubectl licenses portal --open` does: the browser starts from a local file, and
@@ -317,8 +315,7 @@ var _ = Describe("Portal pages in a browser", Label("portal", "browser"), func()
 
 	It("updates a page by itself when a session is granted elsewhere", func() {
 		ns := account()
-		p := newPerson("licences")
-		grant(ns, "seatkeeper-licenses", userSubject(p.name), canList(p.cfg, &v1.SharedSessionList{}, ns))
+		p := memberOf(ns, "seatkeeper-licenses", "licences")
 		lp := startLocalPortal(p, ns)
 		tab := newTab("UTC")
 		open(tab, lp.url)
@@ -339,8 +336,7 @@ var _ = Describe("Portal pages in a browser", Label("portal", "browser"), func()
 
 	It("speaks French when chosen, and Italian from the browser's language", func() {
 		ns := account()
-		p := newPerson("licences")
-		grant(ns, "seatkeeper-licenses", userSubject(p.name), canList(p.cfg, &v1.SharedSessionList{}, ns))
+		p := memberOf(ns, "seatkeeper-licenses", "licences")
 		Expect(k8s.Patch(ctx, &v1.SeatAssignment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "carol"}},
 			client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"enabled":false}}`)))).To(Succeed())
 		lp := startLocalPortal(p, ns)

@@ -28,8 +28,7 @@ var _ = Describe("Local portal", Label("portal"), func() {
 	var lp localPortal
 	BeforeEach(func() {
 		ns = account()
-		p := newPerson("licences")
-		grant(ns, "seatkeeper-licenses", userSubject(p.name), canList(p.cfg, &v1.SharedSessionList{}, ns))
+		p := memberOf(ns, "seatkeeper-licenses", "licences")
 		lp = startLocalPortal(p, ns)
 	})
 
@@ -102,8 +101,7 @@ var _ = Describe("Local portal", Label("portal"), func() {
 var _ = Describe("Privilege levels in the portal", Label("portal", "rbac"), func() {
 	It("lets a licences user toggle seats, add one and end sessions", func() {
 		ns := account()
-		p := newPerson("licences")
-		grant(ns, "seatkeeper-licenses", userSubject(p.name), canList(p.cfg, &v1.SharedSessionList{}, ns))
+		p := memberOf(ns, "seatkeeper-licenses", "licences")
 		v := openLocal(startLocalPortal(p, ns))
 
 		a := v.get("/ns/" + ns + "/seats")
@@ -143,8 +141,7 @@ var _ = Describe("Privilege levels in the portal", Label("portal", "rbac"), func
 
 	It("shows a reports user everything and no button, and words the API server's 403 as the role to ask for", func() {
 		ns := account()
-		p := newPerson("reports")
-		grant(ns, "seatkeeper-reports", userSubject(p.name), canList(p.cfg, &v1.SharedSessionList{}, ns))
+		p := memberOf(ns, "seatkeeper-reports", "reports")
 		v := openLocal(startLocalPortal(p, ns))
 
 		a := v.get("/ns/" + ns + "/sessions")
@@ -193,15 +190,13 @@ var _ = Describe("Privilege levels in the portal", Label("portal", "rbac"), func
 
 	It("finds the accounts of a viewer who may list namespaces, and asks one who may not", func() {
 		ns := account()
-		scoped := newPerson("licences")
-		grant(ns, "seatkeeper-licenses", userSubject(scoped.name), canList(scoped.cfg, &v1.SharedSessionList{}, ns))
+		scoped := memberOf(ns, "seatkeeper-licenses", "licences")
 		a := openLocal(startLocalPortal(scoped, ns)).get("/")
 		Expect(a.status).To(Equal(http.StatusOK))
 		Expect(a.body).To(ContainSubstring("You may not list the accounts of this cluster"))
 		Expect(a.body).To(ContainSubstring(`value="` + ns + `"`))
 
-		lister := newPerson("lister")
-		grant(ns, "seatkeeper-reports", userSubject(lister.name), canList(lister.cfg, &v1.SharedSessionList{}, ns))
+		lister := memberOf(ns, "seatkeeper-reports", "lister")
 		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{GenerateName: "list-namespaces-"},
 			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list"}}}}
 		Expect(k8s.Create(ctx, role)).To(Succeed())
@@ -215,8 +210,7 @@ var _ = Describe("Privilege levels in the portal", Label("portal", "rbac"), func
 
 	It("shows an agent no End session: it may end only its own sessions", func() {
 		ns := account()
-		p := newPerson("agent")
-		grant(ns, "seatkeeper-agent", userSubject(p.name), canList(p.cfg, &v1.SharedSessionList{}, ns))
+		p := memberOf(ns, "seatkeeper-agent", "agent")
 		a := openLocal(startLocalPortal(p, ns)).get("/ns/" + ns + "/sessions")
 		Expect(a.status).To(Equal(http.StatusOK))
 		Expect(a.body).To(ContainSubstring("bob@acme.example"))
@@ -267,8 +261,7 @@ var _ = Describe("Privilege levels in the portal", Label("portal", "rbac"), func
 
 	It("exports the session log as the plugin's CSV, in the date format and time zone asked for", func() {
 		ns := account()
-		p := newPerson("reports")
-		grant(ns, "seatkeeper-reports", userSubject(p.name), canList(p.cfg, &v1.SharedSessionList{}, ns))
+		p := memberOf(ns, "seatkeeper-reports", "reports")
 		v := openLocal(startLocalPortal(p, ns))
 
 		a := v.get("/ns/" + ns + "/sessions.csv?scope=all&format=european&tz=Europe/Paris")

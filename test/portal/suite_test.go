@@ -91,6 +91,14 @@ func newPerson(name string) person {
 	return person{name: name, cfg: u.Config()}
 }
 
+// memberOf adds a person who holds role in account ns, once the authorizer applies it.
+func memberOf(ns, role, name string) person {
+	GinkgoHelper()
+	p := newPerson(name)
+	grant(ns, role, userSubject(p.name), canList(p.cfg, &v1.SharedSessionList{}, ns))
+	return p
+}
+
 // grant binds a seatkeeper role to a person in ns ("" for the whole cluster), and waits until
 // the authorizer applies it.
 func grant(ns, role string, subject rbacv1.Subject, probe func() error) {
