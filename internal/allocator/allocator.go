@@ -88,15 +88,19 @@ type Session struct {
 	ObservedState  v1alpha1.SessionState
 }
 
-// SeatResult is the status a seat should have.
+// SeatResult is the status a seat should have, and what that changes.
 type SeatResult struct {
 	Phase   v1alpha1.SeatPhase
 	Reason  v1alpha1.SeatReason
 	Message string
 	BoundAt *time.Time
+
+	Licence    Licence
+	Transition Transition
 }
 
-// SessionResult is the status a session should have, or that it should be deleted.
+// SessionResult is the status a session should have, or that it should be deleted, and what
+// that changes.
 type SessionResult struct {
 	Phase          v1alpha1.SessionPhase
 	QueuePosition  int32
@@ -108,6 +112,9 @@ type SessionResult struct {
 	ObservedState  v1alpha1.SessionState
 	// Delete is true for an Ended session past its retention.
 	Delete bool
+
+	Licence    Licence
+	Transition Transition
 }
 
 // Usage is the pool's counts after the decision.
@@ -134,6 +141,9 @@ type Result struct {
 	ExpiringSoon  bool
 	// Next is the earliest future deadline the decision depends on; zero when none.
 	Next time.Time
+	// NeedsFreshRead asks for the decision to be made again on a snapshot read from the API
+	// server rather than a cache before it is applied (see needsFreshRead).
+	NeedsFreshRead bool
 }
 
 // Decide computes who holds what in the pool at time now.
@@ -157,6 +167,7 @@ func Decide(pool Pool, seats []Seat, sessions []Session, now time.Time) Result {
 	}
 	d.decideSeats(seats)
 	d.decideSessions(sessions, d.boundAssignees(seats))
+	d.changes(seats, sessions)
 	return d.res
 }
 

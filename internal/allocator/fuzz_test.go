@@ -172,6 +172,23 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 	if !decides {
 		return
 	}
+	// The ledger's write order rests on Licence: what gains a licence is in the new ledger,
+	// what loses one is not.
+	checkLicence := func(kind, name string, l Licence, ledger []string) {
+		if ledger == nil {
+			return
+		}
+		in := slices.Contains(ledger, name)
+		if (l == Gains && !in) || (l == Loses && in) {
+			t.Errorf("%s %s: Licence %d disagrees with the ledger %v", kind, name, l, ledger)
+		}
+	}
+	for i, r := range res.Seats {
+		checkLicence("seat", seats[i].Name, r.Licence, res.SeatLedger)
+	}
+	for i, r := range res.Sessions {
+		checkLicence("session", sessions[i].Name, r.Licence, res.SessionLedger)
+	}
 	if p.SessionLimit != nil {
 		if len(units) > int(*p.SessionLimit) {
 			t.Errorf("over-grant: %d licences in use, limit %d", len(units), *p.SessionLimit)

@@ -11,46 +11,62 @@ import (
 
 // decideSeats grants named seats. Holders keep their seats; free seats go to waiting
 // assignments oldest first (then by name); when the limit drops below the holders, the most
-// recently bound go back to Pending (CapacityReduced).
+// recently bound go back to Pending (CapacityReduced). The steps: the seats that may hold one
+// at all, one per assignee, holders kept or revoked, free seats filled, and the results.
 func (d *decision) decideSeats(seats []Seat) {
-	p := d.pool
-	out := make([]SeatResult, len(seats))
-	d.res.Seats = out
-	d.res.Usage.SeatLimit = p.SeatLimit
-
+	d.res.Seats = make([]SeatResult, len(seats))
+	d.res.Usage.SeatLimit = d.pool.SeatLimit
+	defer d.countSeats()
 	switch {
-	case !p.Found:
-		for i, s := range seats {
-			out[i] = pendingSeat(v1alpha1.SeatReasonPoolNotFound,
-				fmt.Sprintf("pool %s does not exist in this namespace; the seat binds by itself once it is created", p.Name))
-			if !s.Enabled {
-				out[i] = disabledSeat(p.Name)
-			}
-		}
-		d.countSeats()
+	case !d.pool.Found:
+		d.seatsOfMissingPool(seats)
 		return
 	case d.external():
-		for i, s := range seats {
-			out[i] = SeatResult{Phase: s.Phase, Reason: s.Reason, Message: s.Message, BoundAt: s.BoundAt}
-			if s.Phase == "" {
-				out[i] = pendingSeat(v1alpha1.SeatReasonManagedExternally,
-					fmt.Sprintf("pool %s is managed by %s: seatkeeper does not grant its seats", p.Name, p.ManagedBy))
-			}
-		}
-		d.res.SeatLedger = p.SeatLedger
-		d.countSeats()
+		d.seatsDecidedElsewhere(seats)
 		return
 	}
+	candidates := d.onePerAssignee(seats, d.eligibleSeats(seats))
+	bound, revoked := d.keepOrRevokeSeats(seats, candidates)
+	d.fillSeats(candidates, bound, revoked)
+	d.seatResults(seats, candidates, bound, revoked)
+}
 
+// seatsOfMissingPool: every enabled seat waits for the pool to be created.
+func (d *decision) seatsOfMissingPool(seats []Seat) {
+	for i, s := range seats {
+		d.res.Seats[i] = pendingSeat(v1alpha1.SeatReasonPoolNotFound,
+			fmt.Sprintf("pool %s does not exist in this namespace; the seat binds by itself once it is created", d.pool.Name))
+		if !s.Enabled {
+			d.res.Seats[i] = disabledSeat(d.pool.Name)
+		}
+	}
+}
+
+// seatsDecidedElsewhere keeps what another controller wrote, and explains seats it has not
+// looked at yet.
+func (d *decision) seatsDecidedElsewhere(seats []Seat) {
+	for i, s := range seats {
+		d.res.Seats[i] = SeatResult{Phase: s.Phase, Reason: s.Reason, Message: s.Message, BoundAt: s.BoundAt}
+		if s.Phase == "" {
+			d.res.Seats[i] = pendingSeat(v1alpha1.SeatReasonManagedExternally,
+				fmt.Sprintf("pool %s is managed by %s: seatkeeper does not grant its seats", d.pool.Name, d.pool.ManagedBy))
+		}
+	}
+	d.res.SeatLedger = d.pool.SeatLedger
+}
+
+// eligibleSeats settles switched-off seats, and all seats of an expired pool, and returns the
+// others oldest first.
+func (d *decision) eligibleSeats(seats []Seat) []int {
 	order := make([]int, 0, len(seats))
 	for i, s := range seats {
 		switch {
 		case !s.Enabled:
-			out[i] = disabledSeat(p.Name)
+			d.res.Seats[i] = disabledSeat(d.pool.Name)
 		case d.res.Expired:
-			out[i] = pendingSeat(v1alpha1.SeatReasonPoolExpired,
+			d.res.Seats[i] = pendingSeat(v1alpha1.SeatReasonPoolExpired,
 				fmt.Sprintf("pool %s expired at %s; extend its spec.expiresAt or add an order to bind seats again",
-					p.Name, p.ExpiresAt.UTC().Format(time.RFC3339)))
+					d.pool.Name, d.pool.ExpiresAt.UTC().Format(time.RFC3339)))
 		default:
 			order = append(order, i)
 		}
@@ -58,17 +74,12 @@ func (d *decision) decideSeats(seats []Seat) {
 	slices.SortFunc(order, func(a, b int) int {
 		return byAge(seats[a].Created, seats[b].Created, seats[a].Name, seats[b].Name)
 	})
+	return order
+}
 
-	ledger := inLedger(p.SeatLedger)
-	holds := func(s Seat) bool {
-		if ledger != nil {
-			return ledger[s.Name]
-		}
-		return s.Phase == v1alpha1.SeatBound
-	}
-
-	// One seat per assignee: the oldest enabled assignment; later ones are duplicates, even
-	// if they held the seat while the older one was switched off.
+// onePerAssignee keeps the oldest eligible seat of each assignee; later ones are duplicates,
+// even if they held the seat while the older one was switched off.
+func (d *decision) onePerAssignee(seats []Seat, order []int) []int {
 	owner := map[string]int{}
 	for _, i := range order {
 		key := identity(seats[i].Kind, seats[i].Assignee)
@@ -79,37 +90,29 @@ func (d *decision) decideSeats(seats []Seat) {
 	candidates := order[:0:0]
 	for _, i := range order {
 		s := seats[i]
-		j := owner[identity(s.Kind, s.Assignee)]
-		if j != i {
-			out[i] = pendingSeat(v1alpha1.SeatReasonDuplicateAssignee,
-				fmt.Sprintf("%s %s already has seat %s in pool %s; delete or switch off one of the two", kindWord(s.Kind), s.Assignee, seats[j].Name, p.Name))
+		if j := owner[identity(s.Kind, s.Assignee)]; j != i {
+			d.res.Seats[i] = pendingSeat(v1alpha1.SeatReasonDuplicateAssignee,
+				fmt.Sprintf("%s %s already has seat %s in pool %s; delete or switch off one of the two", kindWord(s.Kind), s.Assignee, seats[j].Name, d.pool.Name))
 			continue
 		}
 		candidates = append(candidates, i)
 	}
+	return candidates
+}
 
-	bound := map[int]bool{}
+// keepOrRevokeSeats keeps the candidates that hold a seat (by the ledger when it is kept),
+// except the most recently bound when there are more holders than seats: those are revoked.
+func (d *decision) keepOrRevokeSeats(seats []Seat, candidates []int) (bound, revoked map[int]bool) {
+	ledger := inLedger(d.pool.SeatLedger)
 	var holders []int
 	for _, i := range candidates {
-		if holds(seats[i]) {
+		if (ledger == nil && seats[i].Phase == v1alpha1.SeatBound) || ledger[seats[i].Name] {
 			holders = append(holders, i)
 		}
 	}
-	revoked := map[int]bool{}
-	if lim := p.SeatLimit; lim != nil && len(holders) > int(*lim) {
-		// Most recently bound first; a holder with no boundAt yet counts as the newest.
-		slices.SortFunc(holders, func(a, b int) int {
-			ta, tb := seats[a].BoundAt, seats[b].BoundAt
-			switch {
-			case ta == nil && tb != nil:
-				return -1
-			case ta != nil && tb == nil:
-				return 1
-			case ta != nil && !ta.Equal(*tb):
-				return tb.Compare(*ta)
-			}
-			return -byAge(seats[a].Created, seats[b].Created, seats[a].Name, seats[b].Name)
-		})
+	bound, revoked = map[int]bool{}, map[int]bool{}
+	if lim := d.pool.SeatLimit; lim != nil && len(holders) > int(*lim) {
+		slices.SortFunc(holders, func(a, b int) int { return newestBound(seats[a], seats[b]) })
 		excess := len(holders) - int(*lim)
 		for _, i := range holders[:excess] {
 			revoked[i] = true
@@ -119,15 +122,40 @@ func (d *decision) decideSeats(seats []Seat) {
 	for _, i := range holders {
 		bound[i] = true
 	}
+	return bound, revoked
+}
+
+// newestBound orders holders most recently bound first; a holder with no boundAt yet counts
+// as the newest.
+func newestBound(a, b Seat) int {
+	ta, tb := a.BoundAt, b.BoundAt
+	switch {
+	case ta == nil && tb != nil:
+		return -1
+	case ta != nil && tb == nil:
+		return 1
+	case ta != nil && !ta.Equal(*tb):
+		return tb.Compare(*ta)
+	}
+	return -byAge(a.Created, b.Created, a.Name, b.Name)
+}
+
+// fillSeats binds waiting candidates, oldest first, while seats are free. A revoked holder
+// does not bind again in the pass that revoked it.
+func (d *decision) fillSeats(candidates []int, bound, revoked map[int]bool) {
 	for _, i := range candidates {
 		if bound[i] || revoked[i] {
 			continue
 		}
-		if p.SeatLimit == nil || len(bound) < int(*p.SeatLimit) {
+		if d.pool.SeatLimit == nil || len(bound) < int(*d.pool.SeatLimit) {
 			bound[i] = true
 		}
 	}
+}
 
+// seatResults writes each candidate's result and the seat ledger.
+func (d *decision) seatResults(seats []Seat, candidates []int, bound, revoked map[int]bool) {
+	p := d.pool
 	boundCount := int32(len(bound))
 	var names []string
 	for _, i := range candidates {
@@ -138,22 +166,21 @@ func (d *decision) decideSeats(seats []Seat) {
 			if s.Phase != v1alpha1.SeatBound || at == nil {
 				at = timePtr(d.now)
 			}
-			out[i] = SeatResult{Phase: v1alpha1.SeatBound, Reason: v1alpha1.SeatReasonGranted, BoundAt: at,
+			d.res.Seats[i] = SeatResult{Phase: v1alpha1.SeatBound, Reason: v1alpha1.SeatReasonGranted, BoundAt: at,
 				Message: fmt.Sprintf("%s %s holds a seat of pool %s", kindWord(s.Kind), s.Assignee, p.Name)}
 			names = append(names, s.Name)
 		case revoked[i] || (s.Phase == v1alpha1.SeatPending && s.Reason == v1alpha1.SeatReasonCapacityReduced):
-			out[i] = pendingSeat(v1alpha1.SeatReasonCapacityReduced,
+			d.res.Seats[i] = pendingSeat(v1alpha1.SeatReasonCapacityReduced,
 				fmt.Sprintf("seat taken back: pool %s now has %s seats (%s bound); it binds again when one frees",
 					p.Name, limitString(p.SeatLimit), Summary(boundCount, p.SeatLimit)))
 		default:
-			out[i] = pendingSeat(v1alpha1.SeatReasonLicensesNotAvailable,
+			d.res.Seats[i] = pendingSeat(v1alpha1.SeatReasonLicensesNotAvailable,
 				fmt.Sprintf("no seat free in pool %s (%s bound); it binds when one frees", p.Name, Summary(boundCount, p.SeatLimit)))
 		}
 	}
 	if p.SeatLimit != nil {
 		d.res.SeatLedger = sortedNames(names)
 	}
-	d.countSeats()
 }
 
 // pendingSeat is the result of a seat that waits, and why.

@@ -12,74 +12,96 @@ import (
 // decideSessions grants shared licences. A session first meets its deadlines (terminate,
 // heartbeat, pool expiry, seat requirement, idle and duration limits); holders that remain
 // keep their licence unless the limit dropped, in which case the most recently granted end
-// (CapacityReduced); the queue is then served by priority, creation time and name.
+// (CapacityReduced); the queue is then served by priority, creation time and name, and what
+// is left of it waits in order (or is turned away); last, the licences in use are counted.
 func (d *decision) decideSessions(sessions []Session, seated map[string]bool) {
-	p := d.pool
-	pol := p.Policy
-	out := make([]SessionResult, len(sessions))
-	d.res.Sessions = out
-	d.res.Usage.SessionLimit = p.SessionLimit
-	ledger := inLedger(p.SessionLedger)
+	d.res.Sessions = make([]SessionResult, len(sessions))
+	d.res.Usage.SessionLimit = d.pool.SessionLimit
+	holders, waiters := d.meetDeadlines(sessions, seated)
+	units := d.keepHolders(sessions, holders)
+	queue := d.serveQueue(sessions, waiters, units)
+	d.placeQueue(queue)
+	d.countSessions(sessions, units)
+}
 
-	var holders, waiters []int
+// meetDeadlines starts each session's result from its status, ends those past a deadline, and
+// sorts the rest into holders (by the ledger when it is kept) and waiters.
+func (d *decision) meetDeadlines(sessions []Session, seated map[string]bool) (holders, waiters []int) {
+	ledger := inLedger(d.pool.SessionLedger)
 	for i, s := range sessions {
 		r := SessionResult{Phase: s.Phase, QueuePosition: s.QueuePosition, EndReason: s.EndReason, Message: s.Message,
 			GrantedAt: s.GrantedAt, EndedAt: s.EndedAt, StateChangedAt: s.StateChangedAt, ObservedState: s.ObservedState}
-		if s.Phase == v1alpha1.SessionEnded {
-			out[i] = d.retain(s, r)
+		switch {
+		case s.Phase == v1alpha1.SessionEnded:
+			d.res.Sessions[i] = d.retain(r)
 			continue
-		}
-		if d.external() {
-			out[i] = r
+		case d.external():
+			d.res.Sessions[i] = r
 			continue
 		}
 		if r.ObservedState != s.State || r.StateChangedAt == nil {
 			r.ObservedState, r.StateChangedAt = s.State, timePtr(d.now)
 		}
-		out[i] = r
-		lastRenew := s.Created
-		if s.RenewTime != nil && s.RenewTime.After(lastRenew) {
-			lastRenew = *s.RenewTime
+		d.res.Sessions[i] = r
+		if d.endOnDeadline(i, s, seated) {
+			continue
 		}
-		heartbeatDeadline := lastRenew.Add(pol.HeartbeatTimeout)
-		switch {
-		case !p.Found:
-			d.end(i, v1alpha1.EndPoolNotFound, fmt.Sprintf("pool %s does not exist in this namespace", p.Name))
-		case s.Terminate:
-			d.end(i, v1alpha1.EndTerminated, "ended on request (spec.terminate: true)")
-		case !d.now.Before(heartbeatDeadline):
-			d.end(i, v1alpha1.EndHeartbeatExpired, fmt.Sprintf("no heartbeat since %s (heartbeatTimeout %s); the licence was freed",
-				lastRenew.UTC().Format(time.RFC3339), pol.HeartbeatTimeout))
-		case d.res.Expired:
-			d.end(i, v1alpha1.EndPoolExpired, fmt.Sprintf("pool %s expired at %s", p.Name, p.ExpiresAt.UTC().Format(time.RFC3339)))
-		case pol.RequireSeat && !seated[identity(v1alpha1.AssigneeUser, s.Holder)]:
-			d.end(i, v1alpha1.EndNotEntitled, fmt.Sprintf("%s has no Bound seat in pool %s, which requires one for sessions (sessionPolicy.requireSeat)", s.Holder, p.Name))
-		default:
-			d.wake(heartbeatDeadline)
-			held := s.Phase == v1alpha1.SessionActive
-			if ledger != nil {
-				held = ledger[s.Name]
-			}
-			if held {
-				if out[i].GrantedAt == nil || s.Phase != v1alpha1.SessionActive {
-					out[i].GrantedAt = timePtr(d.now)
-				}
-				if !d.endOnLimits(i, s) {
-					holders = append(holders, i)
-				}
-			} else {
-				waiters = append(waiters, i)
-			}
+		held := s.Phase == v1alpha1.SessionActive
+		if ledger != nil {
+			held = ledger[s.Name]
+		}
+		if !held {
+			waiters = append(waiters, i)
+			continue
+		}
+		if d.res.Sessions[i].GrantedAt == nil || s.Phase != v1alpha1.SessionActive {
+			d.res.Sessions[i].GrantedAt = timePtr(d.now)
+		}
+		if !d.endOnLimits(i, s) {
+			holders = append(holders, i)
 		}
 	}
+	return holders, waiters
+}
 
-	units := newUnits(pol.CountByHolder)
+// endOnDeadline ends a session that may not hold or wait any more, and otherwise records its
+// heartbeat deadline. It reports whether the session ended.
+func (d *decision) endOnDeadline(i int, s Session, seated map[string]bool) bool {
+	p, pol := d.pool, d.pool.Policy
+	lastRenew := s.Created
+	if s.RenewTime != nil && s.RenewTime.After(lastRenew) {
+		lastRenew = *s.RenewTime
+	}
+	heartbeatDeadline := lastRenew.Add(pol.HeartbeatTimeout)
+	switch {
+	case !p.Found:
+		d.end(i, v1alpha1.EndPoolNotFound, fmt.Sprintf("pool %s does not exist in this namespace", p.Name))
+	case s.Terminate:
+		d.end(i, v1alpha1.EndTerminated, "ended on request (spec.terminate: true)")
+	case !d.now.Before(heartbeatDeadline):
+		d.end(i, v1alpha1.EndHeartbeatExpired, fmt.Sprintf("no heartbeat since %s (heartbeatTimeout %s); the licence was freed",
+			lastRenew.UTC().Format(time.RFC3339), pol.HeartbeatTimeout))
+	case d.res.Expired:
+		d.end(i, v1alpha1.EndPoolExpired, fmt.Sprintf("pool %s expired at %s", p.Name, p.ExpiresAt.UTC().Format(time.RFC3339)))
+	case pol.RequireSeat && !seated[identity(v1alpha1.AssigneeUser, s.Holder)]:
+		d.end(i, v1alpha1.EndNotEntitled, fmt.Sprintf("%s has no Bound seat in pool %s, which requires one for sessions (sessionPolicy.requireSeat)", s.Holder, p.Name))
+	default:
+		d.wake(heartbeatDeadline)
+		return false
+	}
+	return true
+}
+
+// keepHolders lets the holders keep their licences, ending the most recently granted when
+// there are more than the limit, and returns the licences they use.
+func (d *decision) keepHolders(sessions []Session, holders []int) *units {
+	units := newUnits(d.pool.Policy.CountByHolder)
 	for _, i := range holders {
 		units.add(sessions[i].Holder)
 	}
-	if lim := p.SessionLimit; lim != nil && units.count() > int(*lim) {
+	if lim := d.pool.SessionLimit; lim != nil && units.count() > int(*lim) {
 		holders = d.reduce(sessions, holders, int(*lim))
-		units = newUnits(pol.CountByHolder)
+		units = newUnits(d.pool.Policy.CountByHolder)
 		for _, i := range holders {
 			units.add(sessions[i].Holder)
 		}
@@ -87,7 +109,13 @@ func (d *decision) decideSessions(sessions []Session, seated map[string]bool) {
 	for _, i := range holders {
 		d.activate(i, sessions[i])
 	}
+	return units
+}
 
+// serveQueue grants free licences to the waiters by priority, then age, then name (with
+// countBy Holder, a holder's further sessions share its licence), and returns those left
+// waiting, in order.
+func (d *decision) serveQueue(sessions []Session, waiters []int, units *units) []int {
 	slices.SortFunc(waiters, func(a, b int) int {
 		if c := cmp.Compare(sessions[b].Priority, sessions[a].Priority); c != 0 {
 			return c
@@ -97,9 +125,9 @@ func (d *decision) decideSessions(sessions []Session, seated map[string]bool) {
 	queue := waiters[:0:0]
 	for _, i := range waiters {
 		s := sessions[i]
-		if units.covers(s.Holder) || p.SessionLimit == nil || units.count() < int(*p.SessionLimit) {
+		if units.covers(s.Holder) || d.pool.SessionLimit == nil || units.count() < int(*d.pool.SessionLimit) {
 			units.add(s.Holder)
-			out[i].GrantedAt = timePtr(d.now)
+			d.res.Sessions[i].GrantedAt = timePtr(d.now)
 			if !d.endOnLimits(i, s) {
 				d.activate(i, s)
 			}
@@ -107,19 +135,28 @@ func (d *decision) decideSessions(sessions []Session, seated map[string]bool) {
 		}
 		queue = append(queue, i)
 	}
-	used := int32(units.count())
+	return queue
+}
+
+// placeQueue gives the sessions left waiting their positions, or turns them away when the
+// pool rejects sessions it cannot serve.
+func (d *decision) placeQueue(queue []int) {
 	for pos, i := range queue {
-		if pol.Reject {
+		if d.pool.Policy.Reject {
 			d.end(i, v1alpha1.EndRejected, fmt.Sprintf("all %s shared licences of pool %s are in use and the pool turns sessions away when full (whenExhausted: Reject)",
-				limitString(p.SessionLimit), p.Name))
+				limitString(d.pool.SessionLimit), d.pool.Name))
 			continue
 		}
-		out[i].Phase, out[i].QueuePosition, out[i].GrantedAt = v1alpha1.SessionWaiting, int32(pos+1), nil
-		out[i].Message = d.waitingMessage(pos+1, len(queue))
+		r := &d.res.Sessions[i]
+		r.Phase, r.QueuePosition, r.GrantedAt = v1alpha1.SessionWaiting, int32(pos+1), nil
+		r.Message = d.waitingMessage(pos+1, len(queue))
 	}
+}
 
+// countSessions fills in the usage and the session ledger.
+func (d *decision) countSessions(sessions []Session, units *units) {
 	var names []string
-	for i, r := range out {
+	for i, r := range d.res.Sessions {
 		switch r.Phase {
 		case v1alpha1.SessionActive:
 			names = append(names, sessions[i].Name)
@@ -130,11 +167,11 @@ func (d *decision) decideSessions(sessions []Session, seated map[string]bool) {
 			d.res.Usage.Waiting++
 		}
 	}
-	d.res.Usage.SessionsActive = used
+	d.res.Usage.SessionsActive = int32(units.count())
 	if d.external() {
-		d.res.SessionLedger = p.SessionLedger
+		d.res.SessionLedger = d.pool.SessionLedger
 		d.res.Usage.SessionsActive = int32(len(names))
-	} else if p.SessionLimit != nil {
+	} else if d.pool.SessionLimit != nil {
 		d.res.SessionLedger = sortedNames(names)
 	}
 }
@@ -227,7 +264,7 @@ func (d *decision) end(i int, reason v1alpha1.EndReason, msg string) {
 }
 
 // retain keeps an Ended session as the record until RetainEnded after it ended.
-func (d *decision) retain(s Session, r SessionResult) SessionResult {
+func (d *decision) retain(r SessionResult) SessionResult {
 	if r.EndedAt == nil {
 		r.EndedAt = timePtr(d.now)
 	}
