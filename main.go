@@ -17,6 +17,7 @@ import (
 
 	licensingv1alpha1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/controllers"
+	"github.com/seatkeeper/seatkeeper/internal/cachetransform"
 	"github.com/seatkeeper/seatkeeper/internal/memtrim"
 )
 
@@ -70,7 +71,7 @@ func main() {
 		// Replicas waiting for the lease hand over at once when the leader stops cleanly.
 		LeaderElectionReleaseOnCancel: true,
 		// Dropping managedFields and sharing repeated strings keeps the cache small.
-		Cache: cache.Options{DefaultTransform: controllers.CacheTransform()},
+		Cache: cache.Options{DefaultTransform: cachetransform.New()},
 	})
 	if err != nil {
 		log.Error(err, "unable to create manager")

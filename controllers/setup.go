@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/controllers/podgate"
 )
 
 // Options tune the controllers.
@@ -55,7 +56,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := orders.SetupWithManager(mgr); err != nil {
 		return err
 	}
-	gates := &PodGateReconciler{Client: mgr.GetClient(), Clock: opts.Clock, Recorder: mgr.GetEventRecorder("seatkeeper")}
+	gates := &podgate.Reconciler{Client: mgr.GetClient(), Clock: opts.Clock, Recorder: mgr.GetEventRecorder("seatkeeper")}
 	return gates.SetupWithManager(mgr)
 }
 

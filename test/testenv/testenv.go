@@ -31,6 +31,7 @@ import (
 
 	v1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/controllers"
+	"github.com/seatkeeper/seatkeeper/internal/cachetransform"
 )
 
 // Root is the repository's top folder from a package under test/.
@@ -60,7 +61,7 @@ func StartOperator(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultTransform: controllers.CacheTransform()},
+		Cache:                  cache.Options{DefaultTransform: cachetransform.New()},
 		Logger:                 logf.Log.WithName(name),
 		Controller:             ControllerConfig(),
 	})

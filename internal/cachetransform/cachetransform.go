@@ -1,4 +1,5 @@
-package controllers
+// Package cachetransform slims the objects the operator's informer cache holds.
+package cachetransform
 
 import (
 	"sync"
@@ -10,12 +11,12 @@ import (
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 )
 
-// CacheTransform is the informer cache's transform for the operator: it drops managedFields,
+// New is the informer cache's transform for the operator: it drops managedFields,
 // which the operator never reads, and lets the seats and sessions it caches share the strings
 // they repeat. Each object decoded from the API server brings its own copy of its namespace,
 // pool name, kind, phase and condition types and reasons, and its conditions repeat its status
 // message; at 20,000 cached sessions those copies were a tenth of the operator's memory.
-func CacheTransform() toolscache.TransformFunc {
+func New() toolscache.TransformFunc {
 	strip := cache.TransformStripManagedFields()
 	return func(obj any) (any, error) {
 		obj, err := strip(obj)

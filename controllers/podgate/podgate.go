@@ -1,4 +1,7 @@
-package controllers
+// Package podgate lets batch pods queue for a shared licence with no sidecar: a gated Pod gets
+// a SharedSession, and its scheduling gate is removed once the pool grants it. It shares
+// nothing with the pool controller but the API: the session is granted like any other.
+package podgate
 
 import (
 	"context"
@@ -22,16 +25,16 @@ import (
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 )
 
-// PodSessionLabel marks a SharedSession taken for a gated Pod; its value is the Pod's name.
-const PodSessionLabel = "licensing.seatkeeper.io/pod"
+// SessionLabel marks a SharedSession taken for a gated Pod; its value is the Pod's name.
+const SessionLabel = "licensing.seatkeeper.io/pod"
 
-// PodGateReconciler lets batch pods queue for a shared licence with no sidecar. A Pod with the
+// Reconciler lets batch pods queue for a shared licence with no sidecar. A Pod with the
 // scheduling gate licensing.seatkeeper.io/license and the annotation
 // licensing.seatkeeper.io/pool gets a SharedSession owned by it (holder: the Pod's name); the
 // gate is removed once the session is granted, so the scheduler only then places the Pod.
 // The reconciler renews the session's heartbeat for the Pod while it runs, and ends the session
 // when the Pod succeeds, fails or is deleted. Pods without the gate are untouched.
-type PodGateReconciler struct {
+type Reconciler struct {
 	client.Client
 	Clock    clock.PassiveClock
 	Recorder recorder.EventRecorder
@@ -42,7 +45,7 @@ type PodGateReconciler struct {
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=sharedsessions/status,verbs=patch
 
 // Reconcile takes, renews and gives back the licence of one gated Pod.
-func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	sess, err := r.session(ctx, req.Namespace, podSessionName(req.Name))
 	if err != nil {
 		return ctrl.Result{}, err
@@ -86,7 +89,7 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	return r.renew(ctx, sess)
 }
 
-func (r *PodGateReconciler) session(ctx context.Context, ns, name string) (*v1alpha1.SharedSession, error) {
+func (r *Reconciler) session(ctx context.Context, ns, name string) (*v1alpha1.SharedSession, error) {
 	s := &v1alpha1.SharedSession{}
 	if err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -97,7 +100,7 @@ func (r *PodGateReconciler) session(ctx context.Context, ns, name string) (*v1al
 	return s, nil
 }
 
-func (r *PodGateReconciler) createSession(ctx context.Context, pod *corev1.Pod) error {
+func (r *Reconciler) createSession(ctx context.Context, pod *corev1.Pod) error {
 	pool := pod.Annotations[v1alpha1.PodPoolAnnotation]
 	if pool == "" {
 		r.event(pod, corev1.EventTypeWarning, "MissingPool", "Gate", fmt.Sprintf("the pod has the %s scheduling gate but no %s annotation naming the pool; it stays gated", v1alpha1.PodSchedulingGate, v1alpha1.PodPoolAnnotation))
@@ -106,7 +109,7 @@ func (r *PodGateReconciler) createSession(ctx context.Context, pod *corev1.Pod) 
 	s := &v1alpha1.SharedSession{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: pod.Namespace, Name: podSessionName(pod.Name),
-			Labels: map[string]string{PodSessionLabel: pod.Name},
+			Labels: map[string]string{SessionLabel: pod.Name},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID,
 				Controller: ptr.To(true)}},
 		},
@@ -120,7 +123,7 @@ func (r *PodGateReconciler) createSession(ctx context.Context, pod *corev1.Pod) 
 }
 
 // removeGate drops seatkeeper's scheduling gate and keeps any other.
-func (r *PodGateReconciler) removeGate(ctx context.Context, pod *corev1.Pod) error {
+func (r *Reconciler) removeGate(ctx context.Context, pod *corev1.Pod) error {
 	next := pod.DeepCopy()
 	next.Spec.SchedulingGates = slices.DeleteFunc(next.Spec.SchedulingGates, func(g corev1.PodSchedulingGate) bool {
 		return g.Name == v1alpha1.PodSchedulingGate
@@ -132,7 +135,7 @@ func (r *PodGateReconciler) removeGate(ctx context.Context, pod *corev1.Pod) err
 }
 
 // renew heartbeats the session for its Pod at a third of the pool's heartbeatTimeout.
-func (r *PodGateReconciler) renew(ctx context.Context, s *v1alpha1.SharedSession) (ctrl.Result, error) {
+func (r *Reconciler) renew(ctx context.Context, s *v1alpha1.SharedSession) (ctrl.Result, error) {
 	timeout := 60 * time.Second
 	pool := &v1alpha1.LicensePool{}
 	if err := r.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: s.Spec.PoolName}, pool); err == nil {
@@ -156,7 +159,7 @@ func (r *PodGateReconciler) renew(ctx context.Context, s *v1alpha1.SharedSession
 	return ctrl.Result{RequeueAfter: interval}, nil
 }
 
-func (r *PodGateReconciler) terminate(ctx context.Context, s *v1alpha1.SharedSession) error {
+func (r *Reconciler) terminate(ctx context.Context, s *v1alpha1.SharedSession) error {
 	if s == nil || s.Spec.Terminate || s.Status.Phase == v1alpha1.SessionEnded {
 		return nil
 	}
@@ -167,7 +170,7 @@ func (r *PodGateReconciler) terminate(ctx context.Context, s *v1alpha1.SharedSes
 	return nil
 }
 
-func (r *PodGateReconciler) event(pod *corev1.Pod, typ, reason, action, msg string) {
+func (r *Reconciler) event(pod *corev1.Pod, typ, reason, action, msg string) {
 	if r.Recorder != nil {
 		r.Recorder.Eventf(pod, nil, typ, reason, action, "%s", msg)
 	}
@@ -196,7 +199,7 @@ func ownedBy(s *v1alpha1.SharedSession, pod *corev1.Pod) bool {
 
 // SetupWithManager watches Pods that carry the gate or the pool annotation, and the sessions
 // taken for Pods.
-func (r *PodGateReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	gated := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		pod, ok := o.(*corev1.Pod)
 		return ok && (hasGate(pod) || pod.Annotations[v1alpha1.PodPoolAnnotation] != "")
@@ -209,7 +212,7 @@ func (r *PodGateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 func podOfSession(_ context.Context, o client.Object) []ctrl.Request {
-	pod, ok := o.GetLabels()[PodSessionLabel]
+	pod, ok := o.GetLabels()[SessionLabel]
 	if !ok {
 		return nil
 	}
