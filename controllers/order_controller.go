@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -107,69 +106,25 @@ type orderDecision struct {
 	next   time.Time
 }
 
-// decideOrder computes an order's status; it makes no client calls.
+// decideOrder computes an order's status, the pools it needs created and when to look again;
+// it makes no client calls.
 func decideOrder(o *v1alpha1.CustomerOrder, w orderWorld, now time.Time) orderDecision {
-	d := orderDecision{status: v1alpha1.CustomerOrderStatus{
-		ObservedGeneration: o.Generation,
-		Conditions:         append([]metav1.Condition(nil), o.Status.Conditions...),
-	}}
-	phase := orderPhase(o, now)
+	var d orderDecision
 	for _, t := range []*metav1.Time{o.Spec.StartsAt, o.Spec.ExpiresAt} {
 		if t != nil && t.After(now) && (d.next.IsZero() || t.Time.Before(d.next)) {
 			d.next = t.Time
 		}
 	}
 	var fulfilled bool
-	var reason, msg string
-	ready := true
-	switch phase {
-	case v1alpha1.OrderUnassigned:
-		reason, msg = "Unassigned", "the order is not assigned to a customer yet: set spec.customer to the customer's namespace"
-	case v1alpha1.OrderCancelled:
-		reason, msg = "Cancelled", "the order was cancelled: its capacity no longer counts"
-	case v1alpha1.OrderExpired:
-		reason, msg = "Expired", fmt.Sprintf("the order's term ended at %s: its capacity no longer counts", o.Spec.ExpiresAt.UTC().Format(time.RFC3339))
-	case v1alpha1.OrderScheduled:
-		reason, msg = "Scheduled", fmt.Sprintf("the order's term starts at %s: its capacity counts from then", o.Spec.StartsAt.UTC().Format(time.RFC3339))
-	default:
-		switch bad := mismatches(o, w); {
-		case !w.namespaceFound:
-			ready = false
-			reason, msg = "CustomerNotFound", fmt.Sprintf("namespace %s does not exist: the order is fulfilled as soon as it is created", o.Spec.Customer)
-		case len(bad) > 0:
-			phase, ready = v1alpha1.OrderInvalid, false
-			reason, msg = "ProductMismatch", strings.Join(bad, "; ")+": give the item another poolName, or correct its product"
-		default:
-			fulfilled = true
-			reason = "Fulfilled"
-			var parts []string
-			for _, it := range o.Spec.Items {
-				d.status.Pools = append(d.status.Pools, v1alpha1.OrderPool{Namespace: o.Spec.Customer, Name: it.TargetPool(),
-					Seats: it.Seats, ConcurrentSessions: it.ConcurrentSessions})
-				parts = append(parts, fmt.Sprintf("%d seats and %d shared licences to pool %s", it.Seats, it.ConcurrentSessions, it.TargetPool()))
-				if w.pools[it.TargetPool()] == nil {
-					d.create = append(d.create, poolForItem(o, it))
-				}
+	d.status, fulfilled = orderStatus(o, w, now)
+	if fulfilled {
+		for _, it := range o.Spec.Items {
+			if w.pools[it.TargetPool()] == nil {
+				d.create = append(d.create, poolForItem(o, it))
 			}
-			msg = fmt.Sprintf("adds %s in namespace %s", strings.Join(parts, ", "), o.Spec.Customer)
 		}
 	}
-	d.status.Phase = phase
-	setCondition(&d.status.Conditions, v1alpha1.ConditionFulfilled, condStatus(fulfilled), reason, msg, o.Generation)
-	setCondition(&d.status.Conditions, v1alpha1.ConditionReady, condStatus(ready), reason, msg, o.Generation)
 	return d
-}
-
-// mismatches lists the items whose pool exists for another product.
-func mismatches(o *v1alpha1.CustomerOrder, w orderWorld) []string {
-	var bad []string
-	for _, it := range o.Spec.Items {
-		if p := w.pools[it.TargetPool()]; p != nil && p.Spec.Product != it.Product {
-			bad = append(bad, fmt.Sprintf("pool %s in namespace %s licenses product %s, but the order's item is for product %s",
-				it.TargetPool(), o.Spec.Customer, p.Spec.Product, it.Product))
-		}
-	}
-	return bad
 }
 
 // poolForItem is the pool an active order creates for an item whose pool is missing: no
@@ -180,13 +135,6 @@ func poolForItem(o *v1alpha1.CustomerOrder, it v1alpha1.OrderItem) *v1alpha1.Lic
 		ObjectMeta: metav1.ObjectMeta{Namespace: o.Spec.Customer, Name: it.TargetPool(), Labels: map[string]string{OrderCreatedLabel: o.Name}},
 		Spec:       v1alpha1.LicensePoolSpec{Product: it.Product, Seats: ptr.To[int32](0), ConcurrentSessions: ptr.To[int32](0)},
 	}
-}
-
-func condStatus(ok bool) metav1.ConditionStatus {
-	if ok {
-		return metav1.ConditionTrue
-	}
-	return metav1.ConditionFalse
 }
 
 func (r *OrderReconciler) writeStatus(ctx context.Context, o *v1alpha1.CustomerOrder, st v1alpha1.CustomerOrderStatus) error {

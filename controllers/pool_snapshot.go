@@ -1,77 +1,167 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/internal/allocator"
 )
 
-// This file translates between the API's objects and the allocator's snapshot and result.
-
-// holderUIDs maps the names of a pool's cached claimants to their UIDs, to match them with
-// the ledger's entries.
-type holderUIDs struct {
-	seats, sessions map[string]types.UID
+// snapshot is what one pass decides on: the pool (nil when it does not exist), its seat
+// assignments and sessions (as cached, never modified: a write copies), the capacity its
+// active orders add, and the claimants' UIDs by name.
+type snapshot struct {
+	key      types.NamespacedName
+	pool     *v1alpha1.LicensePool
+	seats    []*v1alpha1.SeatAssignment
+	sessions []*v1alpha1.SharedSession
+	capacity orderCapacity
+	uids     holderUIDs
 }
 
-func uidsOf(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession) holderUIDs {
-	u := holderUIDs{seats: make(map[string]types.UID, len(seats)), sessions: make(map[string]types.UID, len(sessions))}
-	for _, s := range seats {
-		u.seats[s.Name] = s.UID
-	}
-	for _, s := range sessions {
-		u.sessions[s.Name] = s.UID
-	}
-	return u
+// empty reports whether there is nothing left of the pool: no pool and no claimants.
+func (s *snapshot) empty() bool {
+	return s.pool == nil && len(s.seats) == 0 && len(s.sessions) == 0
 }
 
-// ledgerNames are the ledger's holders as the allocator sees them: an entry whose claimant was
-// deleted and created again under the same name (another UID) is not the new claimant's
-// grant, so it is left out.
-func ledgerNames(g *v1alpha1.Grants, cached map[string]types.UID) []string {
-	recorded := g.RecordedUIDs()
-	names := make([]string, 0, len(g.Holders))
-	for i, n := range g.Holders {
-		if uid, ok := cached[n]; ok && recorded != nil && recorded[i] != "" && recorded[i] != uid {
-			continue
+// snapshot reads the pool's snapshot from the cache. A non-zero wait says the cache is not
+// ready to decide on yet (it is behind one of our writes, or behind the ledger) and when to
+// look again.
+func (r *PoolReconciler) snapshot(ctx context.Context, key types.NamespacedName) (*snapshot, time.Duration, error) {
+	s := &snapshot{key: key}
+	var err error
+	if s.pool, err = r.getPool(ctx, key); err != nil {
+		return nil, 0, err
+	}
+	if s.seats, s.sessions, err = listClaimants(ctx, r.Client, key); err != nil {
+		return nil, 0, err
+	}
+	if s.empty() {
+		return s, 0, nil
+	}
+	if r.memory.behind(r.Clock.Now(), s.pool, s.seats, s.sessions) {
+		return nil, echoDelay, nil
+	}
+	s.uids = uidsOf(s.seats, s.sessions)
+	if ahead, err := r.ledgerAhead(ctx, s.pool, s.uids); err != nil || ahead {
+		return nil, cacheDelay, err
+	}
+	if s.capacity, err = r.orderCapacity(ctx, key, s.pool, false); err != nil {
+		return nil, 0, err
+	}
+	return s, 0, nil
+}
+
+// freshSnapshot reads again from the API server what a decision that needs it rests on (see
+// allocator.Result.NeedsFreshRead): the claimants and orders of an existing pool, or, for a
+// pool the cache does not show, that it really does not exist. A non-zero wait says the pool
+// exists after all (or that cannot be told), and the cache should catch up first.
+func (r *PoolReconciler) freshSnapshot(ctx context.Context, cached *snapshot) (*snapshot, time.Duration, error) {
+	if cached.pool == nil {
+		if err := r.APIReader.Get(ctx, cached.key, &v1alpha1.LicensePool{}); !apierrors.IsNotFound(err) {
+			return nil, cacheDelay, err
 		}
-		names = append(names, n)
+		return cached, 0, nil
 	}
-	return names
+	s := &snapshot{key: cached.key, pool: cached.pool}
+	var err error
+	if s.seats, s.sessions, err = listClaimants(ctx, r.APIReader, s.key); err != nil {
+		return nil, 0, err
+	}
+	if s.capacity, err = r.orderCapacity(ctx, s.key, s.pool, true); err != nil {
+		return nil, 0, err
+	}
+	s.uids = uidsOf(s.seats, s.sessions)
+	return s, 0, nil
 }
 
-// ledgerGrants records the allocator's holders with their UIDs, from the cache or, for a
-// holder the cache does not show, from the old ledger ("" when neither knows it).
-func ledgerGrants(names []string, old *v1alpha1.Grants, cached map[string]types.UID) *v1alpha1.Grants {
-	g := &v1alpha1.Grants{Holders: names}
-	if len(names) == 0 {
-		return g
-	}
-	var before map[string]types.UID
-	if old != nil {
-		before = make(map[string]types.UID, len(old.Holders))
-		if recorded := old.RecordedUIDs(); recorded != nil {
-			for i, n := range old.Holders {
-				before[n] = recorded[i]
-			}
+func (r *PoolReconciler) getPool(ctx context.Context, key types.NamespacedName) (*v1alpha1.LicensePool, error) {
+	pool := &v1alpha1.LicensePool{}
+	if err := r.Get(ctx, key, pool); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
 		}
+		return nil, fmt.Errorf("get pool %s: %w", key, err)
 	}
-	g.UIDs = make([]types.UID, len(names))
-	for i, n := range names {
-		if uid, ok := cached[n]; ok {
-			g.UIDs[i] = uid
-		} else {
-			g.UIDs[i] = before[n]
-		}
-	}
-	g.UIDsFor = v1alpha1.HoldersHash(names)
-	return g
+	return pool, nil
 }
+
+// listClaimants lists the pool's seat assignments and sessions, from the cache without copies:
+// they are read-only here, and copied only when written. The cache's index and the API
+// server's selectable field share the name spec.poolName, so the same call reads either.
+func listClaimants(ctx context.Context, reader client.Reader, key types.NamespacedName) ([]*v1alpha1.SeatAssignment, []*v1alpha1.SharedSession, error) {
+	opts := []client.ListOption{client.InNamespace(key.Namespace), client.MatchingFields{indexPoolName: key.Name}, client.UnsafeDisableDeepCopy}
+	var seatList v1alpha1.SeatAssignmentList
+	if err := reader.List(ctx, &seatList, opts...); err != nil {
+		return nil, nil, fmt.Errorf("list seats of pool %s: %w", key, err)
+	}
+	var sessList v1alpha1.SharedSessionList
+	if err := reader.List(ctx, &sessList, opts...); err != nil {
+		return nil, nil, fmt.Errorf("list sessions of pool %s: %w", key, err)
+	}
+	seats := make([]*v1alpha1.SeatAssignment, 0, len(seatList.Items))
+	for i := range seatList.Items {
+		seats = append(seats, &seatList.Items[i])
+	}
+	sessions := make([]*v1alpha1.SharedSession, 0, len(sessList.Items))
+	for i := range sessList.Items {
+		sessions = append(sessions, &sessList.Items[i])
+	}
+	return seats, sessions, nil
+}
+
+// orderCapacity sums the active orders naming the pool, from the cache or, when fresh, from the
+// API server.
+func (r *PoolReconciler) orderCapacity(ctx context.Context, key types.NamespacedName, pool *v1alpha1.LicensePool, fresh bool) (orderCapacity, error) {
+	if pool == nil {
+		return orderCapacity{}, nil
+	}
+	var orders v1alpha1.CustomerOrderList
+	var err error
+	if fresh {
+		// The API server has no selector on order items: read them all (rare: see
+		// NeedsFreshRead); capacityFor keeps the ones naming this pool.
+		err = r.APIReader.List(ctx, &orders)
+	} else {
+		err = r.List(ctx, &orders, client.MatchingFields{indexOrderPool: key.String()})
+	}
+	if err != nil {
+		return orderCapacity{}, fmt.Errorf("list orders of pool %s: %w", key, err)
+	}
+	productOf := func(name string) (string, bool) {
+		if name == key.Name {
+			return pool.Spec.Product, true
+		}
+		other := &v1alpha1.LicensePool{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: name}, other); err != nil {
+			return "", false
+		}
+		return other.Spec.Product, true
+	}
+	return capacityFor(orders.Items, key.Namespace, key.Name, pool.Spec.Product, r.Clock.Now(), productOf), nil
+}
+
+// decide runs the allocator over the snapshot.
+func (s *snapshot) decide(now time.Time) allocator.Result {
+	seats := make([]allocator.Seat, len(s.seats))
+	for i, c := range s.seats {
+		seats[i] = allocatorSeat(c)
+	}
+	sessions := make([]allocator.Session, len(s.sessions))
+	for i, c := range s.sessions {
+		sessions[i] = allocatorSession(c)
+	}
+	return allocator.Decide(allocatorPool(s.key.Name, s.pool, s.capacity, s.uids), seats, sessions, now)
+}
+
+// The rest of this file translates the API's objects into the allocator's snapshot.
 
 func allocatorPool(name string, pool *v1alpha1.LicensePool, capacity orderCapacity, uids holderUIDs) allocator.Pool {
 	p := allocator.Pool{Name: name, Policy: allocator.DefaultPolicy}
@@ -189,75 +279,4 @@ func toMicro(t *time.Time) *metav1.MicroTime {
 	}
 	v := metav1.NewMicroTime(*t)
 	return &v
-}
-
-// seatStatus is the status a seat should have for the allocator's result. Conditions keep
-// their transition times when their status does not change.
-func seatStatus(s *v1alpha1.SeatAssignment, r allocator.SeatResult) v1alpha1.SeatAssignmentStatus {
-	st := v1alpha1.SeatAssignmentStatus{
-		ObservedGeneration: s.Generation,
-		Phase:              r.Phase,
-		Reason:             r.Reason,
-		Message:            r.Message,
-		BoundAt:            toTime(r.BoundAt),
-		Conditions:         append([]metav1.Condition(nil), s.Status.Conditions...),
-	}
-	if st.BoundAt != nil && s.Status.BoundAt != nil && st.BoundAt.Equal(s.Status.BoundAt) {
-		st.BoundAt = s.Status.BoundAt
-	}
-	bound, ready := metav1.ConditionFalse, metav1.ConditionFalse
-	if r.Phase == v1alpha1.SeatBound {
-		bound, ready = metav1.ConditionTrue, metav1.ConditionTrue
-	}
-	if r.Phase == v1alpha1.SeatDisabled {
-		ready = metav1.ConditionTrue
-	}
-	setCondition(&st.Conditions, v1alpha1.ConditionBound, bound, string(r.Reason), r.Message, s.Generation)
-	setCondition(&st.Conditions, v1alpha1.ConditionReady, ready, string(r.Reason), r.Message, s.Generation)
-	return st
-}
-
-// sessionStatus is the status a session should have for the allocator's result. It never
-// carries renewTime: that field is the holder's, and a merge patch leaves it alone.
-func sessionStatus(s *v1alpha1.SharedSession, r allocator.SessionResult) v1alpha1.SharedSessionStatus {
-	st := v1alpha1.SharedSessionStatus{
-		RenewTime:          s.Status.RenewTime,
-		ObservedGeneration: s.Generation,
-		Phase:              r.Phase,
-		QueuePosition:      r.QueuePosition,
-		GrantedAt:          keepMicro(s.Status.GrantedAt, toMicro(r.GrantedAt)),
-		EndedAt:            keepMicro(s.Status.EndedAt, toMicro(r.EndedAt)),
-		StateChangedAt:     keepMicro(s.Status.StateChangedAt, toMicro(r.StateChangedAt)),
-		ObservedState:      r.ObservedState,
-		EndReason:          r.EndReason,
-		Message:            r.Message,
-		Conditions:         append([]metav1.Condition(nil), s.Status.Conditions...),
-	}
-	granted := metav1.ConditionFalse
-	reason := string(r.Phase)
-	switch r.Phase {
-	case v1alpha1.SessionActive:
-		granted, reason = metav1.ConditionTrue, "Granted"
-	case v1alpha1.SessionEnded:
-		reason = string(r.EndReason)
-	}
-	setCondition(&st.Conditions, v1alpha1.ConditionGranted, granted, reason, r.Message, s.Generation)
-	setCondition(&st.Conditions, v1alpha1.ConditionReady, granted, reason, r.Message, s.Generation)
-	return st
-}
-
-// keepMicro returns old when it is the same instant as new (so the object does not change),
-// else new.
-func keepMicro(old, new *metav1.MicroTime) *metav1.MicroTime {
-	if old != nil && new != nil && old.Time.Equal(new.Time) {
-		return old
-	}
-	return new
-}
-
-func setCondition(conds *[]metav1.Condition, typ string, status metav1.ConditionStatus, reason, msg string, gen int64) {
-	if reason == "" {
-		reason = "Unknown"
-	}
-	meta.SetStatusCondition(conds, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: gen})
 }

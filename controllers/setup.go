@@ -5,22 +5,10 @@ package controllers
 
 import (
 	"context"
-	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/controllers/podgate"
 )
 
@@ -34,12 +22,7 @@ type Options struct {
 
 // Setup registers every seatkeeper controller and its cache indexes with the manager.
 func Setup(mgr ctrl.Manager, opts Options) error {
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.PoolWorkers < 1 {
-		opts.PoolWorkers = 1
-	}
+	opts = opts.withDefaults()
 	if err := setupIndexes(context.Background(), mgr); err != nil {
 		return err
 	}
@@ -60,63 +43,13 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	return gates.SetupWithManager(mgr)
 }
 
-// SetupWithManager watches pools, and the seats, sessions and orders that name them, all keyed
-// by the pool.
-func (r *PoolReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		Named("licensepool").
-		For(&v1alpha1.LicensePool{}, builder.WithPredicates(r.watchMemory())).
-		Watches(&v1alpha1.SeatAssignment{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant),
-			builder.WithPredicates(r.watchMemory())).
-		Watches(&v1alpha1.SharedSession{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant),
-			builder.WithPredicates(r.watchMemory(), notHeartbeat)).
-		Watches(&v1alpha1.CustomerOrder{}, handler.EnqueueRequestsFromMapFunc(poolsOfOrder)).
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: workers,
-			// Failures retry quickly and back off to 2s at most, never the default's 16 minutes:
-			// a licence deadline must not wait behind a transient error.
-			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, 2*time.Second),
-		}).
-		Complete(r)
-}
-
-func poolOfClaimant(_ context.Context, o client.Object) []reconcile.Request {
-	var pool string
-	switch c := o.(type) {
-	case *v1alpha1.SeatAssignment:
-		pool = c.Spec.PoolName
-	case *v1alpha1.SharedSession:
-		pool = c.Spec.PoolName
+// withDefaults fills in what the options leave unset: the real clock, and one pool worker.
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
 	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: pool}}}
-}
-
-func poolsOfOrder(_ context.Context, o client.Object) []reconcile.Request {
-	order := o.(*v1alpha1.CustomerOrder)
-	var reqs []reconcile.Request
-	for _, it := range order.Spec.Items {
-		if order.Spec.Customer != "" {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: order.Spec.Customer, Name: it.TargetPool()}})
-		}
+	if o.PoolWorkers < 1 {
+		o.PoolWorkers = 1
 	}
-	return reqs
-}
-
-// notHeartbeat drops session updates that only renew status.renewTime. A heartbeat then costs
-// the operator one comparison of two cached objects: no reconcile, no write, no recount of the
-// pool. The pool still looks at the session at its heartbeat deadline, which its last
-// reconcile requested, and reads the renewed time from the cache then.
-var notHeartbeat = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-	return !isHeartbeat(e.ObjectOld, e.ObjectNew)
-}}
-
-func isHeartbeat(oldObj, newObj client.Object) bool {
-	o, ok1 := oldObj.(*v1alpha1.SharedSession)
-	n, ok2 := newObj.(*v1alpha1.SharedSession)
-	if !ok1 || !ok2 || o.Generation != n.Generation || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) {
-		return false
-	}
-	os, ns := o.Status, n.Status
-	os.RenewTime, ns.RenewTime = nil, nil
-	return equality.Semantic.DeepEqual(os, ns)
+	return o
 }

@@ -8,8 +8,21 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
+
+func TestRequeueAt(t *testing.T) {
+	if got := requeueAt(time.Time{}, t0); got.RequeueAfter != 0 {
+		t.Errorf("no deadline: got %v", got)
+	}
+	if got := requeueAt(t0.Add(time.Second), t0).RequeueAfter; got != time.Second+5*time.Millisecond {
+		t.Errorf("future deadline: got %v", got)
+	}
+	if got := requeueAt(t0.Add(-time.Second), t0).RequeueAfter; got <= 0 || got > 10*time.Millisecond {
+		t.Errorf("a passed deadline is acted on at once: got %v", got)
+	}
+}
 
 // TestRetryOnConflict: a lost race (409, or the object gone) is a quick retry with no error, so
 // controller-runtime logs no reconciler error and no stack trace; anything else stays an error.

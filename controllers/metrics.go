@@ -25,19 +25,25 @@ func poolGauges(namespace, name string, pool *v1alpha1.LicensePool, res allocato
 	})
 }
 
-// countNote counts a landed transition: the events a pass records are exactly the transitions
-// the counters count.
-func countNote(e note) {
+// countTransitions counts the transitions of writes that landed: the Events a pass records
+// and the counters count the same transitions.
+func countTransitions(notes []note) {
+	for _, n := range notes {
+		countTransition(n)
+	}
+}
+
+func countTransition(n note) {
 	var namespace, pool string
-	switch o := e.obj.(type) {
+	switch o := n.obj.(type) {
 	case *v1alpha1.SeatAssignment:
 		namespace, pool = o.Namespace, o.Spec.PoolName
 	case *v1alpha1.SharedSession:
 		namespace, pool = o.Namespace, o.Spec.PoolName
-		switch e.action {
-		case actionEnd:
-			metrics.Ends.WithLabelValues(namespace, pool, e.reason).Inc()
-		case actionGrant:
+		switch n.transition {
+		case allocator.SessionEnded:
+			metrics.Ends.WithLabelValues(namespace, pool, n.reason).Inc()
+		case allocator.SessionGranted:
 			if g := o.Status.GrantedAt; g != nil {
 				metrics.WaitSeconds.WithLabelValues(namespace, pool).Observe(g.Sub(o.CreationTimestamp.Time).Seconds())
 			}
@@ -45,8 +51,8 @@ func countNote(e note) {
 	default:
 		return
 	}
-	switch e.reason {
+	switch n.reason {
 	case string(v1alpha1.SeatReasonLicensesNotAvailable), string(v1alpha1.EndRejected), string(v1alpha1.EndNotEntitled):
-		metrics.Denials.WithLabelValues(namespace, pool, e.reason).Inc()
+		metrics.Denials.WithLabelValues(namespace, pool, n.reason).Inc()
 	}
 }

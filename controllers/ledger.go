@@ -1,0 +1,220 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
+)
+
+// # The ledger
+//
+// A pool's status.ledger lists who holds each limited kind of licence (seats, shared
+// licences): each holder's name and, by name, its UID. A list is kept only while its limit is
+// finite; an unlimited pool cannot be over-granted. This is the one description of how the
+// ledger is kept; the README and the API's Ledger type point here.
+//
+// A pass applies the allocator's decision in this order (pool_apply.go):
+//
+//  1. claimants that lose a licence are written first (Pending, or Ended, which is final);
+//  2. the pool's status, with the new ledger, is patched with optimistic concurrency on the
+//     pool's resourceVersion. When nothing changed but someone is about to be granted, the
+//     patch carries only the resourceVersion: it checks that the decision was made on the
+//     newest ledger;
+//  3. claimants that gain a licence, and sessions that end without having held one
+//     (Rejected, NotEntitled, ...: decided on the ledger), are written, each with optimistic
+//     concurrency on its own resourceVersion; then everything else.
+//
+// So a grant is in the ledger before it shows on a claimant, as the built-in ResourceQuota
+// records usage before admitting an object, and the ledger never lists more than the limit. A
+// second operator, or this one with a stale cache, fails step 2 with a conflict and decides
+// again on fresh data. Only a limit that drops leaves a brief excess, which step 1 removes by
+// taking back the newest grants.
+//
+// The cache may lag behind the ledger, so an entry is trusted over the cache:
+//
+//   - an entry whose claimant the cache does not show, or shows under another UID (deleted and
+//     created again), is dropped only when the watch reported that UID deleted (poolMemory) or
+//     a direct read finds it gone (ledgerAhead); otherwise the pass waits for the cache;
+//   - a claimant deleted and created again under the same name is not the old entry's holder
+//     (ledgerNames);
+//   - a pass that starts a ledger, or takes licences back because capacity shrank, decides on
+//     claimants and orders read from the API server (allocator.Result.NeedsFreshRead).
+
+// holderUIDs maps the names of a pool's cached claimants to their UIDs, to match them with
+// the ledger's entries.
+type holderUIDs struct {
+	seats, sessions map[string]types.UID
+}
+
+func uidsOf(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession) holderUIDs {
+	u := holderUIDs{seats: make(map[string]types.UID, len(seats)), sessions: make(map[string]types.UID, len(sessions))}
+	for _, s := range seats {
+		u.seats[s.Name] = s.UID
+	}
+	for _, s := range sessions {
+		u.sessions[s.Name] = s.UID
+	}
+	return u
+}
+
+// ledgerNames are the ledger's holders as the allocator sees them: an entry whose claimant was
+// deleted and created again under the same name (another UID) is not the new claimant's
+// grant, so it is left out.
+func ledgerNames(g *v1alpha1.Grants, cached map[string]types.UID) []string {
+	recorded := g.RecordedUIDs()
+	names := make([]string, 0, len(g.Holders))
+	for i, n := range g.Holders {
+		if uid, ok := cached[n]; ok && recorded != nil && recorded[i] != "" && recorded[i] != uid {
+			continue
+		}
+		names = append(names, n)
+	}
+	return names
+}
+
+// nextLedger is the ledger to record after the allocator's decision; nil when no list is kept.
+// A pool another controller manages keeps the ledger that controller wrote.
+func nextLedger(pool *v1alpha1.LicensePool, res allocator.Result, uids holderUIDs) *v1alpha1.Ledger {
+	if managedElsewhere(pool) {
+		return pool.Status.Ledger
+	}
+	seats, sessions := res.SeatLedger, res.SessionLedger
+	if seats == nil && sessions == nil {
+		return nil
+	}
+	var old v1alpha1.Ledger
+	if pool.Status.Ledger != nil {
+		old = *pool.Status.Ledger
+	}
+	l := &v1alpha1.Ledger{}
+	if seats != nil {
+		l.Seats = ledgerGrants(seats, old.Seats, uids.seats)
+	}
+	if sessions != nil {
+		l.Sessions = ledgerGrants(sessions, old.Sessions, uids.sessions)
+	}
+	return l
+}
+
+// ledgerGrants records the allocator's holders with their UIDs, from the cache or, for a
+// holder the cache does not show, from the old ledger ("" when neither knows it).
+func ledgerGrants(names []string, old *v1alpha1.Grants, cached map[string]types.UID) *v1alpha1.Grants {
+	g := &v1alpha1.Grants{Holders: names}
+	if len(names) == 0 {
+		return g
+	}
+	var before map[string]types.UID
+	if old != nil {
+		before = make(map[string]types.UID, len(old.Holders))
+		if recorded := old.RecordedUIDs(); recorded != nil {
+			for i, n := range old.Holders {
+				before[n] = recorded[i]
+			}
+		}
+	}
+	g.UIDs = make([]types.UID, len(names))
+	for i, n := range names {
+		if uid, ok := cached[n]; ok {
+			g.UIDs[i] = uid
+		} else {
+			g.UIDs[i] = before[n]
+		}
+	}
+	g.UIDsFor = v1alpha1.HoldersHash(names)
+	return g
+}
+
+// ledgerAhead reports whether the pool's ledger names a claimant that exists but is not in the
+// cache yet (another operator granted it after our cache last heard). Entries whose claimant is
+// really gone are not "ahead": the allocator drops them. A holder the watch reported deleted
+// (by UID) is gone; any other holder the cache does not show, or shows with another UID, is
+// read from the API server.
+func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.LicensePool, uids holderUIDs) (bool, error) {
+	if pool == nil || pool.Status.Ledger == nil {
+		return false, nil
+	}
+	var missing []ledgerEntry
+	for _, e := range unsure(pool.Status.Ledger.Seats, uids.seats, r.memory.isDeleted) {
+		e.obj = &v1alpha1.SeatAssignment{}
+		missing = append(missing, e)
+	}
+	for _, e := range unsure(pool.Status.Ledger.Sessions, uids.sessions, r.memory.isDeleted) {
+		e.obj = &v1alpha1.SharedSession{}
+		missing = append(missing, e)
+	}
+	ahead := make([]bool, len(missing))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writeParallelism)
+	for i, e := range missing {
+		g.Go(func() error {
+			err := r.APIReader.Get(gctx, types.NamespacedName{Namespace: pool.Namespace, Name: e.name}, e.obj)
+			switch {
+			case apierrors.IsNotFound(err):
+				return nil
+			case err != nil:
+				return fmt.Errorf("check ledger entry %s/%s: %w", pool.Namespace, e.name, err)
+			}
+			ahead[i] = (e.uid == "" || e.uid == e.obj.GetUID()) && stillHolds(e.obj, pool.Name)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return false, err
+	}
+	for _, a := range ahead {
+		if a {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ledgerEntry is a ledger holder to check against the API server.
+type ledgerEntry struct {
+	name string
+	uid  types.UID
+	obj  client.Object
+}
+
+// unsure lists the ledger's holders the cache cannot vouch for: missing from it, or there
+// under another UID; except those the watch reported deleted.
+func unsure(l *v1alpha1.Grants, cached map[string]types.UID, deleted func(types.UID) bool) []ledgerEntry {
+	if l == nil {
+		return nil
+	}
+	recorded := l.RecordedUIDs()
+	var out []ledgerEntry
+	for i, n := range l.Holders {
+		var want types.UID
+		if recorded != nil {
+			want = recorded[i]
+		}
+		uid, ok := cached[n]
+		if (ok && (want == "" || want == uid)) || deleted(want) {
+			continue
+		}
+		out = append(out, ledgerEntry{name: n, uid: want})
+	}
+	return out
+}
+
+// stillHolds reports whether a claimant read around the cache is one the pool's ledger may
+// still rightly list: it names this pool (a claimant of that name recreated for another pool
+// does not), and it is not being deleted, or is but still shows its licence (it must be
+// written Ended or Pending, from the cache, before the licence moves on).
+func stillHolds(obj client.Object, pool string) bool {
+	switch c := obj.(type) {
+	case *v1alpha1.SeatAssignment:
+		return c.Spec.PoolName == pool && (c.DeletionTimestamp.IsZero() || c.Status.Phase == v1alpha1.SeatBound)
+	case *v1alpha1.SharedSession:
+		return c.Spec.PoolName == pool && (c.DeletionTimestamp.IsZero() || c.Status.Phase == v1alpha1.SessionActive)
+	}
+	return false
+}

@@ -1,0 +1,239 @@
+package controllers
+
+import (
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+)
+
+// poolMemory is what the pool controller remembers between passes, for every pool: all of it
+// small, none of it needed for a correct decision (a restarted operator starts with none), and
+// all of it used to spare writes, reads and passes that would change nothing.
+//
+//   - Own writes in flight: the resourceVersion each status write of ours produced. The watch
+//     event that brings it back starts no pass (the pass that wrote it decided on that state),
+//     and a pass that finds the cache still behind one of them waits for it rather than decide
+//     on older state, as controllers that keep "expectations" do.
+//   - Deletions seen: the UIDs of claimants the watch reported deleted. A ledger entry whose
+//     claimant the cache does not show is either deleted or granted by another replica after
+//     this cache last heard; a deletion the watch delivered settles it without a read.
+//   - Quiet waits: when each session that waits unannounced was first seen (announceWaitAfter).
+//   - Throttled writes: when each pool's queue positions were last written (queueHead).
+//
+// One mutex guards it all; no method calls out while holding it. Maps that empty are let go,
+// since a Go map never shrinks and a burst of grants fills them with thousands of entries that
+// are gone within milliseconds.
+type poolMemory struct {
+	mu        sync.Mutex
+	writes    map[types.UID]ownWrite
+	deleted   map[types.UID]time.Time
+	swept     time.Time
+	quiet     map[types.UID]time.Time
+	refreshed map[refreshKey]time.Time
+}
+
+type ownWrite struct {
+	rv string
+	at time.Time
+}
+
+// refreshKey names one kind of throttled write (the head or the tail of the queue) of a pool.
+type refreshKey struct {
+	pool types.NamespacedName
+	tail bool
+}
+
+// echoWait bounds how long a pass waits for the cache to bring back one of our writes; past
+// it the write is taken as seen (its event may have been folded into a relist).
+const echoWait = time.Second
+
+// goneFor is how long a deletion is remembered: long enough for the pool's next passes to
+// drop the ledger entry. Past it, the entry is checked with a read, as without the memory.
+const goneFor = time.Minute
+
+// A session that has to queue is told so (Waiting, its position, a Queued event) once it has
+// waited announceWaitAfter; one granted sooner goes straight to Active. In a busy pool most
+// waits are shorter than that, and each announcement is a write of its own: this spares one
+// write and one event for most sessions that queue, at the cost of a blank phase for up to a
+// second.
+const announceWaitAfter = time.Second
+
+// wrote records the object as written by us at now, if the write changed it (a write that
+// changes nothing keeps the resourceVersion, and no event comes back).
+func (m *poolMemory) wrote(before string, obj client.Object, now time.Time) {
+	rv := obj.GetResourceVersion()
+	if rv == "" || rv == before {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.writes == nil {
+		m.writes = map[types.UID]ownWrite{}
+	}
+	m.writes[obj.GetUID()] = ownWrite{rv, now}
+}
+
+// isEcho reports whether obj is exactly the state one of our writes produced. Either way the
+// write is forgotten once any state of the object arrives after it: our writes carry the
+// resourceVersion they were based on, which the cache had already delivered, so what comes
+// next is the echo or newer (even when the echo outran the write's response). The exception
+// is a write based on a fresh read the cache had not caught up with: an older event may then
+// clear it, and the next pass, deciding on the older state, loses a conflict and retries.
+func (m *poolMemory) isEcho(obj client.Object) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.writes[obj.GetUID()]
+	if ok {
+		dropKey(&m.writes, obj.GetUID())
+	}
+	return ok && w.rv == obj.GetResourceVersion()
+}
+
+// behind reports whether the cache still shows one of these objects as it was before a write
+// of ours that landed less than echoWait ago. Deciding on that older state would send the
+// write again, or lose a conflict to ourselves.
+func (m *poolMemory) behind(now time.Time, pool *v1alpha1.LicensePool, seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.writes) == 0 {
+		return false
+	}
+	stale := func(o client.Object) bool {
+		w, ok := m.writes[o.GetUID()]
+		return ok && w.rv != o.GetResourceVersion() && now.Sub(w.at) < echoWait
+	}
+	if pool != nil && stale(pool) {
+		return true
+	}
+	for _, s := range seats {
+		if stale(s) {
+			return true
+		}
+	}
+	for _, s := range sessions {
+		if stale(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// objectDeleted forgets what is known of a deleted object, and remembers a claimant's
+// deletion for goneFor.
+func (m *poolMemory) objectDeleted(obj client.Object, now time.Time) {
+	uid := obj.GetUID()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dropKey(&m.writes, uid)
+	dropKey(&m.quiet, uid)
+	switch obj.(type) {
+	case *v1alpha1.SeatAssignment, *v1alpha1.SharedSession:
+	default:
+		return
+	}
+	if m.deleted == nil {
+		m.deleted = map[types.UID]time.Time{}
+	}
+	m.deleted[uid] = now
+	if now.Sub(m.swept) < goneFor/4 {
+		return
+	}
+	m.swept = now
+	for u, t := range m.deleted {
+		if now.Sub(t) > goneFor {
+			delete(m.deleted, u)
+		}
+	}
+}
+
+// isDeleted reports whether the claimant with this UID is known to be deleted.
+func (m *poolMemory) isDeleted(uid types.UID) bool {
+	if uid == "" {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.deleted[uid]
+	return ok
+}
+
+// waitingSince is when the operator first saw a session that waits unannounced.
+func (m *poolMemory) waitingSince(uid types.UID) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.quiet[uid]
+	return t, ok
+}
+
+// noteWaits applies a plan's quiet waits: the sessions first seen waiting at now, and those
+// whose wait was announced or is over.
+func (m *poolMemory) noteWaits(started, done []types.UID, now time.Time) {
+	if len(started) == 0 && len(done) == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, uid := range started {
+		if m.quiet == nil {
+			m.quiet = map[types.UID]time.Time{}
+		}
+		m.quiet[uid] = now
+	}
+	for _, uid := range done {
+		dropKey(&m.quiet, uid)
+	}
+}
+
+// due reports whether a throttled kind of write of the pool may go out at now, at most once
+// per every, and if not, when it may.
+func (m *poolMemory) due(k refreshKey, now time.Time, every time.Duration) (bool, time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := m.refreshed[k].Add(every)
+	return !now.Before(next), next
+}
+
+// refreshedAt records that a throttled kind of write of the pool went out at now.
+func (m *poolMemory) refreshedAt(k refreshKey, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.refreshed == nil {
+		m.refreshed = map[refreshKey]time.Time{}
+	}
+	m.refreshed[k] = now
+}
+
+// poolGone forgets a pool that no longer exists and has no claimants.
+func (m *poolMemory) poolGone(pool types.NamespacedName) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.refreshed, refreshKey{pool: pool})
+	delete(m.refreshed, refreshKey{pool: pool, tail: true})
+}
+
+// dropKey deletes one entry, and lets the map go once it is empty.
+func dropKey[K comparable, V any](m *map[K]V, k K) {
+	delete(*m, k)
+	if len(*m) == 0 {
+		*m = nil
+	}
+}
+
+// watchPredicate is the predicate on the pool controller's watches of pools and claimants: it
+// drops the echoes of our own writes, and remembers deletions (it lets them through). It must
+// come first among a watch's predicates, so that it sees every update.
+func (m *poolMemory) watchPredicate(now func() time.Time) predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool { return !m.isEcho(e.ObjectNew) },
+		DeleteFunc: func(e event.DeleteEvent) bool {
+			m.objectDeleted(e.Object, now())
+			return true
+		},
+	}
+}

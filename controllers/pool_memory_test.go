@@ -1,0 +1,97 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+func TestWatchMemory(t *testing.T) {
+	var e poolMemory
+	s := &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{UID: "u", ResourceVersion: "11"}}
+	e.wrote("11", s, t0) // a write that changed nothing brings no event back
+	if e.isEcho(s) {
+		t.Fatal("an unchanged write was taken for an echo")
+	}
+	e.wrote("10", s, t0)
+	cached := s.DeepCopy()
+	cached.ResourceVersion = "10"
+	if !e.behind(t0, nil, nil, []*v1alpha1.SharedSession{cached}) {
+		t.Error("a cache without our write is not behind")
+	}
+	if e.behind(t0.Add(echoWait), nil, nil, []*v1alpha1.SharedSession{cached}) {
+		t.Error("a write never seen holds passes back past echoWait")
+	}
+	if e.behind(t0, nil, nil, []*v1alpha1.SharedSession{s}) {
+		t.Error("a cache holding our write is behind")
+	}
+	if !e.isEcho(s) {
+		t.Error("our own write's echo was not recognised")
+	}
+	if e.isEcho(s) {
+		t.Error("an echo is recognised once only")
+	}
+	if e.writes != nil {
+		t.Error("an empty memory of writes is kept")
+	}
+
+	// The echo outran the write's response: the write is recorded after its echo went by.
+	// The next event (a heartbeat, say) is newer, and the pass must not wait for an echo
+	// that will never come.
+	e.wrote("10", s, t0)
+	later := s.DeepCopy()
+	later.ResourceVersion = "12"
+	if e.isEcho(later) {
+		t.Error("someone else's later write was taken for our echo")
+	}
+	if e.behind(t0, nil, nil, []*v1alpha1.SharedSession{later}) {
+		t.Error("a cache with a state newer than our write is taken as behind it")
+	}
+
+	var g poolMemory
+	claimant := func(uid types.UID) client.Object {
+		return &v1alpha1.SeatAssignment{ObjectMeta: metav1.ObjectMeta{UID: uid}}
+	}
+	g.objectDeleted(claimant("old"), t0)
+	g.objectDeleted(claimant("new"), t0.Add(goneFor+time.Second)) // sweeps what is older than goneFor
+	if g.isDeleted("old") || !g.isDeleted("new") || g.isDeleted("") {
+		t.Errorf("gone after a sweep: old %v new %v empty %v, want false true false", g.isDeleted("old"), g.isDeleted("new"), g.isDeleted(""))
+	}
+}
+
+func TestMemoryOfWaitsAndRefreshes(t *testing.T) {
+	var m poolMemory
+	m.noteWaits([]types.UID{"a", "b"}, nil, t0)
+	if at, ok := m.waitingSince("a"); !ok || !at.Equal(t0) {
+		t.Errorf("a first seen at %v (%v), want %v", at, ok, t0)
+	}
+	m.noteWaits(nil, []types.UID{"a"}, t0.Add(time.Second))
+	if _, ok := m.waitingSince("a"); ok {
+		t.Error("an announced wait is still remembered")
+	}
+	m.objectDeleted(&v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{UID: "b"}}, t0)
+	if m.quiet != nil {
+		t.Errorf("a deleted session's wait is still remembered, or the empty map is kept: %v", m.quiet)
+	}
+
+	pool := types.NamespacedName{Namespace: "acme", Name: "p"}
+	head, tail := refreshKey{pool: pool}, refreshKey{pool: pool, tail: true}
+	m.refreshedAt(head, t0)
+	if due, _ := m.due(tail, t0, tailRefreshEvery); !due {
+		t.Error("the head's refresh made the tail wait")
+	}
+	m.poolGone(pool)
+	if due, _ := m.due(head, t0, headRefreshEvery); !due || len(m.refreshed) != 0 {
+		t.Errorf("a pool that is gone is still throttled: %v", m.refreshed)
+	}
+
+	// A deleted pool is not a claimant: its UID is not remembered as a deleted holder.
+	m.objectDeleted(&v1alpha1.LicensePool{ObjectMeta: metav1.ObjectMeta{UID: "pool-uid"}}, t0)
+	if m.isDeleted("pool-uid") {
+		t.Error("a deleted pool was remembered as a deleted claimant")
+	}
+}

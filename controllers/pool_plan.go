@@ -1,0 +1,159 @@
+package controllers
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
+)
+
+// Queue positions cost a write per waiting session each time the queue moves, so a standing
+// queue would turn every grant into a write for each waiter. A session that becomes the head
+// of the queue (position 1: "you are next") is written at once; other moves of the first
+// queueHead positions, and changes of the queue's length in their messages, are written at
+// most once per headRefreshEvery for each pool, and positions further back at most once per
+// tailRefreshEvery. A session's first status, and every change of phase, are written at once.
+const (
+	queueHead        = 20
+	headRefreshEvery = time.Second
+	tailRefreshEvery = 5 * time.Second
+)
+
+// statusWrite is one object's status change: orig is the cached object (never modified), next
+// a copy carrying the new status, and notes the Events to record once it has landed.
+type statusWrite struct {
+	orig, next client.Object
+	notes      []note
+}
+
+// writePlan is what a pass writes, sorted into the ledger's order (see ledger.go).
+type writePlan struct {
+	// revoke: claimants that lose a licence, written before the ledger frees it.
+	revoke []statusWrite
+	// pool: the pool's new status (nil when unchanged or there is no pool); checkLedger: the
+	// status is unchanged but grants follow, so the pool's resourceVersion is checked anyway.
+	pool        *statusWrite
+	checkLedger bool
+	// checked: grants, and ends of sessions that held nothing (Rejected, NotEntitled, ...),
+	// written after the pool's check, since they are decided on the ledger.
+	checked []statusWrite
+	// other: every other change.
+	other []statusWrite
+	// head and tail: updates that only move numbers, written when the pool's refresh of them
+	// is due (see queueHead): head, positions in the first queueHead places; tail, positions
+	// further back and the counts in waiting seats' messages.
+	head, tail []statusWrite
+	// remove: ended sessions past their retention.
+	remove []*v1alpha1.SharedSession
+	// quietStarted and quietDone update the memory of quiet waits (announceWaitAfter):
+	// sessions first seen waiting, and those whose wait was announced or is over.
+	quietStarted, quietDone []types.UID
+	// announceAt is when the earliest held-back Waiting announcement is due; zero if none.
+	announceAt time.Time
+}
+
+// planWrites turns the allocator's decision into the writes that carry it out. It is pure: it
+// reads the memory of quiet waits through waitingSince and returns the changes to make to it.
+func planWrites(snap *snapshot, res allocator.Result, now time.Time, waitingSince func(types.UID) (time.Time, bool)) writePlan {
+	var p writePlan
+	planPool(&p, snap, res)
+	for i, s := range snap.seats {
+		planSeat(&p, s, res.Seats[i])
+	}
+	for i, s := range snap.sessions {
+		planSession(&p, s, res.Sessions[i], now, waitingSince)
+	}
+	p.checkLedger = p.pool == nil && snap.pool != nil && len(p.checked) > 0
+	return p
+}
+
+// planPool plans the pool's new status, if it changed.
+func planPool(p *writePlan, snap *snapshot, res allocator.Result) {
+	if snap.pool == nil {
+		return
+	}
+	st := poolStatus(snap.pool, res, snap.capacity, snap.uids)
+	if equality.Semantic.DeepEqual(st, snap.pool.Status) {
+		return
+	}
+	next := snap.pool.DeepCopy()
+	next.Status = st
+	p.pool = &statusWrite{orig: snap.pool, next: next, notes: poolNotes(snap.pool, next)}
+}
+
+// planSeat plans one seat's write.
+func planSeat(p *writePlan, s *v1alpha1.SeatAssignment, r allocator.SeatResult) {
+	st := seatStatus(s, r)
+	if equality.Semantic.DeepEqual(st, s.Status) {
+		return
+	}
+	next := s.DeepCopy()
+	next.Status = st
+	w := statusWrite{orig: s, next: next, notes: seatNote(next, r)}
+	switch {
+	case r.Licence == allocator.Loses:
+		p.revoke = append(p.revoke, w)
+	case r.Licence == allocator.Gains:
+		p.checked = append(p.checked, w)
+	case r.Transition == allocator.NoTransition && st.Phase == v1alpha1.SeatPending &&
+		s.Status.Phase == v1alpha1.SeatPending && s.Generation == s.Status.ObservedGeneration:
+		// Only the numbers in a waiting seat's message moved: like queue positions behind the
+		// head, refreshed with the pool's tail rather than on every grant.
+		p.tail = append(p.tail, w)
+	default:
+		p.other = append(p.other, w)
+	}
+}
+
+// planSession plans one session's write, or its deletion.
+func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionResult, now time.Time, waitingSince func(types.UID) (time.Time, bool)) {
+	if r.Delete {
+		p.remove = append(p.remove, s)
+		return
+	}
+	st := sessionStatus(s, r)
+	if equality.Semantic.DeepEqual(st, s.Status) {
+		return
+	}
+	if s.Status.Phase == "" && st.Phase != v1alpha1.SessionWaiting {
+		// Granted or ended before its wait was announced.
+		p.quietDone = append(p.quietDone, s.UID)
+	}
+	next := s.DeepCopy()
+	next.Status = st
+	w := statusWrite{orig: s, next: next, notes: sessionNote(next, r)}
+	switch {
+	case r.Licence == allocator.Loses:
+		p.revoke = append(p.revoke, w)
+	case r.Licence == allocator.Gains || r.Transition == allocator.SessionEnded:
+		p.checked = append(p.checked, w)
+	case r.Transition == allocator.SessionQueued:
+		first, seen := waitingSince(s.UID)
+		if !seen {
+			first = now
+			p.quietStarted = append(p.quietStarted, s.UID)
+		}
+		if at := first.Add(announceWaitAfter); now.Before(at) {
+			p.announceAt = earliest(p.announceAt, at)
+			return
+		}
+		if seen {
+			p.quietDone = append(p.quietDone, s.UID)
+		}
+		p.other = append(p.other, w)
+	case st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == v1alpha1.SessionWaiting &&
+		s.Generation == s.Status.ObservedGeneration && (st.QueuePosition != 1 || s.Status.QueuePosition == 1):
+		// Only the position, or the queue's length, moved; a new head is written at once.
+		if st.QueuePosition > queueHead && s.Status.QueuePosition > queueHead {
+			p.tail = append(p.tail, w)
+		} else {
+			p.head = append(p.head, w)
+		}
+	default:
+		p.other = append(p.other, w)
+	}
+}

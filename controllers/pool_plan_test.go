@@ -1,0 +1,161 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+func TestQueuePositionWritesWait(t *testing.T) {
+	waiting := func(name string, pos int32) *v1alpha1.SharedSession {
+		return &v1alpha1.SharedSession{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1},
+			Status:     v1alpha1.SharedSessionStatus{ObservedGeneration: 1, Phase: v1alpha1.SessionWaiting, QueuePosition: pos},
+		}
+	}
+	sessions := []*v1alpha1.SharedSession{waiting("next", 2), waiting("second", 3), waiting("head", 21), waiting("tail", 30), waiting("new", 0)}
+	sessions[4].Status = v1alpha1.SharedSessionStatus{}
+	sessions[4].UID = "new-uid"
+	res := allocator.Result{Sessions: []allocator.SessionResult{
+		{Phase: v1alpha1.SessionWaiting, QueuePosition: 1, Message: "m"},
+		{Phase: v1alpha1.SessionWaiting, QueuePosition: 2, Message: "m"},
+		{Phase: v1alpha1.SessionWaiting, QueuePosition: 20, Message: "m"},
+		{Phase: v1alpha1.SessionWaiting, QueuePosition: 29, Message: "m"},
+		{Phase: v1alpha1.SessionWaiting, QueuePosition: 31, Message: "m", Transition: allocator.SessionQueued}, // as the allocator reports a first wait
+	}}
+	var waits poolMemory
+	snap := &snapshot{sessions: sessions}
+	plan := func(now time.Time) writePlan {
+		p := planWrites(snap, res, now, waits.waitingSince)
+		waits.noteWaits(p.quietStarted, p.quietDone, now)
+		return p
+	}
+	p := plan(t0)
+	names := func(ws []statusWrite) (out []string) {
+		for _, w := range ws {
+			out = append(out, w.next.GetName())
+		}
+		return out
+	}
+	for _, c := range []struct {
+		what string
+		got  []statusWrite
+		want []string
+	}{
+		{"written at once: the new head of the queue", p.other, []string{"next"}},
+		{"left for the head refresh", p.head, []string{"second", "head"}},
+		{"left for the tail refresh", p.tail, []string{"tail"}},
+	} {
+		if diff := cmp.Diff(c.want, names(c.got)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", c.what, diff)
+		}
+	}
+	if want := t0.Add(announceWaitAfter); !p.announceAt.Equal(want) {
+		t.Errorf("the new session's wait is announced at %v, want %v", p.announceAt, want)
+	}
+	if p = plan(t0.Add(announceWaitAfter / 2)); len(p.other) != 1 {
+		t.Errorf("half-way through its grace the new session is written: %v", names(p.other))
+	}
+	p = plan(t0.Add(announceWaitAfter))
+	if diff := cmp.Diff([]string{"next", "new"}, names(p.other)); diff != "" {
+		t.Errorf("after announceWaitAfter (-want +got):\n%s", diff)
+	}
+	if len(waits.quiet) != 0 {
+		t.Errorf("an announced wait is still remembered: %v", waits.quiet)
+	}
+
+	var tr poolMemory
+	pool := refreshKey{pool: types.NamespacedName{Namespace: "acme", Name: "p"}, tail: true}
+	if due, _ := tr.due(pool, t0, tailRefreshEvery); !due {
+		t.Error("a pool never refreshed is due")
+	}
+	tr.refreshedAt(pool, t0)
+	if due, at := tr.due(pool, t0.Add(time.Second), tailRefreshEvery); due || !at.Equal(t0.Add(tailRefreshEvery)) {
+		t.Errorf("just refreshed: due=%v at %v", due, at)
+	}
+	if due, _ := tr.due(pool, t0.Add(tailRefreshEvery), tailRefreshEvery); !due {
+		t.Error("due again after tailRefreshEvery")
+	}
+}
+
+func TestWaitingSeatCountsWait(t *testing.T) {
+	pending := func(name string, reason v1alpha1.SeatReason, msg string) *v1alpha1.SeatAssignment {
+		return &v1alpha1.SeatAssignment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1},
+			Status:     v1alpha1.SeatAssignmentStatus{ObservedGeneration: 1, Phase: v1alpha1.SeatPending, Reason: reason, Message: msg},
+		}
+	}
+	seats := []*v1alpha1.SeatAssignment{
+		pending("counts", v1alpha1.SeatReasonLicensesNotAvailable, "no seat free in pool p (2/2 bound); it binds when one frees"),
+		pending("reason", v1alpha1.SeatReasonPoolNotFound, "pool p does not exist"),
+	}
+	res := allocator.Result{Seats: []allocator.SeatResult{
+		{Phase: v1alpha1.SeatPending, Reason: v1alpha1.SeatReasonLicensesNotAvailable, Message: "no seat free in pool p (3/3 bound); it binds when one frees"},
+		{Phase: v1alpha1.SeatPending, Reason: v1alpha1.SeatReasonLicensesNotAvailable, Message: "no seat free in pool p (3/3 bound); it binds when one frees"},
+	}}
+	res.Seats[1].Transition = allocator.SeatWaits // the reason changed, as the allocator reports it
+	p := planWrites(&snapshot{seats: seats}, res, t0, (&poolMemory{}).waitingSince)
+	if len(p.tail) != 1 || p.tail[0].next.GetName() != "counts" {
+		t.Errorf("tail = %v, want only the seat whose numbers moved", p.tail)
+	}
+	if len(p.other) != 1 || p.other[0].next.GetName() != "reason" || len(p.other[0].notes) != 1 {
+		t.Errorf("other = %v, want the seat whose reason changed, with its event", p.other)
+	}
+}
+
+func TestPlanSortsByLicence(t *testing.T) {
+	session := func(name string, phase v1alpha1.SessionPhase) *v1alpha1.SharedSession {
+		return &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(name), Generation: 1},
+			Status: v1alpha1.SharedSessionStatus{ObservedGeneration: 1, Phase: phase}}
+	}
+	sessions := []*v1alpha1.SharedSession{
+		session("releases", v1alpha1.SessionActive),
+		session("granted", v1alpha1.SessionWaiting),
+		session("rejected", v1alpha1.SessionWaiting),
+		session("expired-record", v1alpha1.SessionEnded),
+		session("requeued", v1alpha1.SessionActive),
+	}
+	res := allocator.Result{Sessions: []allocator.SessionResult{
+		{Phase: v1alpha1.SessionEnded, EndReason: v1alpha1.EndTerminated, Licence: allocator.Loses, Transition: allocator.SessionEnded},
+		{Phase: v1alpha1.SessionActive, Licence: allocator.Gains, Transition: allocator.SessionGranted},
+		{Phase: v1alpha1.SessionEnded, EndReason: v1alpha1.EndRejected, Transition: allocator.SessionEnded},
+		{Phase: v1alpha1.SessionEnded, Delete: true},
+		{Phase: v1alpha1.SessionWaiting, QueuePosition: 1, Licence: allocator.Loses},
+	}}
+	pool := &v1alpha1.LicensePool{ObjectMeta: metav1.ObjectMeta{Name: "p", ResourceVersion: "7"}}
+	p := planWrites(&snapshot{pool: pool, sessions: sessions}, res, t0, (&poolMemory{}).waitingSince)
+	names := func(ws []statusWrite) (out []string) {
+		for _, w := range ws {
+			out = append(out, w.next.GetName())
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{"releases", "requeued"}, names(p.revoke)); diff != "" {
+		t.Errorf("written before the ledger: what loses a licence (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"granted", "rejected"}, names(p.checked)); diff != "" {
+		t.Errorf("written after the ledger's check: grants and ends decided on it (-want +got):\n%s", diff)
+	}
+	if len(p.remove) != 1 || p.remove[0].Name != "expired-record" {
+		t.Errorf("remove = %v, want the record past its retention", p.remove)
+	}
+	if p.pool == nil || p.checkLedger {
+		t.Errorf("the pool's status changed (usage, conditions): it is written, not merely checked (pool %v, check %v)", p.pool != nil, p.checkLedger)
+	}
+	for _, w := range sessions {
+		if w.Status.Phase == "" || w.Status.Conditions != nil {
+			t.Errorf("planning changed the cached session %s", w.Name)
+		}
+	}
+
+	// With the pool's status already as decided, a grant still checks the ledger.
+	pool.Status = p.pool.next.(*v1alpha1.LicensePool).Status
+	if p = planWrites(&snapshot{pool: pool, sessions: sessions}, res, t0, (&poolMemory{}).waitingSince); p.pool != nil || !p.checkLedger {
+		t.Errorf("an unchanged pool with grants to write: pool %v, check %v; want a check only", p.pool != nil, p.checkLedger)
+	}
+}
