@@ -129,7 +129,7 @@ func setPoolConditions(st *v1alpha1.LicensePoolStatus, pool *v1alpha1.LicensePoo
 
 	u := res.Usage
 	if u.SeatLimit != nil && u.SeatsBound >= *u.SeatLimit {
-		set(v1alpha1.ConditionSeatsExhausted, true, v1alpha1.ReasonSeatsExhausted, fmt.Sprintf("every seat is bound (%s), %d waiting", st.Seats.Summary, u.SeatsPending))
+		set(v1alpha1.ConditionSeatsExhausted, true, v1alpha1.ReasonSeatsExhausted, fmt.Sprintf("every seat is bound (%s), %d waiting for one", st.Seats.Summary, u.SeatsWaiting))
 	} else {
 		set(v1alpha1.ConditionSeatsExhausted, false, v1alpha1.ReasonSeatsAvailable, fmt.Sprintf("%s seats bound", st.Seats.Summary))
 	}

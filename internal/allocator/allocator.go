@@ -119,9 +119,12 @@ type SessionResult struct {
 
 // Usage is the pool's counts after the decision.
 type Usage struct {
-	SeatLimit      *int32
-	SeatsBound     int32
-	SeatsPending   int32
+	SeatLimit    *int32
+	SeatsBound   int32
+	SeatsPending int32
+	// SeatsWaiting are the Pending seats that wait for a seat to free (LicensesNotAvailable,
+	// CapacityReduced): not duplicates, nor seats of a missing or expired pool.
+	SeatsWaiting   int32
 	SessionLimit   *int32
 	SessionsActive int32 // licences in use: sessions, or holders with CountByHolder
 	SessionsIdle   int32

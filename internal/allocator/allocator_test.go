@@ -309,3 +309,19 @@ func TestCapacityChangesWakeThePool(t *testing.T) {
 		t.Errorf("next = %v, want the first future change", res.Next)
 	}
 }
+
+// TestSeatUsage: Pending counts every enabled seat without one; Waiting only those that wait
+// for a seat to free, which is what "N waiting" on a full pool tells an administrator.
+func TestSeatUsage(t *testing.T) {
+	p := pool(func(p *Pool) { p.SeatLimit, p.SeatLedger = lim(1), []string{"a"} })
+	seats := []Seat{
+		seat("a", 0, "alice@acme.example", bound(0)),
+		seat("dup", 1, "Alice@acme.example"),
+		seat("b", 2, "bob@acme.example"),
+		seat("off", 3, "carol@acme.example", func(s *Seat) { s.Enabled = false }),
+	}
+	got := Decide(p, seats, nil, at(time.Minute)).Usage
+	if got.SeatsBound != 1 || got.SeatsPending != 2 || got.SeatsWaiting != 1 {
+		t.Errorf("bound %d pending %d waiting %d, want 1, 2 (the duplicate and bob) and 1 (bob)", got.SeatsBound, got.SeatsPending, got.SeatsWaiting)
+	}
+}

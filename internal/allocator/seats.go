@@ -200,6 +200,9 @@ func (d *decision) countSeats() {
 			d.res.Usage.SeatsBound++
 		case v1alpha1.SeatPending:
 			d.res.Usage.SeatsPending++
+			if r.Reason == v1alpha1.SeatReasonLicensesNotAvailable || r.Reason == v1alpha1.SeatReasonCapacityReduced {
+				d.res.Usage.SeatsWaiting++
+			}
 		}
 	}
 }

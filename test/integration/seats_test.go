@@ -3,6 +3,8 @@ package integration
 import (
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -122,6 +124,28 @@ var _ = Describe("Named seats", Label("seats"), func() {
 			s := getSeat(g, ns, "second")
 			g.Expect(s.Status.Reason).To(Equal(v1.SeatReasonDuplicateAssignee))
 			g.Expect(s.Status.Message).To(Equal("user alice already has seat first in pool p; delete or switch off one of the two"))
+		}).Should(Succeed())
+	})
+
+	It("counts only seats waiting for one in the SeatsExhausted event, not duplicates", func() {
+		ns := newNamespace()
+		// All three are there when the pool first fills, so its one SeatsExhausted event
+		// counts them: the duplicate does not wait for a seat, bob does.
+		newSeat(ns, "a", "p", "alice@acme.example", v1.AssigneeUser)
+		Eventually(func(g Gomega) { g.Expect(seatPhases(g, ns)["a"]).To(Equal("Pending/PoolNotFound")) }).Should(Succeed())
+		newSeat(ns, "a-again", "p", "Alice@acme.example", v1.AssigneeUser)
+		newSeat(ns, "b", "p", "bob@acme.example", v1.AssigneeUser)
+		Eventually(func(g Gomega) {
+			g.Expect(seatPhases(g, ns)).To(Equal(map[string]string{"a": "Pending/PoolNotFound", "a-again": "Pending/PoolNotFound", "b": "Pending/PoolNotFound"}))
+		}).Should(Succeed())
+		newPool(ns, "p", int32p(1), nil)
+		var events eventsList
+		Eventually(func(g Gomega) {
+			g.Expect(seatPhases(g, ns)).To(Equal(map[string]string{"a": "Bound/SeatGranted", "a-again": "Pending/DuplicateAssignee", "b": "Pending/LicensesNotAvailable"}))
+			c := meta.FindStatusCondition(getPool(g, ns, "p").Status.Conditions, v1.ConditionSeatsExhausted)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Message).To(Equal("every seat is bound (1/1), 1 waiting for one"))
+			g.Expect(events.list(g, ns)).To(ContainElement("LicensePool/p SeatsExhausted: every seat is bound (1/1), 1 waiting for one"))
 		}).Should(Succeed())
 	})
 
