@@ -2,12 +2,13 @@
 
 // Command localcluster runs seatkeeper on a throwaway control plane, for `make run` on a machine
 // with no cluster. It starts etcd and kube-apiserver (the envtest binaries that
-// hack/envtest-assets.sh provides), installs the CRDs, applies the samples, writes a kubeconfig
+// hack/envtest-assets.sh provides), installs the CRDs and what a real install adds to them (the
+// privilege roles and the agents' admission policy, -manifests), applies the samples, writes a kubeconfig
 // for an admin user, prints the `export KUBECONFIG=…` line, and runs the operator command given
 // after `--` in the foreground. Ctrl-C (SIGINT, SIGTERM or SIGHUP) stops the operator, then the
 // control plane, and removes their data: nothing is left running.
 //
-//	localcluster -assets DIR [-dir tmp/local] [-crds DIR] [-samples DIR] -- OPERATOR [ARGS…]
+//	localcluster -assets DIR [-dir tmp/local] [-crds DIR] [-manifests FILE,…] [-samples DIR] -- OPERATOR [ARGS…]
 //
 // Without an operator command it keeps the control plane up until Ctrl-C, for running the
 // operator from a debugger with the printed KUBECONFIG.
@@ -53,6 +54,7 @@ type options struct {
 	dir        string // state: kubeconfig, etcd data, API server certificates, logs
 	assets     string // directory holding kube-apiserver and etcd
 	crds       string
+	manifests  []string
 	samples    string
 	operator   []string
 	reachable  bool
@@ -65,6 +67,14 @@ func main() {
 	fs.StringVar(&o.dir, "dir", "tmp/local", "Directory for the control plane's data, logs and the kubeconfig; emptied on start and stop.")
 	fs.StringVar(&o.assets, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "Directory holding the kube-apiserver and etcd binaries (default $KUBEBUILDER_ASSETS).")
 	fs.StringVar(&o.crds, "crds", "config/crd/bases", "Directory of CRDs to install.")
+	fs.Func("manifests", "Comma-separated YAML files of cluster-wide objects to create before the samples (roles, admission policies).", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				o.manifests = append(o.manifests, f)
+			}
+		}
+		return nil
+	})
 	fs.StringVar(&o.samples, "samples", "config/samples", "Directory whose kustomization.yaml lists the samples to create; empty for none.")
 	fs.BoolVar(&o.reachable, "reachable", false, "Only check that the current kubeconfig's cluster answers; exit 0 if it does.")
 	fs.DurationVar(&o.reachLimit, "timeout", 3*time.Second, "How long -reachable waits for the cluster.")
@@ -163,6 +173,10 @@ func run(o options) int {
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := writeKubeconfig(kubeconfig, admin.Config()); err != nil {
 		logf("%v", err)
+		return 1
+	}
+	if err := createFiles(admin.Config(), "seatkeeper-make-run", o.manifests...); err != nil {
+		logf("manifests: %v", err)
 		return 1
 	}
 	if o.samples != "" {
@@ -327,19 +341,31 @@ func createSamples(cfg *rest.Config, dir string) error {
 	if err := utilyaml.Unmarshal(data, &k); err != nil {
 		return fmt.Errorf("%s/kustomization.yaml: %w", dir, err)
 	}
+	files := make([]string, len(k.Resources))
+	for i, f := range k.Resources {
+		files[i] = filepath.Join(dir, f)
+	}
+	return createFiles(cfg, "seatkeeper-samples", files...)
+}
+
+// createFiles creates, in order, every object of the files.
+func createFiles(cfg *rest.Config, owner string, files ...string) error {
+	if len(files) == 0 {
+		return nil
+	}
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, file := range k.Resources {
-		objs, err := readObjects(filepath.Join(dir, file))
+	for _, file := range files {
+		objs, err := readObjects(file)
 		if err != nil {
 			return err
 		}
 		for _, obj := range objs {
-			if err := c.Create(ctx, obj, client.FieldOwner("seatkeeper-samples")); err != nil {
+			if err := c.Create(ctx, obj, client.FieldOwner(owner)); err != nil {
 				return fmt.Errorf("create %s %s from %s: %w", obj.GetKind(), objectName(obj), file, err)
 			}
 			logf("created %s %s", obj.GetKind(), objectName(obj))
