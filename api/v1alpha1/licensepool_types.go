@@ -36,7 +36,7 @@ type SessionPolicy struct {
 	// session not renewed for this long ends with HeartbeatExpired; a Waiting one leaves the queue.
 	// At least 5s.
 	// +optional
-	// +kubebuilder:default="60s"
+	// +default="60s"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
@@ -66,25 +66,25 @@ type SessionPolicy struct {
 
 	// whenExhausted is Queue (wait in line for a licence) or Reject (end at once with Rejected).
 	// +optional
-	// +kubebuilder:default=Queue
+	// +default="Queue"
 	WhenExhausted WhenExhausted `json:"whenExhausted,omitempty"`
 
 	// requireSeat, when true, lets only a holder with a Bound SeatAssignment in this pool (whose
 	// spec.assignee.name equals the session's spec.holder) take a session; others end NotEntitled.
 	// +optional
-	// +kubebuilder:default=false
+	// +default=false
 	RequireSeat bool `json:"requireSeat,omitempty"`
 
 	// countBy is Session (one licence per Active session) or Holder (all Active sessions of one
 	// holder use one licence).
 	// +optional
-	// +kubebuilder:default=Session
+	// +default="Session"
 	CountBy CountBy `json:"countBy,omitempty"`
 
 	// retainEnded is how long an Ended session is kept, as the record for usage reports, before
 	// the operator deletes it.
 	// +optional
-	// +kubebuilder:default="24h"
+	// +default="24h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
@@ -131,7 +131,7 @@ type LicensePoolSpec struct {
 	// expiryWarning is how long before expiresAt the pool reports ExpiringSoon and emits a
 	// Warning event.
 	// +optional
-	// +kubebuilder:default="168h"
+	// +default="168h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
@@ -141,7 +141,7 @@ type LicensePoolSpec struct {
 
 	// sessionPolicy governs the pool's shared sessions: timeouts, queueing and counting.
 	// +optional
-	// +kubebuilder:default={}
+	// +default={}
 	SessionPolicy SessionPolicy `json:"sessionPolicy,omitempty"`
 
 	// managedBy names the system that decides grants in this pool. Unset or

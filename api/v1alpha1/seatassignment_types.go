@@ -20,7 +20,7 @@ type Assignee struct {
 	// kind is User (a technician) or Device (an unattended machine or registered client).
 	// Immutable.
 	// +optional
-	// +kubebuilder:default=User
+	// +default="User"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="assignee.kind is immutable: create a new SeatAssignment for another kind of assignee"
 	Kind AssigneeKind `json:"kind,omitempty"`
 	// name is the user name, e-mail or device id. Immutable; no leading or trailing spaces. A
@@ -49,7 +49,7 @@ type SeatAssignmentSpec struct {
 	Assignee Assignee `json:"assignee"`
 	// enabled is the on/off toggle: false frees the seat and keeps this record.
 	// +optional
-	// +kubebuilder:default=true
+	// +default=true
 	Enabled *bool `json:"enabled,omitempty"`
 }
 

@@ -40,11 +40,11 @@ type SharedSessionSpec struct {
 	Peer string `json:"peer,omitempty"`
 	// state is Idle (session open, not connected) or Connected, as the holder reports it.
 	// +optional
-	// +kubebuilder:default=Idle
+	// +default="Idle"
 	State SessionState `json:"state,omitempty"`
 	// priority orders the queue: higher is served first, first come first served among equals.
 	// +optional
-	// +kubebuilder:default=0
+	// +default=0
 	// +kubebuilder:validation:Minimum=-1000000
 	// +kubebuilder:validation:Maximum=1000000
 	Priority int32 `json:"priority,omitempty"`
