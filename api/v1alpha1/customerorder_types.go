@@ -99,6 +99,11 @@ type OrderPool struct {
 
 // CustomerOrderStatus says where the order's capacity counts.
 type CustomerOrderStatus struct {
+	// conditions are Fulfilled and Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -108,11 +113,6 @@ type CustomerOrderStatus struct {
 	// pools lists what the order adds where.
 	// +optional
 	Pools []OrderPool `json:"pools,omitempty"`
-	// conditions: Fulfilled and Ready.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // CustomerOrder is an order of licences a partner bought and assigned to one customer account:
@@ -128,7 +128,9 @@ type CustomerOrderStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Fulfilled")].message`,priority=1
 type CustomerOrder struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the order as bought.

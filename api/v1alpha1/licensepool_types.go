@@ -69,7 +69,7 @@ type SessionPolicy struct {
 	// +default="Queue"
 	WhenExhausted WhenExhausted `json:"whenExhausted,omitempty"`
 
-	// requireSeat, when true, lets only a holder with a Bound SeatAssignment in this pool (whose
+	// requireSeat true lets only a holder with a Bound SeatAssignment in this pool (whose
 	// spec.assignee.name equals the session's spec.holder) take a session; others end NotEntitled.
 	// +optional
 	// +default=false
@@ -260,6 +260,11 @@ type Ledger struct {
 
 // LicensePoolStatus is what the operator observed and decided for a pool.
 type LicensePoolStatus struct {
+	// conditions are Ready, Expired, ExpiringSoon, SeatsExhausted and SessionsExhausted.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -277,11 +282,6 @@ type LicensePoolStatus struct {
 	// ledger records who holds the pool's limited licences; see Ledger.
 	// +optional
 	Ledger *Ledger `json:"ledger,omitempty"`
-	// conditions: Ready, Expired, ExpiringSoon, SeatsExhausted, SessionsExhausted.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // LicensePool is the licences of one product in one customer account (its namespace): named
@@ -299,7 +299,9 @@ type LicensePoolStatus struct {
 // +kubebuilder:printcolumn:name="Display Name",type=string,JSONPath=`.spec.displayName`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 type LicensePool struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the licences as bought.

@@ -83,6 +83,11 @@ const (
 
 // SeatAssignmentStatus says whether the assignee holds a seat, and why not.
 type SeatAssignmentStatus struct {
+	// conditions are Bound and Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -99,11 +104,6 @@ type SeatAssignmentStatus struct {
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
 	BoundAt *metav1.Time `json:"boundAt,omitempty"`
-	// conditions: Bound and Ready.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // SeatAssignment gives a named seat of a LicensePool to one user or device.
@@ -122,7 +122,9 @@ type SeatAssignmentStatus struct {
 // +kubebuilder:printcolumn:name="Bound At",type=date,JSONPath=`.status.boundAt`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
 type SeatAssignment struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the seat asked for.

@@ -48,7 +48,7 @@ type SharedSessionSpec struct {
 	// +kubebuilder:validation:Minimum=-1000000
 	// +kubebuilder:validation:Maximum=1000000
 	Priority int32 `json:"priority,omitempty"`
-	// terminate, when true, ends the session (endReason Terminated) and keeps the record: how an
+	// terminate true ends the session (endReason Terminated) and keeps the record: how an
 	// administrator force-ends a session or a holder releases it. Cannot be undone.
 	// +optional
 	Terminate bool `json:"terminate,omitempty"`
@@ -87,6 +87,11 @@ const (
 // writes the rest and never renewTime.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.phase) || oldSelf.phase != 'Ended' || (has(self.phase) && self.phase == 'Ended')",message="an Ended session stays Ended: create a new session",fieldPath=".phase"
 type SharedSessionStatus struct {
+	// conditions are Granted (True while Active) and Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// renewTime is the heartbeat: the holder merge-patches it through the status subresource at
 	// least once per heartbeatTimeout, as RFC 3339 with microseconds (2026-11-23T12:00:00.000000Z).
 	// The session's creation counts as the first renewal.
@@ -135,11 +140,6 @@ type SharedSessionStatus struct {
 	// message explains the phase in words, e.g. the queue position and the pool's numbers.
 	// +optional
 	Message string `json:"message,omitempty"`
-	// conditions: Granted (True while Active) and Ready.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // SharedSession is a lease on one shared (concurrent) licence of a pool, in the manner of a
@@ -161,7 +161,9 @@ type SharedSessionStatus struct {
 // +kubebuilder:printcolumn:name="Renewed",type=date,JSONPath=`.status.renewTime`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
 type SharedSession struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the licence asked for and the holder's reported state.
