@@ -102,7 +102,7 @@ type LicensePoolSpec struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="product is immutable: create a new pool for another product"
-	Product string `json:"product"`
+	Product string `json:"product,omitempty"`
 
 	// displayName is a name for people, shown by the kubectl plugin.
 	// +optional
@@ -142,7 +142,7 @@ type LicensePoolSpec struct {
 	// sessionPolicy governs the pool's shared sessions: timeouts, queueing and counting.
 	// +optional
 	// +default={}
-	SessionPolicy SessionPolicy `json:"sessionPolicy,omitempty"`
+	SessionPolicy SessionPolicy `json:"sessionPolicy,omitzero"`
 
 	// managedBy names the system that decides grants in this pool. Unset or
 	// licensing.seatkeeper.io/controller: seatkeeper. Anything else: seatkeeper only reports
@@ -166,6 +166,7 @@ type SeatUsage struct {
 	Pending int32 `json:"pending"`
 	// summary is bound/limit for people, with ∞ for an unlimited pool.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	Summary string `json:"summary,omitempty"`
 }
 
@@ -187,6 +188,7 @@ type SessionUsage struct {
 	Waiting int32 `json:"waiting"`
 	// summary is active/limit for people, with ∞ for an unlimited pool.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	Summary string `json:"summary,omitempty"`
 }
 
@@ -194,7 +196,8 @@ type SessionUsage struct {
 type PoolOrder struct {
 	// name is the CustomerOrder's name.
 	// +required
-	Name string `json:"name"`
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name,omitempty"`
 	// seats is the number of seats the order adds.
 	// +optional
 	Seats int32 `json:"seats"`
@@ -222,6 +225,7 @@ type Grants struct {
 	// uids (an operator that predates them) changes holders and leaves uids alone; the hash
 	// then no longer matches, and the uids are ignored.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	UIDsFor string `json:"uidsFor,omitempty"`
 }
 
@@ -267,6 +271,7 @@ type LicensePoolStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// seats reports named-seat usage.
 	// +optional
@@ -306,7 +311,7 @@ type LicensePool struct {
 
 	// spec is the licences as bought.
 	// +required
-	Spec LicensePoolSpec `json:"spec"`
+	Spec LicensePoolSpec `json:"spec,omitzero"`
 	// status is the usage the operator observed.
 	// +optional
 	Status LicensePoolStatus `json:"status,omitzero"`

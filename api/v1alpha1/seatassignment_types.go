@@ -32,7 +32,7 @@ type Assignee struct {
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:XValidation:rule="self == self.trim()",message="assignee.name must not start or end with a space: write the name alone, e.g. alice@acme.example"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="assignee.name is immutable: create a new SeatAssignment for another assignee"
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // SeatAssignmentSpec asks for one named seat of a pool for one assignee.
@@ -43,10 +43,10 @@ type SeatAssignmentSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="poolName is immutable: create a new SeatAssignment for another pool"
-	PoolName string `json:"poolName"`
+	PoolName string `json:"poolName,omitempty"`
 	// assignee is who the seat is for.
 	// +required
-	Assignee Assignee `json:"assignee"`
+	Assignee Assignee `json:"assignee,omitzero"`
 	// enabled is the on/off toggle: false frees the seat and keeps this record.
 	// +optional
 	// +default=true
@@ -90,6 +90,7 @@ type SeatAssignmentStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// phase is Pending, Bound or Disabled.
 	// +optional
@@ -99,6 +100,7 @@ type SeatAssignmentStatus struct {
 	Reason SeatReason `json:"reason,omitempty"`
 	// message explains the phase, naming the pool and its numbers.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	Message string `json:"message,omitempty"`
 	// boundAt is when the seat was granted.
 	// +optional
@@ -129,7 +131,7 @@ type SeatAssignment struct {
 
 	// spec is the seat asked for.
 	// +required
-	Spec SeatAssignmentSpec `json:"spec"`
+	Spec SeatAssignmentSpec `json:"spec,omitzero"`
 	// status says whether it is held.
 	// +optional
 	Status SeatAssignmentStatus `json:"status,omitzero"`

@@ -24,7 +24,7 @@ type SharedSessionSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="poolName is immutable: end this session and create one in the other pool"
-	PoolName string `json:"poolName"`
+	PoolName string `json:"poolName,omitempty"`
 	// holder is the agent (person or pod) holding the licence. Immutable; no leading or trailing
 	// spaces. With requireSeat, a holder whose name looks like an e-mail address matches its
 	// seat's assignee without regard to case.
@@ -33,7 +33,7 @@ type SharedSessionSpec struct {
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:XValidation:rule="self == self.trim()",message="holder must not start or end with a space: write the name alone, e.g. alice@acme.example"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="holder is immutable: a session cannot be handed to another holder"
-	Holder string `json:"holder"`
+	Holder string `json:"holder,omitempty"`
 	// peer is whom the holder is connected to: the "to" of the session log.
 	// +optional
 	// +kubebuilder:validation:MaxLength=256
@@ -103,12 +103,14 @@ type SharedSessionStatus struct {
 	RenewTime *metav1.MicroTime `json:"renewTime,omitempty"`
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// phase is Waiting, Active or Ended (final).
 	// +optional
 	Phase SessionPhase `json:"phase,omitempty"`
 	// queuePosition is the 1-based place in the pool's queue while Waiting.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	QueuePosition int32 `json:"queuePosition,omitempty"`
 	// grantedAt is when the session became Active.
 	// +optional
@@ -139,6 +141,7 @@ type SharedSessionStatus struct {
 	EndReason EndReason `json:"endReason,omitempty"`
 	// message explains the phase in words, e.g. the queue position and the pool's numbers.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	Message string `json:"message,omitempty"`
 }
 
@@ -168,7 +171,7 @@ type SharedSession struct {
 
 	// spec is the licence asked for and the holder's reported state.
 	// +required
-	Spec SharedSessionSpec `json:"spec"`
+	Spec SharedSessionSpec `json:"spec,omitzero"`
 	// status is the lease: heartbeat, phase, queue position.
 	// +optional
 	Status SharedSessionStatus `json:"status,omitzero"`
