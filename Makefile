@@ -31,6 +31,10 @@ fmt: ## go fmt.
 vet: ## go vet.
 	$(GO) vet ./...
 
+.PHONY: lint-api
+lint-api: ## Check api/ against the Kubernetes API conventions with kube-api-linter (.golangci-kal.yml).
+	./hack/kube-api-linter.sh
+
 .PHONY: envtest
 envtest: ## Provide kube-apiserver and etcd for the tests (first time: download or build, ~6 min).
 	@echo "envtest binaries: $(ENVTEST_ASSETS)"
@@ -40,7 +44,7 @@ FUZZ_TARGETS ?= ./internal/allocator:FuzzDecide ./api/v1alpha1:FuzzAcceptedObjec
 FUZZTIME ?= 10s
 
 .PHONY: test
-test: manifests generate vet ## Run every test (unit, envtest integration, the portal in Chromium, short fuzz) with -race.
+test: manifests generate vet lint-api ## Run every test (unit, envtest integration, the portal in Chromium, short fuzz) with -race.
 	@# The portal's browser tests drive Chromium: hack/chromium.sh finds it, or installs it with apt-get.
 	chromium=$$(./hack/chromium.sh); \
 	CHROMIUM="$$chromium" KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -timeout 40m $(TEST_PKGS) $(TEST_ARGS)

@@ -11,10 +11,11 @@ type OrderItem struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	Product string `json:"product"`
+	Product string `json:"product,omitempty"`
 	// poolName is the pool in the customer's namespace that receives the capacity. Empty: the
 	// product's name.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	PoolName string `json:"poolName,omitempty"`
@@ -51,10 +52,11 @@ type CustomerOrderSpec struct {
 	Customer string `json:"customer,omitempty"`
 	// items are the pools and capacity bought; each pool name at most once.
 	// +required
+	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:XValidation:rule="self.all(i, self.exists_one(j, (has(j.poolName) && j.poolName != '' ? j.poolName : j.product) == (has(i.poolName) && i.poolName != '' ? i.poolName : i.product)))",message="items must name each pool once (poolName, or the product when poolName is empty); merge the duplicate items"
-	Items []OrderItem `json:"items"`
+	Items []OrderItem `json:"items,omitempty"`
 	// startsAt is when the term starts; unset: at once.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
@@ -85,10 +87,12 @@ const (
 type OrderPool struct {
 	// namespace is the customer's namespace.
 	// +required
-	Namespace string `json:"namespace"`
+	// +kubebuilder:validation:MinLength=1
+	Namespace string `json:"namespace,omitempty"`
 	// name is the pool's name.
 	// +required
-	Name string `json:"name"`
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name,omitempty"`
 	// seats is the number of seats added.
 	// +optional
 	Seats int32 `json:"seats"`
@@ -99,20 +103,22 @@ type OrderPool struct {
 
 // CustomerOrderStatus says where the order's capacity counts.
 type CustomerOrderStatus struct {
+	// conditions are Fulfilled and Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// phase is Unassigned, Scheduled, Active, Expired, Cancelled or Invalid.
 	// +optional
 	Phase OrderPhase `json:"phase,omitempty"`
 	// pools lists what the order adds where.
 	// +optional
+	// +listType=atomic
 	Pools []OrderPool `json:"pools,omitempty"`
-	// conditions: Fulfilled and Ready.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // CustomerOrder is an order of licences a partner bought and assigned to one customer account:
@@ -128,12 +134,14 @@ type CustomerOrderStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Fulfilled")].message`,priority=1
 type CustomerOrder struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the order as bought.
 	// +required
-	Spec CustomerOrderSpec `json:"spec"`
+	Spec CustomerOrderSpec `json:"spec,omitzero"`
 	// status says where its capacity counts.
 	// +optional
 	Status CustomerOrderStatus `json:"status,omitzero"`

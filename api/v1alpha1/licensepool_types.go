@@ -36,7 +36,7 @@ type SessionPolicy struct {
 	// session not renewed for this long ends with HeartbeatExpired; a Waiting one leaves the queue.
 	// At least 5s.
 	// +optional
-	// +kubebuilder:default="60s"
+	// +default="60s"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
@@ -66,25 +66,25 @@ type SessionPolicy struct {
 
 	// whenExhausted is Queue (wait in line for a licence) or Reject (end at once with Rejected).
 	// +optional
-	// +kubebuilder:default=Queue
+	// +default="Queue"
 	WhenExhausted WhenExhausted `json:"whenExhausted,omitempty"`
 
-	// requireSeat, when true, lets only a holder with a Bound SeatAssignment in this pool (whose
+	// requireSeat true lets only a holder with a Bound SeatAssignment in this pool (whose
 	// spec.assignee.name equals the session's spec.holder) take a session; others end NotEntitled.
 	// +optional
-	// +kubebuilder:default=false
+	// +default=false
 	RequireSeat bool `json:"requireSeat,omitempty"`
 
 	// countBy is Session (one licence per Active session) or Holder (all Active sessions of one
 	// holder use one licence).
 	// +optional
-	// +kubebuilder:default=Session
+	// +default="Session"
 	CountBy CountBy `json:"countBy,omitempty"`
 
 	// retainEnded is how long an Ended session is kept, as the record for usage reports, before
 	// the operator deletes it.
 	// +optional
-	// +kubebuilder:default="24h"
+	// +default="24h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
@@ -102,7 +102,7 @@ type LicensePoolSpec struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="product is immutable: create a new pool for another product"
-	Product string `json:"product"`
+	Product string `json:"product,omitempty"`
 
 	// displayName is a name for people, shown by the kubectl plugin.
 	// +optional
@@ -131,7 +131,7 @@ type LicensePoolSpec struct {
 	// expiryWarning is how long before expiresAt the pool reports ExpiringSoon and emits a
 	// Warning event.
 	// +optional
-	// +kubebuilder:default="168h"
+	// +default="168h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
@@ -141,8 +141,8 @@ type LicensePoolSpec struct {
 
 	// sessionPolicy governs the pool's shared sessions: timeouts, queueing and counting.
 	// +optional
-	// +kubebuilder:default={}
-	SessionPolicy SessionPolicy `json:"sessionPolicy,omitempty"`
+	// +default={}
+	SessionPolicy SessionPolicy `json:"sessionPolicy,omitzero"`
 
 	// managedBy names the system that decides grants in this pool. Unset or
 	// licensing.seatkeeper.io/controller: seatkeeper. Anything else: seatkeeper only reports
@@ -166,6 +166,7 @@ type SeatUsage struct {
 	Pending int32 `json:"pending"`
 	// summary is bound/limit for people, with ∞ for an unlimited pool.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	Summary string `json:"summary,omitempty"`
 }
 
@@ -187,6 +188,7 @@ type SessionUsage struct {
 	Waiting int32 `json:"waiting"`
 	// summary is active/limit for people, with ∞ for an unlimited pool.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	Summary string `json:"summary,omitempty"`
 }
 
@@ -194,7 +196,8 @@ type SessionUsage struct {
 type PoolOrder struct {
 	// name is the CustomerOrder's name.
 	// +required
-	Name string `json:"name"`
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name,omitempty"`
 	// seats is the number of seats the order adds.
 	// +optional
 	Seats int32 `json:"seats"`
@@ -222,6 +225,7 @@ type Grants struct {
 	// uids (an operator that predates them) changes holders and leaves uids alone; the hash
 	// then no longer matches, and the uids are ignored.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	UIDsFor string `json:"uidsFor,omitempty"`
 }
 
@@ -260,8 +264,14 @@ type Ledger struct {
 
 // LicensePoolStatus is what the operator observed and decided for a pool.
 type LicensePoolStatus struct {
+	// conditions are Ready, Expired, ExpiringSoon, SeatsExhausted and SessionsExhausted.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// seats reports named-seat usage.
 	// +optional
@@ -277,11 +287,6 @@ type LicensePoolStatus struct {
 	// ledger records who holds the pool's limited licences; see Ledger.
 	// +optional
 	Ledger *Ledger `json:"ledger,omitempty"`
-	// conditions: Ready, Expired, ExpiringSoon, SeatsExhausted, SessionsExhausted.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // LicensePool is the licences of one product in one customer account (its namespace): named
@@ -299,12 +304,14 @@ type LicensePoolStatus struct {
 // +kubebuilder:printcolumn:name="Display Name",type=string,JSONPath=`.spec.displayName`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 type LicensePool struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the licences as bought.
 	// +required
-	Spec LicensePoolSpec `json:"spec"`
+	Spec LicensePoolSpec `json:"spec,omitzero"`
 	// status is the usage the operator observed.
 	// +optional
 	Status LicensePoolStatus `json:"status,omitzero"`

@@ -20,7 +20,7 @@ type Assignee struct {
 	// kind is User (a technician) or Device (an unattended machine or registered client).
 	// Immutable.
 	// +optional
-	// +kubebuilder:default=User
+	// +default="User"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="assignee.kind is immutable: create a new SeatAssignment for another kind of assignee"
 	Kind AssigneeKind `json:"kind,omitempty"`
 	// name is the user name, e-mail or device id. Immutable; no leading or trailing spaces. A
@@ -32,7 +32,7 @@ type Assignee struct {
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:XValidation:rule="self == self.trim()",message="assignee.name must not start or end with a space: write the name alone, e.g. alice@acme.example"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="assignee.name is immutable: create a new SeatAssignment for another assignee"
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // SeatAssignmentSpec asks for one named seat of a pool for one assignee.
@@ -43,13 +43,13 @@ type SeatAssignmentSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="poolName is immutable: create a new SeatAssignment for another pool"
-	PoolName string `json:"poolName"`
+	PoolName string `json:"poolName,omitempty"`
 	// assignee is who the seat is for.
 	// +required
-	Assignee Assignee `json:"assignee"`
+	Assignee Assignee `json:"assignee,omitzero"`
 	// enabled is the on/off toggle: false frees the seat and keeps this record.
 	// +optional
-	// +kubebuilder:default=true
+	// +default=true
 	Enabled *bool `json:"enabled,omitempty"`
 }
 
@@ -83,8 +83,14 @@ const (
 
 // SeatAssignmentStatus says whether the assignee holds a seat, and why not.
 type SeatAssignmentStatus struct {
+	// conditions are Bound and Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// phase is Pending, Bound or Disabled.
 	// +optional
@@ -94,16 +100,12 @@ type SeatAssignmentStatus struct {
 	Reason SeatReason `json:"reason,omitempty"`
 	// message explains the phase, naming the pool and its numbers.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	Message string `json:"message,omitempty"`
 	// boundAt is when the seat was granted.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
 	BoundAt *metav1.Time `json:"boundAt,omitempty"`
-	// conditions: Bound and Ready.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // SeatAssignment gives a named seat of a LicensePool to one user or device.
@@ -122,12 +124,14 @@ type SeatAssignmentStatus struct {
 // +kubebuilder:printcolumn:name="Bound At",type=date,JSONPath=`.status.boundAt`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
 type SeatAssignment struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the seat asked for.
 	// +required
-	Spec SeatAssignmentSpec `json:"spec"`
+	Spec SeatAssignmentSpec `json:"spec,omitzero"`
 	// status says whether it is held.
 	// +optional
 	Status SeatAssignmentStatus `json:"status,omitzero"`

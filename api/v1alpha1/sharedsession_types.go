@@ -24,7 +24,7 @@ type SharedSessionSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="poolName is immutable: end this session and create one in the other pool"
-	PoolName string `json:"poolName"`
+	PoolName string `json:"poolName,omitempty"`
 	// holder is the agent (person or pod) holding the licence. Immutable; no leading or trailing
 	// spaces. With requireSeat, a holder whose name looks like an e-mail address matches its
 	// seat's assignee without regard to case.
@@ -33,22 +33,22 @@ type SharedSessionSpec struct {
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:XValidation:rule="self == self.trim()",message="holder must not start or end with a space: write the name alone, e.g. alice@acme.example"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="holder is immutable: a session cannot be handed to another holder"
-	Holder string `json:"holder"`
+	Holder string `json:"holder,omitempty"`
 	// peer is whom the holder is connected to: the "to" of the session log.
 	// +optional
 	// +kubebuilder:validation:MaxLength=256
 	Peer string `json:"peer,omitempty"`
 	// state is Idle (session open, not connected) or Connected, as the holder reports it.
 	// +optional
-	// +kubebuilder:default=Idle
+	// +default="Idle"
 	State SessionState `json:"state,omitempty"`
 	// priority orders the queue: higher is served first, first come first served among equals.
 	// +optional
-	// +kubebuilder:default=0
+	// +default=0
 	// +kubebuilder:validation:Minimum=-1000000
 	// +kubebuilder:validation:Maximum=1000000
 	Priority int32 `json:"priority,omitempty"`
-	// terminate, when true, ends the session (endReason Terminated) and keeps the record: how an
+	// terminate true ends the session (endReason Terminated) and keeps the record: how an
 	// administrator force-ends a session or a holder releases it. Cannot be undone.
 	// +optional
 	Terminate bool `json:"terminate,omitempty"`
@@ -87,6 +87,11 @@ const (
 // writes the rest and never renewTime.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.phase) || oldSelf.phase != 'Ended' || (has(self.phase) && self.phase == 'Ended')",message="an Ended session stays Ended: create a new session",fieldPath=".phase"
 type SharedSessionStatus struct {
+	// conditions are Granted (True while Active) and Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// renewTime is the heartbeat: the holder merge-patches it through the status subresource at
 	// least once per heartbeatTimeout, as RFC 3339 with microseconds (2026-11-23T12:00:00.000000Z).
 	// The session's creation counts as the first renewal.
@@ -98,12 +103,14 @@ type SharedSessionStatus struct {
 	RenewTime *metav1.MicroTime `json:"renewTime,omitempty"`
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// phase is Waiting, Active or Ended (final).
 	// +optional
 	Phase SessionPhase `json:"phase,omitempty"`
 	// queuePosition is the 1-based place in the pool's queue while Waiting.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	QueuePosition int32 `json:"queuePosition,omitempty"`
 	// grantedAt is when the session became Active.
 	// +optional
@@ -134,12 +141,8 @@ type SharedSessionStatus struct {
 	EndReason EndReason `json:"endReason,omitempty"`
 	// message explains the phase in words, e.g. the queue position and the pool's numbers.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	Message string `json:"message,omitempty"`
-	// conditions: Granted (True while Active) and Ready.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // SharedSession is a lease on one shared (concurrent) licence of a pool, in the manner of a
@@ -161,12 +164,14 @@ type SharedSessionStatus struct {
 // +kubebuilder:printcolumn:name="Renewed",type=date,JSONPath=`.status.renewTime`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
 type SharedSession struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the licence asked for and the holder's reported state.
 	// +required
-	Spec SharedSessionSpec `json:"spec"`
+	Spec SharedSessionSpec `json:"spec,omitzero"`
 	// status is the lease: heartbeat, phase, queue position.
 	// +optional
 	Status SharedSessionStatus `json:"status,omitzero"`
