@@ -252,7 +252,8 @@ func HoldersHash(holders []string) string {
 // Ledger is the pool's record of who holds its limited licences. A grant is written here, with
 // optimistic concurrency on the pool, before it shows on the claimant; so two operators, or one
 // with a stale cache, can never hand out more than the limit. A list is present only while its
-// limit is finite: an unlimited pool cannot be over-granted.
+// limit is finite: an unlimited pool cannot be over-granted. The protocol that keeps it is
+// described once, in controllers/ledger.go.
 type Ledger struct {
 	// seats lists the SeatAssignments holding a seat.
 	// +optional
