@@ -133,6 +133,7 @@ type CustomerOrderStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Fulfilled")].message`,priority=1
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.phase) || !(oldSelf.status.phase in ['Expired', 'Cancelled']) || self.spec == oldSelf.spec",message="the order has ended (expired or cancelled) and its record is final: its spec cannot change; record a new order"
 type CustomerOrder struct {
 	metav1.TypeMeta `json:",inline"`
 	// metadata is the standard object metadata.

@@ -85,7 +85,13 @@ const (
 
 // SharedSessionStatus is the lease's state. The holder writes only renewTime; the operator
 // writes the rest and never renewTime.
+// A status says one thing: an Ended session has the time and the reason it ended, only a
+// Waiting one has a queue position, and only an Active one is Granted. (Once Ended, the whole
+// session is frozen: see SharedSession.)
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.phase) || oldSelf.phase != 'Ended' || (has(self.phase) && self.phase == 'Ended')",message="an Ended session stays Ended: create a new session",fieldPath=".phase"
+// +kubebuilder:validation:XValidation:rule="!has(self.phase) || self.phase != 'Ended' || (has(self.endedAt) && has(self.endReason))",message="an Ended session needs endedAt and endReason: the record says when and why it ended",fieldPath=".phase"
+// +kubebuilder:validation:XValidation:rule="!has(self.queuePosition) || (has(self.phase) && self.phase == 'Waiting')",message="only a Waiting session has a queuePosition: leave it out for a session that is Active or Ended",fieldPath=".queuePosition"
+// +kubebuilder:validation:XValidation:rule="(has(self.phase) && self.phase == 'Active') || !has(self.conditions) || !self.conditions.exists(c, c.type == 'Granted' && c.status == 'True')",message="only an Active session has the Granted condition True",fieldPath=".conditions"
 type SharedSessionStatus struct {
 	// conditions are Granted (True while Active) and Ready.
 	// +optional
@@ -163,6 +169,7 @@ type SharedSessionStatus struct {
 // +kubebuilder:printcolumn:name="Priority",type=integer,JSONPath=`.spec.priority`,priority=1
 // +kubebuilder:printcolumn:name="Renewed",type=date,JSONPath=`.status.renewTime`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase != 'Ended' || (self.spec == oldSelf.spec && has(self.status) && self.status == oldSelf.status)",message="the session has ended and its record is final: neither its spec nor its status can change (only its labels, annotations and deletion); create a new session"
 type SharedSession struct {
 	metav1.TypeMeta `json:",inline"`
 	// metadata is the standard object metadata.

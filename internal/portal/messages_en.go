@@ -196,6 +196,7 @@ var messagesEN = map[string]string{
 	"sessions.end":               "End session",
 	"sessions.end.none":          "Select the sessions to end first.",
 	"sessions.end.gone":          "Session %s no longer exists.",
+	"sessions.end.ended":         "Session %s had already ended: its record is final.",
 	"sessions.confirm":           "End %d sessions?",
 	"sessions.confirm.why":       "Their holders lose the shared licence now, and it goes to the next in line. The sessions stay in the session log.",
 	"sessions.confirm.button":    "End %d sessions",

@@ -195,6 +195,7 @@ var messagesFR = map[string]string{
 	"sessions.end":               "Mettre fin à la session",
 	"sessions.end.none":          "Sélectionnez d'abord les sessions auxquelles mettre fin.",
 	"sessions.end.gone":          "La session %s n'existe plus.",
+	"sessions.end.ended":         "La session %s était déjà terminée : son historique est définitif.",
 	"sessions.confirm":           "Mettre fin à %d sessions ?",
 	"sessions.confirm.why":       "Leurs titulaires perdent immédiatement la licence partagée, qui passe au suivant dans la file d'attente. Les sessions restent dans le journal des sessions.",
 	"sessions.confirm.button":    "Mettre fin à %d sessions",

@@ -195,6 +195,7 @@ var messagesIT = map[string]string{
 	"sessions.end":               "Termina sessione",
 	"sessions.end.none":          "Seleziona prima le sessioni da terminare.",
 	"sessions.end.gone":          "La sessione %s non esiste più.",
+	"sessions.end.ended":         "La sessione %s era già terminata: il suo storico è definitivo.",
 	"sessions.confirm":           "Terminare %d sessioni?",
 	"sessions.confirm.why":       "I loro titolari perdono subito la licenza condivisa, che passa al successivo in coda. Le sessioni restano nel registro delle sessioni.",
 	"sessions.confirm.button":    "Termina %d sessioni",

@@ -235,6 +235,9 @@ func (s *Server) endSessions(q *req) *page {
 			ended++
 		case apierrors.IsNotFound(err):
 			p.Problems = append(p.Problems, q.T("sessions.end.gone", name))
+		case apierrors.IsInvalid(err) && q.hasEnded(ns, name):
+			// It ended between the list and the confirmation: an Ended session's record is final.
+			p.Problems = append(p.Problems, q.T("sessions.end.ended", name))
 		case apierrors.IsForbidden(err):
 			if len(p.Refusals) == 0 {
 				q.refused(p, err, changing("end sessions", ns))
@@ -251,6 +254,12 @@ func (s *Server) endSessions(q *req) *page {
 	}
 	q.fillSessions(p, ns, f)
 	return p
+}
+
+// hasEnded reports whether the session has ended, as the API server tells the viewer.
+func (q *req) hasEnded(ns, name string) bool {
+	s := &v1alpha1.SharedSession{}
+	return q.v.Client.Get(q.ctx, client.ObjectKey{Namespace: ns, Name: name}, s) == nil && s.Status.Phase == v1alpha1.SessionEnded
 }
 
 // csvFormats are the date formats of the CSV export; the first is the plugin's (in UTC it is

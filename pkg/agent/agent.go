@@ -189,10 +189,18 @@ func (l *Lease) Release(ctx context.Context, mode ReleaseMode) error {
 	default:
 		err = l.c.Delete(ctx, &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Namespace: l.key.Namespace, Name: l.key.Name}})
 	}
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) || (apierrors.IsInvalid(err) && l.ended(ctx)) {
+		// Gone, or already Ended: an Ended session's record is final, so the API server refuses
+		// to mark it again, and there is no licence left to give back.
 		return nil
 	}
 	return err
+}
+
+// ended reports whether the session has ended, as the API server says now.
+func (l *Lease) ended(ctx context.Context) bool {
+	s := &v1alpha1.SharedSession{}
+	return l.c.Get(ctx, l.key, s) == nil && s.Status.Phase == v1alpha1.SessionEnded
 }
 
 func (l *Lease) stop(err error) {

@@ -82,6 +82,8 @@ var _ = Describe("Agent library", Label("agent"), func() {
 		var ended *agent.EndedError
 		Expect(errors.As(second.Err(), &ended)).To(BeTrue())
 		Expect(ended.Reason).To(Equal(v1.EndTerminated))
+		By("releasing a session that has already ended is no error: its record is final, nothing is left to give back")
+		Expect(second.Release(sctx, agent.Terminate)).To(Succeed())
 		Expect(third.Wait(sctx)).To(Succeed())
 
 		By("state and peer reach the session")

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -130,7 +131,11 @@ func (w *chaosWorld) step(restart func()) string {
 		if !ok {
 			return "no session to end"
 		}
-		patchSpec(&v1.SharedSession{ObjectMeta: objMeta(w.ns, name)}, `{"spec":{"terminate":true}}`)
+		err := k8s.Patch(ctx, &v1.SharedSession{ObjectMeta: objMeta(w.ns, name)}, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"terminate":true}}`)))
+		if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "its record is final") {
+			return "terminate " + name + ": already ended"
+		}
+		Expect(client.IgnoreNotFound(err)).To(Succeed())
 		return "terminate " + name
 	case op < 74:
 		name, ok := w.pick(w.sessions)
@@ -163,6 +168,9 @@ func (w *chaosWorld) step(restart func()) string {
 		o := w.orders[w.rng.IntN(len(w.orders))]
 		w.decreases = append(w.decreases, time.Now())
 		err := k8s.Patch(ctx, &v1.CustomerOrder{ObjectMeta: metav1.ObjectMeta{Name: o.Name}}, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"cancelled":true}}`)))
+		if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "its record is final") {
+			return "cancel " + o.Name + ": already expired"
+		}
 		Expect(client.IgnoreNotFound(err)).To(Succeed())
 		return "cancel " + o.Name
 	default:

@@ -286,7 +286,8 @@ var _ = Describe("Privileges", Label("rbac"), Ordered, ContinueOnFailure, func()
 			}).Should(Succeed())
 
 			for _, patch := range []string{
-				`{"status":{"phase":"Waiting"}}`,
+				// Schema-valid changes (a status that contradicts itself is refused before admission).
+				`{"status":{"phase":"Waiting","queuePosition":1,"conditions":null}}`,
 				`{"status":{"message":"granted, honest"}}`,
 				`{"status":{"conditions":null}}`,
 				fmt.Sprintf(`{"status":{"renewTime":%q,"endReason":"Terminated"}}`, metav1.NewMicroTime(time.Now()).Format(metav1.RFC3339Micro)),
@@ -350,7 +351,7 @@ var _ = Describe("Privileges", Label("rbac"), Ordered, ContinueOnFailure, func()
 			// Dry runs: admission decides as for a real write, and the session stays as it is.
 			operator := serviceAccount("seatkeeper-system", "seatkeeper-controller-manager", "")
 			Eventually(func() error {
-				return operator.c.Status().Patch(ctx, s, mergePatch(`{"status":{"phase":"Ended","endReason":"Terminated"}}`), client.DryRunAll)
+				return operator.c.Status().Patch(ctx, s, mergePatch(`{"status":{"phase":"Ended","endReason":"Terminated","endedAt":"2026-11-23T12:00:00.000000Z","conditions":null}}`), client.DryRunAll)
 			}).Should(Succeed())
 			for _, kc := range []principal{
 				serviceAccount("kube-system", "generic-garbage-collector", ""),

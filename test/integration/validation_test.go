@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -176,6 +177,11 @@ var _ = Describe("Validation", Label("validation"), func() {
 		func(ctx SpecContext, r request) {
 			obj := r.build(newNamespace())
 			deleteClusterScopedAtEnd(obj)
+			if s, ok := obj.(*v1.SharedSession); ok {
+				// A session whose pool is missing ends at once, and an Ended session's record is
+				// final: the change would race the operator. Give the session its pool.
+				newPool(s.Namespace, s.Spec.PoolName, nil, nil)
+			}
 			Expect(k8s.Create(ctx, obj)).To(Succeed())
 			if r.change != nil {
 				Expect(updateWith(ctx, obj, r.change)).To(Succeed())
@@ -211,9 +217,6 @@ var _ = Describe("Validation", Label("validation"), func() {
 			s.Spec.State, s.Spec.Peer, s.Spec.Priority = v1.SessionConnected, "customer-42", 1_000_000
 		})),
 		Entry("session: terminate set to true", onUpdate(aSession(), func(s *v1.SharedSession) { s.Spec.Terminate = true })),
-		Entry("session: terminated, peer cleared", onUpdate(aSession(terminated, func(s *v1.SharedSession) { s.Spec.Peer = "customer-42" }), func(s *v1.SharedSession) {
-			s.Spec.Peer = ""
-		})),
 		Entry("order: customer set later", onUpdate(anOrder(), func(o *v1.CustomerOrder) { o.Spec.Customer = "acme" })),
 		Entry("order: items changed while customer stays", onUpdate(anOrder(customer("acme")), func(o *v1.CustomerOrder) { o.Spec.Items[0].Seats = 7 })),
 		Entry("order: cancelled", onUpdate(anOrder(customer("acme")), func(o *v1.CustomerOrder) { o.Spec.Cancelled = true })),
@@ -462,5 +465,87 @@ var _ = Describe("Validation of status", Label("validation"), func() {
 		s = getSession(Default, ns, "s")
 		s.Status.Phase = v1.SessionActive
 		expectInvalid(k8s.Status().Update(ctx, s), "status.phase", "an Ended session stays Ended")
+	})
+})
+
+var _ = Describe("An ended record is final", Label("validation"), func() {
+	// endedSession is a session the operator has ended (its pool does not exist).
+	endedSession := func(ns string) *v1.SharedSession {
+		GinkgoHelper()
+		newSession(ns, "s", "nowhere", "alice@acme.example")
+		Eventually(func(g Gomega) { g.Expect(getSession(g, ns, "s").Status.Phase).To(Equal(v1.SessionEnded)) }).Should(Succeed())
+		return getSession(Default, ns, "s")
+	}
+	final := "the session has ended and its record is final"
+
+	It("refuses any change to an Ended session's spec, for the administrator and the agent alike", func(ctx SpecContext) {
+		ns := newNamespace()
+		endedSession(ns)
+		for _, patch := range []string{
+			`{"spec":{"peer":"ticket-99999"}}`,
+			`{"spec":{"state":"Connected"}}`,
+			`{"spec":{"priority":5}}`,
+		} {
+			s := getSession(Default, ns, "s")
+			err := k8s.Patch(ctx, s, client.RawPatch(types.MergePatchType, []byte(patch)))
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%s: want Invalid, got %v", patch, err)
+			Expect(err.Error()).To(ContainSubstring(final), patch)
+		}
+		s := getSession(Default, ns, "s")
+		Expect(s.Spec.Peer).To(BeEmpty())
+		Expect(s.Spec.State).To(Equal(v1.SessionIdle))
+	})
+
+	It("refuses any change to an Ended session's status: a heartbeat, a message, a reason", func(ctx SpecContext) {
+		ns := newNamespace()
+		endedSession(ns)
+		for _, patch := range []string{
+			`{"status":{"renewTime":"2026-11-23T12:00:00.000000Z"}}`,
+			`{"status":{"message":"rewritten"}}`,
+			`{"status":{"endReason":"Terminated"}}`,
+		} {
+			s := getSession(Default, ns, "s")
+			err := k8s.Status().Patch(ctx, s, client.RawPatch(types.MergePatchType, []byte(patch)))
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%s: want Invalid, got %v", patch, err)
+			Expect(err.Error()).To(ContainSubstring(final), patch)
+		}
+	})
+
+	It("still lets an Ended session be labelled and deleted", func(ctx SpecContext) {
+		ns := newNamespace()
+		s := endedSession(ns)
+		Expect(k8s.Patch(ctx, s, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"audit":"2026-q4"}}}`)))).To(Succeed())
+		Expect(k8s.Delete(ctx, s)).To(Succeed())
+	})
+
+	It("refuses a hand-written status that contradicts itself", func(ctx SpecContext) {
+		ns := newNamespace()
+		newPool(ns, "p", nil, int32p(0)) // no shared licence: the session waits
+		newSession(ns, "s", "p", "alice@acme.example")
+		Eventually(func(g Gomega) { g.Expect(getSession(g, ns, "s").Status.Phase).To(Equal(v1.SessionWaiting)) }).Should(Succeed())
+		for _, tc := range []struct{ patch, field, phrase string }{
+			{`{"status":{"phase":"Ended"}}`, "status.phase", "an Ended session needs endedAt and endReason"},
+			{`{"status":{"phase":"Active"}}`, "status.queuePosition", "only a Waiting session has a queuePosition"},
+			{`{"status":{"conditions":[{"type":"Granted","status":"True","reason":"Granted","message":"m","lastTransitionTime":"2026-11-23T12:00:00Z"}]}}`,
+				"status.conditions", "only an Active session has the Granted condition True"},
+		} {
+			s := getSession(Default, ns, "s")
+			expectInvalid(k8s.Status().Patch(ctx, s, client.RawPatch(types.MergePatchType, []byte(tc.patch))), tc.field, tc.phrase)
+		}
+		Expect(getSession(Default, ns, "s").Status.Phase).To(Equal(v1.SessionWaiting))
+	})
+
+	It("refuses to change the spec of an order that has ended", func(ctx SpecContext) {
+		ns := newNamespace()
+		o := anOrder(customer(ns), cancelled)(ns)
+		Expect(k8s.Create(ctx, o)).To(Succeed())
+		deleteClusterScopedAtEnd(o)
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(o), o)).To(Succeed())
+			g.Expect(o.Status.Phase).To(Equal(v1.OrderCancelled))
+		}).Should(Succeed())
+		err := k8s.Patch(ctx, o, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"expiresAt":"2030-01-01T00:00:00Z"}}`)))
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want Invalid, got %v", err)
+		Expect(err.Error()).To(ContainSubstring("the order has ended (expired or cancelled) and its record is final"))
 	})
 })
