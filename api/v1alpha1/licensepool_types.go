@@ -34,7 +34,7 @@ const (
 type SessionPolicy struct {
 	// heartbeatTimeout is how long a session may go without renewing status.renewTime. An Active
 	// session not renewed for this long ends with HeartbeatExpired; a Waiting one leaves the queue.
-	// At least 5s.
+	// From 5s to 1h.
 	// +optional
 	// +default="60s"
 	// +kubebuilder:validation:Type=string
@@ -42,26 +42,30 @@ type SessionPolicy struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s')",message="heartbeatTimeout must be at least 5s, so that agents can renew in time"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('1h')",message="heartbeatTimeout must be at most 1h, e.g. 60s: a crashed agent's licence comes back within one timeout"
 	HeartbeatTimeout *metav1.Duration `json:"heartbeatTimeout,omitempty"`
 
 	// idleTimeout ends an Active session that has stayed in state Idle this long (IdleTimeout),
-	// counted from the later of status.stateChangedAt and status.grantedAt. Unset: no limit.
+	// counted from the later of status.stateChangedAt and status.grantedAt. At most 720h; unset: no
+	// limit.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="idleTimeout must be positive; leave it unset for no idle limit"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('720h')",message="idleTimeout must be at most 720h (30 days), e.g. 15m or 8h; leave it unset for no idle limit"
 	IdleTimeout *metav1.Duration `json:"idleTimeout,omitempty"`
 
 	// maxDuration ends an Active session this long after it was granted (MaxDurationExceeded).
-	// Unset: no limit.
+	// At most 8784h (366 days); unset: no limit.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="maxDuration must be positive; leave it unset for no duration limit"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('8784h')",message="maxDuration must be at most 8784h (366 days), e.g. 8h; leave it unset for no duration limit"
 	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
 
 	// whenExhausted is Queue (wait in line for a licence) or Reject (end at once with Rejected).
@@ -90,6 +94,7 @@ type SessionPolicy struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="retainEnded must not be negative"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('8784h')",message="retainEnded must be at most 8784h (366 days), e.g. 24h or 2160h for a quarter's reports"
 	RetainEnded *metav1.Duration `json:"retainEnded,omitempty"`
 }
 
@@ -137,6 +142,7 @@ type LicensePoolSpec struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="expiryWarning must not be negative"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('8784h')",message="expiryWarning must be at most 8784h (366 days), e.g. 168h for a week's notice"
 	ExpiryWarning *metav1.Duration `json:"expiryWarning,omitempty"`
 
 	// sessionPolicy governs the pool's shared sessions: timeouts, queueing and counting.

@@ -69,6 +69,16 @@ var _ = Describe("Validation", Label("validation"), func() {
 			"spec.sessionPolicy.retainEnded", "retainEnded must not be negative"),
 		Entry("pool: negative expiryWarning", onCreate(aPool(func(p *v1.LicensePool) { p.Spec.ExpiryWarning = duration(-time.Hour) })),
 			"spec.expiryWarning", "expiryWarning must not be negative"),
+		Entry("pool: a heartbeatTimeout of 45 years", onCreate(aPool(func(p *v1.LicensePool) { p.Spec.SessionPolicy.HeartbeatTimeout = duration(45 * 8766 * time.Hour) })),
+			"spec.sessionPolicy.heartbeatTimeout", "heartbeatTimeout must be at most 1h, e.g. 60s"),
+		Entry("pool: idleTimeout over 30 days", onCreate(aPool(func(p *v1.LicensePool) { p.Spec.SessionPolicy.IdleTimeout = duration(721 * time.Hour) })),
+			"spec.sessionPolicy.idleTimeout", "idleTimeout must be at most 720h (30 days), e.g. 15m or 8h"),
+		Entry("pool: maxDuration over a year", onCreate(aPool(func(p *v1.LicensePool) { p.Spec.SessionPolicy.MaxDuration = duration(8785 * time.Hour) })),
+			"spec.sessionPolicy.maxDuration", "maxDuration must be at most 8784h (366 days)"),
+		Entry("pool: retainEnded over a year", onCreate(aPool(func(p *v1.LicensePool) { p.Spec.SessionPolicy.RetainEnded = duration(8785 * time.Hour) })),
+			"spec.sessionPolicy.retainEnded", "retainEnded must be at most 8784h (366 days)"),
+		Entry("pool: expiryWarning over a year", onCreate(aPool(func(p *v1.LicensePool) { p.Spec.ExpiryWarning = duration(8785 * time.Hour) })),
+			"spec.expiryWarning", "expiryWarning must be at most 8784h (366 days)"),
 		Entry("pool: product changed", onUpdate(aPool(), func(p *v1.LicensePool) { p.Spec.Product = "remote-access" }),
 			"spec.product", "product is immutable"),
 		Entry("pool: managedBy changed", onUpdate(aPool(managedBy("example.com/billing")), func(p *v1.LicensePool) { p.Spec.ManagedBy = "example.com/other" }),
@@ -187,6 +197,13 @@ var _ = Describe("Validation", Label("validation"), func() {
 				Expect(updateWith(ctx, obj, r.change)).To(Succeed())
 			}
 		},
+		Entry("pool: the longest heartbeat, idle, duration, retention and warning", onCreate(aPool(func(p *v1.LicensePool) {
+			p.Spec.SessionPolicy.HeartbeatTimeout = duration(time.Hour)
+			p.Spec.SessionPolicy.IdleTimeout = duration(720 * time.Hour)
+			p.Spec.SessionPolicy.MaxDuration = duration(8784 * time.Hour)
+			p.Spec.SessionPolicy.RetainEnded = duration(8784 * time.Hour)
+			p.Spec.ExpiryWarning = duration(8784 * time.Hour)
+		}))),
 		Entry("pool: no seats and no sessions, the shortest heartbeat", onCreate(aPool(func(p *v1.LicensePool) {
 			p.Spec.Seats, p.Spec.ConcurrentSessions = ptr.To[int32](0), ptr.To[int32](0)
 			p.Spec.SessionPolicy.HeartbeatTimeout = duration(5 * time.Second)
