@@ -40,7 +40,7 @@ type PoolReconciler struct {
 func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	snap, wait, err := r.snapshot(ctx, req.NamespacedName)
 	if err != nil || wait > 0 {
-		return ctrl.Result{RequeueAfter: wait}, err
+		return waitOrFail(wait, err)
 	}
 	if snap.empty() {
 		metrics.ForgetPool(req.Namespace, req.Name)
@@ -52,7 +52,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	res := snap.decide(now)
 	if res.NeedsFreshRead {
 		if snap, wait, err = r.freshSnapshot(ctx, snap); err != nil || wait > 0 {
-			return ctrl.Result{RequeueAfter: wait}, err
+			return waitOrFail(wait, err)
 		}
 		res = snap.decide(now)
 	}

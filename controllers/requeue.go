@@ -41,6 +41,16 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
+// waitOrFail looks at the pool again after wait, or, on an error, hands the error to the work
+// queue, which retries with backoff: controller-runtime ignores a RequeueAfter that comes with an
+// error, and warns about it.
+func waitOrFail(wait time.Duration, err error) (ctrl.Result, error) {
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: wait}, nil
+}
+
 // retryOnConflict turns a lost optimistic-concurrency race (or an object deleted meanwhile)
 // into a quick retry logged at debug: the cache will bring the winner's write, and the next
 // pass decides on it. Other errors go back to the work queue, which backs off.

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -45,6 +48,35 @@ func TestRetryOnConflict(t *testing.T) {
 			res, err := retryOnConflict(context.Background(), tt.err)
 			if (err != nil) != tt.wantErr || res.RequeueAfter != tt.requeue {
 				t.Errorf("retryOnConflict(%v) = %+v, %v; want RequeueAfter %v, error %t", tt.err, res, err, tt.requeue, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestReconcileErrorsCarryNoRequeue: a read that fails is an error for the work queue to retry
+// with backoff, never an error with a RequeueAfter (which controller-runtime ignores, warning).
+func TestReconcileErrorsCarryNoRequeue(t *testing.T) {
+	down := errors.New("etcd is down")
+	failGet := interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+		return down
+	}}
+	tests := []struct {
+		name          string
+		cache, server client.WithWatch
+	}{
+		{"the ledger's entry cannot be read",
+			fakeAPI(t, interceptor.Funcs{}, withSessionLedger(testPool("p", 1), "x")),
+			fakeAPI(t, failGet)},
+		{"the missing pool cannot be confirmed",
+			fakeAPI(t, interceptor.Funcs{}, testSession("s", "p")),
+			fakeAPI(t, failGet)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := testReconciler(tc.cache, tc.server)
+			got, err := r.Reconcile(context.Background(), poolKey("p"))
+			if !errors.Is(err, down) || got != (ctrl.Result{}) {
+				t.Errorf("Reconcile = %+v, %v; want an empty result with the error", got, err)
 			}
 		})
 	}
