@@ -25,6 +25,8 @@ import (
 //     this cache last heard; a deletion the watch delivered settles it without a read.
 //   - Quiet waits: when each session that waits unannounced was first seen (announceWaitAfter).
 //   - Throttled writes: when each pool's queue positions were last written (queueHead).
+//   - Renewals from the future: a renewTime further ahead of the operator's clock than
+//     renewSkew, and when the operator first saw it (renewedAt).
 //
 // One mutex guards it all; no method calls out while holding it. Maps that empty are let go,
 // since a Go map never shrinks and a burst of grants fills them with thousands of entries that
@@ -36,6 +38,12 @@ type poolMemory struct {
 	swept     time.Time
 	quiet     map[types.UID]time.Time
 	refreshed map[refreshKey]time.Time
+	renewals  map[types.UID]renewal
+}
+
+// renewal is a renewTime written ahead of the operator's clock, and when the operator first saw it.
+type renewal struct {
+	at, seen time.Time
 }
 
 type ownWrite struct {
@@ -63,6 +71,12 @@ const goneFor = time.Minute
 // write and one event for most sessions that queue, at the cost of a blank phase for up to a
 // second.
 const announceWaitAfter = time.Second
+
+// renewSkew is how far ahead of the operator's clock a session's renewTime may be and still
+// count as written: clocks differ by a little. One further ahead (an agent whose clock runs an
+// hour fast, a time typed by hand for 2099) counts from the moment the operator first saw it, so
+// that a crashed agent's licence still comes back within one heartbeatTimeout.
+const renewSkew = 2 * time.Second
 
 // wrote records the object as written by us at now, if the write changed it (a write that
 // changes nothing keeps the resourceVersion, and no event comes back).
@@ -132,6 +146,7 @@ func (m *poolMemory) objectDeleted(obj client.Object, now time.Time) {
 	defer m.mu.Unlock()
 	dropKey(&m.writes, uid)
 	dropKey(&m.quiet, uid)
+	dropKey(&m.renewals, uid)
 	switch obj.(type) {
 	case *v1alpha1.SeatAssignment, *v1alpha1.SharedSession:
 	default:
@@ -190,6 +205,59 @@ func (m *poolMemory) noteWaits(started, done []types.UID, now time.Time) {
 	}
 }
 
+// sawRenewal records, for a session whose renewTime is ahead of now by more than renewSkew,
+// that the operator saw that value at now (unless it saw it before); a renewTime that is not
+// ahead forgets what was recorded.
+func (m *poolMemory) sawRenewal(obj client.Object, now time.Time) {
+	s, ok := obj.(*v1alpha1.SharedSession)
+	if !ok || s.Status.RenewTime == nil {
+		return
+	}
+	ahead := s.Status.RenewTime.After(now.Add(renewSkew))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !ahead {
+		if m.renewals != nil {
+			dropKey(&m.renewals, s.UID)
+		}
+		return
+	}
+	m.noteRenewal(s.UID, s.Status.RenewTime.Time, now)
+}
+
+// noteRenewal records that a renewTime ahead of the clock was seen at now; m.mu is held.
+func (m *poolMemory) noteRenewal(uid types.UID, at, now time.Time) time.Time {
+	if r, ok := m.renewals[uid]; ok && r.at.Equal(at) {
+		return r.seen
+	}
+	if m.renewals == nil {
+		m.renewals = map[types.UID]renewal{}
+	}
+	m.renewals[uid] = renewal{at: at, seen: now}
+	return now
+}
+
+// renewedAt gives, for each session whose renewTime is ahead of now by more than renewSkew,
+// the moment to count it from instead: when the operator first saw that value, by the watch or,
+// for one it has not seen change (written before it started, say), now. Sessions whose
+// renewTime is not ahead, nearly all of them, are not in the map and cost no lock.
+func (m *poolMemory) renewedAt(now time.Time, sessions []*v1alpha1.SharedSession) map[types.UID]time.Time {
+	limit := now.Add(renewSkew)
+	var out map[types.UID]time.Time
+	for _, s := range sessions {
+		if s.Status.RenewTime == nil || !s.Status.RenewTime.After(limit) || s.Status.Phase == v1alpha1.SessionEnded {
+			continue
+		}
+		if out == nil {
+			out = map[types.UID]time.Time{}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+		}
+		out[s.UID] = m.noteRenewal(s.UID, s.Status.RenewTime.Time, now)
+	}
+	return out
+}
+
 // due reports whether a throttled kind of write of the pool may go out at now, at most once
 // per every, and if not, when it may.
 func (m *poolMemory) due(k refreshKey, now time.Time, every time.Duration) (bool, time.Time) {
@@ -226,11 +294,19 @@ func dropKey[K comparable, V any](m *map[K]V, k K) {
 }
 
 // watchPredicate is the predicate on the pool controller's watches of pools and claimants: it
-// drops the echoes of our own writes, and remembers deletions (it lets them through). It must
+// drops the echoes of our own writes, notes when renewals from the future were seen, and
+// remembers deletions (it lets them through). It must
 // come first among a watch's predicates, so that it sees every update.
 func (m *poolMemory) watchPredicate(now func() time.Time) predicate.Predicate {
 	return predicate.Funcs{
-		UpdateFunc: func(e event.UpdateEvent) bool { return !m.isEcho(e.ObjectNew) },
+		CreateFunc: func(e event.CreateEvent) bool {
+			m.sawRenewal(e.Object, now())
+			return true
+		},
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			m.sawRenewal(e.ObjectNew, now())
+			return !m.isEcho(e.ObjectNew)
+		},
 		DeleteFunc: func(e event.DeleteEvent) bool {
 			m.objectDeleted(e.Object, now())
 			return true

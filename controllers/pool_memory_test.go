@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -93,5 +94,50 @@ func TestMemoryOfWaitsAndRefreshes(t *testing.T) {
 	m.objectDeleted(&v1alpha1.LicensePool{ObjectMeta: metav1.ObjectMeta{UID: "pool-uid"}}, t0)
 	if m.isDeleted("pool-uid") {
 		t.Error("a deleted pool was remembered as a deleted claimant")
+	}
+}
+
+func TestRenewalsFromTheFuture(t *testing.T) {
+	session := func(uid types.UID, renew time.Duration) *v1alpha1.SharedSession {
+		return &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{UID: uid}, Status: v1alpha1.SharedSessionStatus{RenewTime: micro(renew)}}
+	}
+	var m poolMemory
+	fast := session("fast", time.Hour) // an agent whose clock runs an hour ahead
+	honest := session("honest", renewSkew)
+	m.sawRenewal(fast, t0.Add(10*time.Second)) // the watch delivered its heartbeat at t0+10s
+	m.sawRenewal(honest, t0)
+
+	got := m.renewedAt(t0.Add(30*time.Second), []*v1alpha1.SharedSession{fast, honest})
+	if want := (map[types.UID]time.Time{"fast": t0.Add(10 * time.Second)}); !cmp.Equal(got, want) {
+		t.Errorf("renewedAt = %v, want the fast agent's heartbeat counted from when it was seen, %v", got, want)
+	}
+
+	// A value never seen change (written before the operator started) counts from its first sight.
+	restarted := session("restarted", 50*365*24*time.Hour)
+	if got := m.renewedAt(t0.Add(time.Minute), []*v1alpha1.SharedSession{restarted}); !got["restarted"].Equal(t0.Add(time.Minute)) {
+		t.Errorf("a future renewTime first seen by a pass counts from %v, want %v", got["restarted"], t0.Add(time.Minute))
+	}
+	if got := m.renewedAt(t0.Add(2*time.Minute), []*v1alpha1.SharedSession{restarted}); !got["restarted"].Equal(t0.Add(time.Minute)) {
+		t.Errorf("seen again unchanged, it still counts from its first sight; got %v", got["restarted"])
+	}
+
+	// The next heartbeat, still fast, counts from its own arrival; one on time forgets the entry.
+	fast.Status.RenewTime = micro(time.Hour + 20*time.Second)
+	m.sawRenewal(fast, t0.Add(30*time.Second))
+	if got := m.renewedAt(t0.Add(31*time.Second), []*v1alpha1.SharedSession{fast}); !got["fast"].Equal(t0.Add(30 * time.Second)) {
+		t.Errorf("the next fast heartbeat counts from %v, want %v", got["fast"], t0.Add(30*time.Second))
+	}
+	fast.Status.RenewTime = micro(40 * time.Second)
+	m.sawRenewal(fast, t0.Add(40*time.Second))
+	if _, ok := m.renewals["fast"]; ok {
+		t.Error("a heartbeat on time did not forget the fast one")
+	}
+	m.objectDeleted(restarted, t0)
+	if m.renewals != nil {
+		t.Errorf("a deleted session's renewal is still remembered: %v", m.renewals)
+	}
+	// Nearly every session renews on time: no entry, and no map.
+	if got := m.renewedAt(t0, []*v1alpha1.SharedSession{session("x", 0), session("y", -time.Second)}); got != nil {
+		t.Errorf("renewedAt of sessions on time = %v, want nil", got)
 	}
 }

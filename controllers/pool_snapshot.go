@@ -24,6 +24,9 @@ type snapshot struct {
 	sessions []*v1alpha1.SharedSession
 	capacity orderCapacity
 	uids     holderUIDs
+	// renewedAt overrides the renewTime of sessions whose agent wrote one from the future
+	// (poolMemory.renewedAt): the allocator judges heartbeats on the operator's clock.
+	renewedAt map[types.UID]time.Time
 }
 
 // empty reports whether there is nothing left of the pool: no pool and no claimants.
@@ -56,6 +59,7 @@ func (r *PoolReconciler) snapshot(ctx context.Context, key types.NamespacedName)
 	if s.capacity, err = r.orderCapacity(ctx, key, s.pool, false); err != nil {
 		return nil, 0, err
 	}
+	s.renewedAt = r.memory.renewedAt(r.Clock.Now(), s.sessions)
 	return s, 0, nil
 }
 
@@ -79,6 +83,7 @@ func (r *PoolReconciler) freshSnapshot(ctx context.Context, cached *snapshot) (*
 		return nil, 0, err
 	}
 	s.uids = uidsOf(s.seats, s.sessions)
+	s.renewedAt = r.memory.renewedAt(r.Clock.Now(), s.sessions)
 	return s, 0, nil
 }
 
@@ -157,6 +162,9 @@ func (s *snapshot) decide(now time.Time) allocator.Result {
 	sessions := make([]allocator.Session, len(s.sessions))
 	for i, c := range s.sessions {
 		sessions[i] = allocatorSession(c)
+		if t, ok := s.renewedAt[c.UID]; ok {
+			sessions[i].RenewTime = &t
+		}
 	}
 	return allocator.Decide(allocatorPool(s.key.Name, s.pool, s.capacity, s.uids), seats, sessions, now)
 }

@@ -304,3 +304,20 @@ func TestFreshSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// TestDecideJudgesHeartbeatsOnTheOperatorsClock: a session whose agent wrote a renewTime from the
+// future is judged from when the operator saw it, so it expires one heartbeatTimeout later.
+func TestDecideJudgesHeartbeatsOnTheOperatorsClock(t *testing.T) {
+	pool := testPool("p", 1)
+	s := activeSession("a", "p")
+	s.Status.RenewTime = micro(365 * 24 * time.Hour)
+	snap := &snapshot{key: types.NamespacedName{Namespace: pool.Namespace, Name: "p"}, pool: pool, sessions: []*v1alpha1.SharedSession{s}}
+	timeout := allocator.DefaultPolicy.HeartbeatTimeout
+	if got := snap.decide(t0.Add(timeout)).Sessions[0]; got.Phase != v1alpha1.SessionActive {
+		t.Fatalf("without the operator's clock the renewTime is taken as written: got %s", got.Phase)
+	}
+	snap.renewedAt = map[types.UID]time.Time{s.UID: t0}
+	if got := snap.decide(t0.Add(timeout)).Sessions[0]; got.Phase != v1alpha1.SessionEnded || got.EndReason != v1alpha1.EndHeartbeatExpired {
+		t.Errorf("seen at t0, the session at t0+%s is %s/%s, want Ended/HeartbeatExpired", timeout, got.Phase, got.EndReason)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
@@ -116,6 +117,32 @@ var _ = Describe("Session deadlines", Label("sessions", "deadlines"), func() {
 		Consistently(func(g Gomega) {
 			g.Expect(getSession(g, ns, "b").Status.Phase).To(Equal(v1.SessionActive))
 		}, 6*time.Second, 500*time.Millisecond).Should(Succeed())
+	})
+
+	It("judges heartbeats on the operator's clock: an agent an hour fast still loses its licence one timeout after it stops", func() {
+		ns := newNamespace()
+		newPool(ns, "p", nil, int32p(1), func(p *v1.LicensePool) { p.Spec.SessionPolicy.HeartbeatTimeout = dur(5 * time.Second) })
+		newSession(ns, "fast", "p", "alice")
+		waitActive(ns, "fast")
+		// The agent's clock runs an hour ahead: each heartbeat writes a time an hour from now.
+		renewFast := func() time.Time {
+			s := &v1.SharedSession{ObjectMeta: objMeta(ns, "fast")}
+			body := fmt.Sprintf(`{"status":{"renewTime":%q}}`, metav1.NewMicroTime(time.Now().Add(time.Hour)).UTC().Format(metav1.RFC3339Micro))
+			sent := time.Now()
+			Expect(k8s.Status().Patch(ctx, s, client.RawPatch(types.MergePatchType, []byte(body)))).To(Succeed())
+			return sent
+		}
+		By("while it heartbeats, it keeps its licence past the timeout")
+		renewFast()
+		for range 3 {
+			time.Sleep(2 * time.Second)
+			renewFast()
+		}
+		Expect(getSession(Default, ns, "fast").Status.Phase).To(Equal(v1.SessionActive))
+		By("once it stops, the licence comes back one timeout after its last heartbeat arrived, not an hour later")
+		last := renewFast()
+		s := waitEnded(ns, "fast", v1.EndHeartbeatExpired)
+		expectLag("heartbeat expiry of a fast clock", s.Status.EndedAt.Time, last.Add(5*time.Second))
 	})
 
 	It("deletes ended sessions retainEnded after they end", func() {
