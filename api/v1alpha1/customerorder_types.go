@@ -10,14 +10,14 @@ type OrderItem struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="product must be a lowercase name of letters, digits and '-', starting and ending with a letter or digit, e.g. remote-support"
 	Product string `json:"product,omitempty"`
 	// poolName is the pool in the customer's namespace that receives the capacity. Empty: the
 	// product's name.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",message="poolName must be a pool's name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, e.g. remote-support"
 	PoolName string `json:"poolName,omitempty"`
 	// seats is the number of named seats added.
 	// +optional
@@ -48,7 +48,7 @@ type CustomerOrderSpec struct {
 	// bought, not yet assigned. Cannot change once set.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$')",message="customer must be the customer's namespace: lowercase letters, digits and '-', starting and ending with a letter or digit, e.g. acme; empty while the order is not assigned"
 	Customer string `json:"customer,omitempty"`
 	// items are the pools and capacity bought; each pool name at most once.
 	// +required
@@ -59,11 +59,11 @@ type CustomerOrderSpec struct {
 	Items []OrderItem `json:"items,omitempty"`
 	// startsAt is when the term starts; unset: at once.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="startsAt must be a time in RFC 3339 on or after 1970-01-01T00:00:00Z, e.g. 2027-11-30T00:00:00Z"
 	StartsAt *metav1.Time `json:"startsAt,omitempty"`
 	// expiresAt is when the term ends; unset: never.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="expiresAt must be a time in RFC 3339 on or after 1970-01-01T00:00:00Z, e.g. 2027-11-30T00:00:00Z"
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 	// cancelled ends the contract: the capacity is removed at once. Cannot be undone.
 	// +optional

@@ -38,11 +38,10 @@ type SessionPolicy struct {
 	// +optional
 	// +default="60s"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$')",message="heartbeatTimeout must be a duration such as 90s, 15m or 8h (units: ns, us, ms, s, m, h; no days: 48h is two days)"
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s')",message="heartbeatTimeout must be at least 5s, so that agents can renew in time"
-	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('1h')",message="heartbeatTimeout must be at most 1h, e.g. 60s: a crashed agent's licence comes back within one timeout"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) >= duration('5s')",message="heartbeatTimeout must be at least 5s, so that agents can renew in time"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) <= duration('1h')",message="heartbeatTimeout must be at most 1h, e.g. 60s: a crashed agent's licence comes back within one timeout"
 	HeartbeatTimeout *metav1.Duration `json:"heartbeatTimeout,omitempty"`
 
 	// idleTimeout ends an Active session that has stayed in state Idle this long (IdleTimeout),
@@ -50,22 +49,20 @@ type SessionPolicy struct {
 	// limit.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$')",message="idleTimeout must be a duration such as 90s, 15m or 8h (units: ns, us, ms, s, m, h; no days: 48h is two days)"
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="idleTimeout must be positive; leave it unset for no idle limit"
-	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('720h')",message="idleTimeout must be at most 720h (30 days), e.g. 15m or 8h; leave it unset for no idle limit"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) > duration('0s')",message="idleTimeout must be positive; leave it unset for no idle limit"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) <= duration('720h')",message="idleTimeout must be at most 720h (30 days), e.g. 15m or 8h; leave it unset for no idle limit"
 	IdleTimeout *metav1.Duration `json:"idleTimeout,omitempty"`
 
 	// maxDuration ends an Active session this long after it was granted (MaxDurationExceeded).
 	// At most 8784h (366 days); unset: no limit.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$')",message="maxDuration must be a duration such as 90s, 15m or 8h (units: ns, us, ms, s, m, h; no days: 48h is two days)"
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="maxDuration must be positive; leave it unset for no duration limit"
-	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('8784h')",message="maxDuration must be at most 8784h (366 days), e.g. 8h; leave it unset for no duration limit"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) > duration('0s')",message="maxDuration must be positive; leave it unset for no duration limit"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) <= duration('8784h')",message="maxDuration must be at most 8784h (366 days), e.g. 8h; leave it unset for no duration limit"
 	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
 
 	// whenExhausted is Queue (wait in line for a licence) or Reject (end at once with Rejected).
@@ -90,11 +87,10 @@ type SessionPolicy struct {
 	// +optional
 	// +default="24h"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$')",message="retainEnded must be a duration such as 90s, 15m or 8h (units: ns, us, ms, s, m, h; no days: 48h is two days)"
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="retainEnded must not be negative"
-	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('8784h')",message="retainEnded must be at most 8784h (366 days), e.g. 24h or 2160h for a quarter's reports"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) >= duration('0s')",message="retainEnded must not be negative"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) <= duration('8784h')",message="retainEnded must be at most 8784h (366 days), e.g. 24h or 2160h for a quarter's reports"
 	RetainEnded *metav1.Duration `json:"retainEnded,omitempty"`
 }
 
@@ -105,7 +101,7 @@ type LicensePoolSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="product must be a lowercase name of letters, digits and '-', starting and ending with a letter or digit, e.g. remote-support"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="product is immutable: create a new pool for another product"
 	Product string `json:"product,omitempty"`
 
@@ -130,7 +126,7 @@ type LicensePoolSpec struct {
 	// expiresAt is when the licence expires: after it nothing new is granted, seats go back to
 	// Pending and Active sessions end with PoolExpired.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="expiresAt must be a time in RFC 3339 on or after 1970-01-01T00:00:00Z, e.g. 2027-11-30T00:00:00Z"
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 
 	// expiryWarning is how long before expiresAt the pool reports ExpiringSoon and emits a
@@ -138,11 +134,10 @@ type LicensePoolSpec struct {
 	// +optional
 	// +default="168h"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Format=duration
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$')",message="expiryWarning must be a duration such as 90s, 15m or 8h (units: ns, us, ms, s, m, h; no days: 48h is two days)"
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(\.[0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="expiryWarning must not be negative"
-	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('8784h')",message="expiryWarning must be at most 8784h (366 days), e.g. 168h for a week's notice"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) >= duration('0s')",message="expiryWarning must not be negative"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) <= duration('8784h')",message="expiryWarning must be at most 8784h (366 days), e.g. 168h for a week's notice"
 	ExpiryWarning *metav1.Duration `json:"expiryWarning,omitempty"`
 
 	// sessionPolicy governs the pool's shared sessions: timeouts, queueing and counting.

@@ -41,7 +41,7 @@ type SeatAssignmentSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",message="poolName must be a pool's name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, e.g. remote-support"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="poolName is immutable: create a new SeatAssignment for another pool"
 	PoolName string `json:"poolName,omitempty"`
 	// assignee is who the seat is for.
@@ -104,7 +104,7 @@ type SeatAssignmentStatus struct {
 	Message string `json:"message,omitempty"`
 	// boundAt is when the seat was granted.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
+	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="boundAt must be a time in RFC 3339 on or after 1970-01-01T00:00:00Z, e.g. 2027-11-30T00:00:00Z"
 	BoundAt *metav1.Time `json:"boundAt,omitempty"`
 }
 

@@ -22,7 +22,7 @@ type SharedSessionSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",message="poolName must be a pool's name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, e.g. remote-support"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="poolName is immutable: end this session and create one in the other pool"
 	PoolName string `json:"poolName,omitempty"`
 	// holder is the agent (person or pod) holding the licence. Immutable; no leading or trailing
@@ -103,9 +103,10 @@ type SharedSessionStatus struct {
 	// The session's creation counts as the first renewal.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Format=date-time
-	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$`
-	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$')",message="renewTime must be an RFC 3339 time with six fractional digits (microseconds), e.g. 2026-11-23T12:00:00.000000Z; in a shell: date -u +%Y-%m-%dT%H:%M:%S.000000Z"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$') || timestamp(self) >= timestamp('1970-01-01T00:00:00Z')",message="renewTime must be on or after 1970-01-01T00:00:00.000000Z, e.g. 2026-11-23T12:00:00.000000Z"
 	RenewTime *metav1.MicroTime `json:"renewTime,omitempty"`
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
@@ -121,23 +122,26 @@ type SharedSessionStatus struct {
 	// grantedAt is when the session became Active.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Format=date-time
-	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$`
-	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$')",message="grantedAt must be an RFC 3339 time with six fractional digits (microseconds), e.g. 2026-11-23T12:00:00.000000Z; in a shell: date -u +%Y-%m-%dT%H:%M:%S.000000Z"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$') || timestamp(self) >= timestamp('1970-01-01T00:00:00Z')",message="grantedAt must be on or after 1970-01-01T00:00:00.000000Z, e.g. 2026-11-23T12:00:00.000000Z"
 	GrantedAt *metav1.MicroTime `json:"grantedAt,omitempty"`
 	// endedAt is when the session ended.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Format=date-time
-	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$`
-	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$')",message="endedAt must be an RFC 3339 time with six fractional digits (microseconds), e.g. 2026-11-23T12:00:00.000000Z; in a shell: date -u +%Y-%m-%dT%H:%M:%S.000000Z"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$') || timestamp(self) >= timestamp('1970-01-01T00:00:00Z')",message="endedAt must be on or after 1970-01-01T00:00:00.000000Z, e.g. 2026-11-23T12:00:00.000000Z"
 	EndedAt *metav1.MicroTime `json:"endedAt,omitempty"`
 	// stateChangedAt is when the operator first saw the current spec.state.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Format=date-time
-	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$`
-	// +kubebuilder:validation:XValidation:rule="self >= timestamp('1970-01-01T00:00:00Z')",message="must be a time in RFC 3339, e.g. 2026-11-23T12:00:00Z"
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$')",message="stateChangedAt must be an RFC 3339 time with six fractional digits (microseconds), e.g. 2026-11-23T12:00:00.000000Z; in a shell: date -u +%Y-%m-%dT%H:%M:%S.000000Z"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$') || timestamp(self) >= timestamp('1970-01-01T00:00:00Z')",message="stateChangedAt must be on or after 1970-01-01T00:00:00.000000Z, e.g. 2026-11-23T12:00:00.000000Z"
 	StateChangedAt *metav1.MicroTime `json:"stateChangedAt,omitempty"`
 	// observedState is the spec.state that stateChangedAt refers to.
 	// +optional

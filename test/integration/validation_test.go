@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -50,7 +51,7 @@ var _ = Describe("Validation", Label("validation"), func() {
 		Entry("pool: empty product", onCreate(withValue(aPool(), "", "spec", "product")),
 			"spec.product", "should be at least 1 chars long"),
 		Entry("pool: product not a DNS label", onCreate(aPool(func(p *v1.LicensePool) { p.Spec.Product = "Remote_Support" })),
-			"spec.product", "should match"),
+			"spec.product", "product must be a lowercase name of letters, digits and '-', starting and ending with a letter or digit, e.g. remote-support"),
 		Entry("pool: product longer than a DNS label", onCreate(aPool(func(p *v1.LicensePool) { p.Spec.Product = strings.Repeat("a", 64) })),
 			"spec.product", "may not be more than 63"),
 		Entry("pool: missing product", onCreate(without(aPool(), "spec", "product")),
@@ -69,7 +70,7 @@ var _ = Describe("Validation", Label("validation"), func() {
 			"spec.sessionPolicy.retainEnded", "retainEnded must not be negative"),
 		Entry("pool: negative expiryWarning", onCreate(aPool(func(p *v1.LicensePool) { p.Spec.ExpiryWarning = duration(-time.Hour) })),
 			"spec.expiryWarning", "expiryWarning must not be negative"),
-		Entry("pool: a heartbeatTimeout of 45 years", onCreate(aPool(func(p *v1.LicensePool) { p.Spec.SessionPolicy.HeartbeatTimeout = duration(45 * 8766 * time.Hour) })),
+		Entry("pool: a heartbeatTimeout of 11 years", onCreate(withValue(aPool(), "99999h", "spec", "sessionPolicy", "heartbeatTimeout")),
 			"spec.sessionPolicy.heartbeatTimeout", "heartbeatTimeout must be at most 1h, e.g. 60s"),
 		Entry("pool: idleTimeout over 30 days", onCreate(aPool(func(p *v1.LicensePool) { p.Spec.SessionPolicy.IdleTimeout = duration(721 * time.Hour) })),
 			"spec.sessionPolicy.idleTimeout", "idleTimeout must be at most 720h (30 days), e.g. 15m or 8h"),
@@ -92,12 +93,16 @@ var _ = Describe("Validation", Label("validation"), func() {
 		// it stores pools that no Go client, the operator included, can decode. A Pattern marker
 		// is the likely fix; the phrase below assumes one.
 		Entry("pool: heartbeatTimeout in days, which Go cannot read", onCreate(withValue(aPool(), "1d", "spec", "sessionPolicy", "heartbeatTimeout")),
-			"spec.sessionPolicy.heartbeatTimeout", "should match"),
+			"spec.sessionPolicy.heartbeatTimeout", "heartbeatTimeout must be a duration such as 90s, 15m or 8h (units: ns, us, ms, s, m, h; no days: 48h is two days)"),
 		Entry("pool: maxDuration that overflows Go's duration", onCreate(withValue(aPool(), "5124096h", "spec", "sessionPolicy", "maxDuration")),
-			"spec.sessionPolicy.maxDuration", "should match"),
+			"spec.sessionPolicy.maxDuration", "maxDuration must be a duration such as 90s, 15m or 8h"),
 
 		Entry("pool: expiresAt as an empty list, which the schema's type check lets through", onCreate(withValue(aPool(), []any{}, "spec", "expiresAt")),
-			"spec.expiresAt", "must be a time in RFC 3339"),
+			"spec.expiresAt", "expiresAt must be a time in RFC 3339 on or after 1970-01-01T00:00:00Z, e.g. 2027-11-30T00:00:00Z"),
+		Entry("pool: heartbeatTimeout without a unit", onCreate(withValue(aPool(), "5", "spec", "sessionPolicy", "heartbeatTimeout")),
+			"spec.sessionPolicy.heartbeatTimeout", "heartbeatTimeout must be a duration such as 90s, 15m or 8h"),
+		Entry("pool: expiresAt before 1970", onCreate(withValue(aPool(), "1969-12-31T23:59:59Z", "spec", "expiresAt")),
+			"spec.expiresAt", "expiresAt must be a time in RFC 3339 on or after 1970-01-01T00:00:00Z, e.g. 2027-11-30T00:00:00Z"),
 		// SeatAssignment
 		Entry("seat: changed assignee.kind", onUpdate(aSeat(), func(s *v1.SeatAssignment) { s.Spec.Assignee.Kind = v1.AssigneeDevice }),
 			"spec.assignee.kind", "assignee.kind is immutable"),
@@ -116,7 +121,7 @@ var _ = Describe("Validation", Label("validation"), func() {
 		Entry("seat: missing poolName", onCreate(without(aSeat(), "spec", "poolName")),
 			"spec.poolName", "Required value"),
 		Entry("seat: poolName not an object name", onCreate(aSeat(func(s *v1.SeatAssignment) { s.Spec.PoolName = "Remote_Support" })),
-			"spec.poolName", "should match"),
+			"spec.poolName", "poolName must be a pool's name: lowercase letters, digits, '-' and '.'"),
 		Entry("seat: poolName changed", onUpdate(aSeat(), func(s *v1.SeatAssignment) { s.Spec.PoolName = "other-pool" }),
 			"spec.poolName", "poolName is immutable"),
 		Entry("seat: assignee.name changed", onUpdate(aSeat(), func(s *v1.SeatAssignment) { s.Spec.Assignee.Name = "bob" }),
@@ -170,11 +175,11 @@ var _ = Describe("Validation", Label("validation"), func() {
 		Entry("order: missing items", onCreate(without(anOrder(), "spec", "items")),
 			"spec.items", "Required value"),
 		Entry("order: item product not a DNS label", onCreate(anOrder(items(v1.OrderItem{Product: "Remote Support"}))),
-			"spec.items[0].product", "should match"),
+			"spec.items[0].product", "product must be a lowercase name"),
 		Entry("order: item with negative seats", onCreate(anOrder(items(v1.OrderItem{Product: "remote-support", Seats: -1}))),
 			"spec.items[0].seats", "should be greater than or equal to 0"),
 		Entry("order: customer not a namespace name", onCreate(anOrder(func(o *v1.CustomerOrder) { o.Spec.Customer = "Acme Inc" })),
-			"spec.customer", "should match"),
+			"spec.customer", "customer must be the customer's namespace"),
 		Entry("order: customer changed once set", onUpdate(anOrder(customer("acme")), func(o *v1.CustomerOrder) { o.Spec.Customer = "globex" }),
 			"spec.customer", "customer cannot change once set"),
 		Entry("order: customer removed once set", onUpdate(anOrder(customer("acme")), func(o *v1.CustomerOrder) { o.Spec.Customer = "" }),
@@ -533,6 +538,24 @@ var _ = Describe("An ended record is final", Label("validation"), func() {
 		s := endedSession(ns)
 		Expect(k8s.Patch(ctx, s, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"audit":"2026-q4"}}}`)))).To(Succeed())
 		Expect(k8s.Delete(ctx, s)).To(Succeed())
+	})
+
+	It("explains a renewTime it cannot take, with an example it can", func(ctx SpecContext) {
+		ns := newNamespace()
+		newPool(ns, "p", nil, nil)
+		newSession(ns, "s", "p", "alice@acme.example")
+		Eventually(func(g Gomega) { g.Expect(getSession(g, ns, "s").Status.Phase).To(Equal(v1.SessionActive)) }).Should(Succeed())
+		for _, tc := range []struct{ renewTime, phrase string }{
+			{"2026-11-23T12:00:00.123Z", "renewTime must be an RFC 3339 time with six fractional digits (microseconds), e.g. 2026-11-23T12:00:00.000000Z"},
+			{"2026-11-23T12:00:00Z", "renewTime must be an RFC 3339 time with six fractional digits"},
+			{"yesterday", "renewTime must be an RFC 3339 time with six fractional digits"},
+			{"1969-12-31T23:59:59.000000Z", "renewTime must be on or after 1970-01-01T00:00:00.000000Z, e.g. 2026-11-23T12:00:00.000000Z"},
+		} {
+			s := getSession(Default, ns, "s")
+			patch := fmt.Sprintf(`{"status":{"renewTime":%q}}`, tc.renewTime)
+			expectInvalid(k8s.Status().Patch(ctx, s, client.RawPatch(types.MergePatchType, []byte(patch))), "status.renewTime", tc.phrase)
+		}
+		heartbeat(ns, "s") // six digits, as the README shows: accepted
 	})
 
 	It("refuses a hand-written status that contradicts itself", func(ctx SpecContext) {
