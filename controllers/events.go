@@ -49,6 +49,8 @@ func sessionNote(next *v1alpha1.SharedSession, r allocator.SessionResult) []note
 		n.typ, n.reason, n.action = corev1.EventTypeNormal, "Granted", "Grant"
 	case allocator.SessionQueued:
 		n.typ, n.reason, n.action = corev1.EventTypeNormal, "Queued", "Queue"
+	case allocator.SessionNoticed:
+		n.typ, n.reason, n.action = corev1.EventTypeWarning, "EndingSoon", "Notice"
 	case allocator.SessionEnded:
 		n.typ, n.reason, n.action = corev1.EventTypeWarning, string(r.EndReason), "End"
 		if r.EndReason == v1alpha1.EndTerminated {

@@ -57,6 +57,7 @@ func TestNotesOfTransitions(t *testing.T) {
 		{"session ended on request", sessionNote(sess, allocator.SessionResult{Transition: allocator.SessionEnded, EndReason: v1alpha1.EndTerminated}), "Normal/Terminated/End"},
 		{"session ended by a deadline", sessionNote(sess, allocator.SessionResult{Transition: allocator.SessionEnded, EndReason: v1alpha1.EndIdleTimeout}), "Warning/IdleTimeout/End"},
 		{"session position moved", sessionNote(sess, allocator.SessionResult{}), ""},
+		{"session under notice", sessionNote(sess, allocator.SessionResult{Transition: allocator.SessionNoticed}), "Warning/EndingSoon/Notice"},
 	}
 	for _, tc := range tests {
 		got := ""

@@ -197,6 +197,7 @@ func allocatorPool(name string, pool *v1alpha1.LicensePool, capacity orderCapaci
 		Reject:           sp.WhenExhausted == v1alpha1.WhenExhaustedReject,
 		RequireSeat:      sp.RequireSeat,
 		CountByHolder:    sp.CountBy == v1alpha1.CountByHolder,
+		CapacityGrace:    durationOr(sp.CapacityGracePeriod, defaultCapacityGrace),
 	}
 	if l := pool.Status.Ledger; l != nil {
 		if l.Seats != nil {
@@ -208,6 +209,10 @@ func allocatorPool(name string, pool *v1alpha1.LicensePool, capacity orderCapaci
 	}
 	return p
 }
+
+// defaultCapacityGrace is the API's default sessionPolicy.capacityGracePeriod, for a pool read
+// without the API server's defaulting.
+const defaultCapacityGrace = 5 * time.Minute
 
 func durationOr(d *metav1.Duration, def time.Duration) time.Duration {
 	if d == nil {
@@ -249,6 +254,7 @@ func allocatorSession(s *v1alpha1.SharedSession) allocator.Session {
 		EndedAt:        microOf(s.Status.EndedAt),
 		StateChangedAt: microOf(s.Status.StateChangedAt),
 		ObservedState:  s.Status.ObservedState,
+		EndsAt:         microOf(s.Status.EndsAt),
 	}
 }
 

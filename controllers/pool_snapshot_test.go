@@ -23,6 +23,7 @@ func TestAllocatorPool(t *testing.T) {
 	// defaults is what a pool that sets nothing, and orders nothing, translates to.
 	defaults := func(p allocator.Pool) allocator.Pool {
 		p.Name, p.Found, p.ExpiryWarning, p.Policy = "p", true, 168*time.Hour, allocator.DefaultPolicy
+		p.Policy.CapacityGrace = 5 * time.Minute // the API's default
 		return p
 	}
 	ledger := func(seats, sessions *v1alpha1.Grants) v1alpha1.LicensePoolStatus {
@@ -63,7 +64,7 @@ func TestAllocatorPool(t *testing.T) {
 				ExpiresAt: &metav1.Time{Time: expires}, ExpiryWarning: dur(24 * time.Hour),
 				SessionPolicy: v1alpha1.SessionPolicy{HeartbeatTimeout: dur(30 * time.Second), IdleTimeout: dur(5 * time.Minute),
 					MaxDuration: dur(8 * time.Hour), RetainEnded: dur(time.Hour), WhenExhausted: v1alpha1.WhenExhaustedReject,
-					RequireSeat: true, CountBy: v1alpha1.CountByHolder},
+					RequireSeat: true, CountBy: v1alpha1.CountByHolder, CapacityGracePeriod: dur(0)},
 			}},
 			want: allocator.Pool{Name: "p", Found: true, ExpiresAt: &expires, ExpiryWarning: 24 * time.Hour,
 				Policy: allocator.Policy{HeartbeatTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute, MaxDuration: 8 * time.Hour,

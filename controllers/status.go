@@ -62,6 +62,7 @@ func sessionStatus(s *v1alpha1.SharedSession, r allocator.SessionResult) v1alpha
 		EndedAt:            keepMicro(s.Status.EndedAt, toMicro(r.EndedAt)),
 		StateChangedAt:     keepMicro(s.Status.StateChangedAt, toMicro(r.StateChangedAt)),
 		ObservedState:      r.ObservedState,
+		EndsAt:             keepMicro(s.Status.EndsAt, toMicro(r.EndsAt)),
 		EndReason:          r.EndReason,
 		Message:            r.Message,
 		Conditions:         append([]metav1.Condition(nil), s.Status.Conditions...),
@@ -76,6 +77,13 @@ func sessionStatus(s *v1alpha1.SharedSession, r allocator.SessionResult) v1alpha
 	}
 	setCondition(&st.Conditions, v1alpha1.ConditionGranted, granted, reason, r.Message, s.Generation)
 	setCondition(&st.Conditions, v1alpha1.ConditionReady, granted, reason, r.Message, s.Generation)
+	// EndingSoon is there only while the session is under notice, so that the many sessions
+	// never noticed carry no condition for it.
+	if r.EndsAt != nil {
+		setCondition(&st.Conditions, v1alpha1.ConditionEndingSoon, true, string(v1alpha1.EndCapacityReduced), r.Message, s.Generation)
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionEndingSoon)
+	}
 	return st
 }
 

@@ -149,3 +149,18 @@ func TestPoolStatusLedger(t *testing.T) {
 		})
 	}
 }
+
+func TestSessionStatusUnderNotice(t *testing.T) {
+	sess := &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
+	ends := t0.Add(5 * time.Minute)
+	st := sessionStatus(sess, allocator.SessionResult{Phase: v1alpha1.SessionActive, GrantedAt: &t0, EndsAt: &ends, Message: "keeps this one until …"})
+	c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionEndingSoon)
+	if st.EndsAt == nil || !st.EndsAt.Time.Equal(ends) || c == nil || c.Status != metav1.ConditionTrue || c.Reason != string(v1alpha1.EndCapacityReduced) {
+		t.Fatalf("under notice: endsAt %v, EndingSoon %+v; want %v and True/CapacityReduced", st.EndsAt, c, ends)
+	}
+	sess.Status = st
+	st = sessionStatus(sess, allocator.SessionResult{Phase: v1alpha1.SessionActive, GrantedAt: &t0, Message: "holds"})
+	if st.EndsAt != nil || meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionEndingSoon) != nil {
+		t.Errorf("notice withdrawn: endsAt %v, conditions %v; want neither", st.EndsAt, st.Conditions)
+	}
+}

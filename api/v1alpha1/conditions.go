@@ -20,6 +20,10 @@ const (
 
 	// ConditionGranted is True on a SharedSession while it holds a shared licence (phase Active).
 	ConditionGranted = "Granted"
+	// ConditionEndingSoon is True on an Active SharedSession under notice: the pool's capacity
+	// dropped and the session ends at status.endsAt unless a licence frees first. It is absent
+	// otherwise.
+	ConditionEndingSoon = "EndingSoon"
 
 	// ConditionFulfilled is True on a CustomerOrder whose capacity is counted in its pools.
 	ConditionFulfilled = "Fulfilled"

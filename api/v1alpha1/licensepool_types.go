@@ -82,6 +82,21 @@ type SessionPolicy struct {
 	// +default="Session"
 	CountBy CountBy `json:"countBy,omitempty"`
 
+	// capacityGracePeriod is how long an Active session keeps its licence after being told it
+	// must give it back because the pool's capacity dropped below what is in use (an order
+	// ended, was cancelled or deleted, or a limit was lowered). The most recently granted get
+	// the notice: status.endsAt, the condition EndingSoon, an Event and their message; they end
+	// with CapacityReduced when it runs out, unless a licence frees first. Nothing new is
+	// granted beyond the new limit meanwhile. 0 ends them at once. At most 24h.
+	// +optional
+	// +default="5m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$')",message="capacityGracePeriod must be a duration such as 90s, 15m or 8h (units: ns, us, ms, s, m, h; no days: 48h is two days)"
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) >= duration('0s')",message="capacityGracePeriod must not be negative; 0 ends such sessions at once"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) <= duration('24h')",message="capacityGracePeriod must be at most 24h, e.g. 5m"
+	CapacityGracePeriod *metav1.Duration `json:"capacityGracePeriod,omitempty"`
+
 	// retainEnded is how long an Ended session is kept, as the record for usage reports, before
 	// the operator deletes it.
 	// +optional

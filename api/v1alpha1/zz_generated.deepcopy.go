@@ -518,6 +518,11 @@ func (in *SessionPolicy) DeepCopyInto(out *SessionPolicy) {
 		*out = new(v1.Duration)
 		**out = **in
 	}
+	if in.CapacityGracePeriod != nil {
+		in, out := &in.CapacityGracePeriod, &out.CapacityGracePeriod
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	if in.RetainEnded != nil {
 		in, out := &in.RetainEnded, &out.RetainEnded
 		*out = new(v1.Duration)
@@ -653,6 +658,10 @@ func (in *SharedSessionStatus) DeepCopyInto(out *SharedSessionStatus) {
 	}
 	if in.StateChangedAt != nil {
 		in, out := &in.StateChangedAt, &out.StateChangedAt
+		*out = (*in).DeepCopy()
+	}
+	if in.EndsAt != nil {
+		in, out := &in.EndsAt, &out.EndsAt
 		*out = (*in).DeepCopy()
 	}
 }

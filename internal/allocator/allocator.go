@@ -25,6 +25,9 @@ type Policy struct {
 	Reject           bool
 	RequireSeat      bool
 	CountByHolder    bool
+	// CapacityGrace is how long a holder the limit no longer covers keeps its licence after
+	// its notice; 0 ends it at once.
+	CapacityGrace time.Duration
 }
 
 // DefaultPolicy is the policy of a pool that sets nothing, and of sessions whose pool is missing.
@@ -86,6 +89,8 @@ type Session struct {
 	EndedAt        *time.Time
 	StateChangedAt *time.Time
 	ObservedState  v1alpha1.SessionState
+	// EndsAt is set while the session is under notice (see Policy.CapacityGrace).
+	EndsAt *time.Time
 }
 
 // SeatResult is the status a seat should have, and what that changes.
@@ -110,6 +115,8 @@ type SessionResult struct {
 	EndedAt        *time.Time
 	StateChangedAt *time.Time
 	ObservedState  v1alpha1.SessionState
+	// EndsAt is when an Active session under notice ends; nil when it is not under notice.
+	EndsAt *time.Time
 	// Delete is true for an Ended session past its retention.
 	Delete bool
 

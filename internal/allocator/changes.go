@@ -38,6 +38,9 @@ const (
 	SessionQueued Transition = "Queued"
 	// SessionEnded: a session ends (its SessionResult.EndReason); ending is final.
 	SessionEnded Transition = "Ended"
+	// SessionNoticed: an Active session is told it ends at its SessionResult.EndsAt, because
+	// the pool's capacity dropped below what is in use.
+	SessionNoticed Transition = "EndingSoon"
 )
 
 // changes records, on each result, what it changes against the snapshot.
@@ -74,6 +77,8 @@ func (d *decision) changes(seats []Seat, sessions []Session) {
 			r.Transition = SessionEnded
 		case r.Phase == v1alpha1.SessionWaiting && s.Phase == "":
 			r.Transition = SessionQueued
+		case r.EndsAt != nil && s.EndsAt == nil:
+			r.Transition = SessionNoticed
 		}
 	}
 	d.res.NeedsFreshRead = d.needsFreshRead(seats, sessions)
@@ -92,6 +97,12 @@ func (d *decision) needsFreshRead(seats []Seat, sessions []Session) bool {
 		}
 		switch r.EndReason {
 		case v1alpha1.EndPoolNotFound, v1alpha1.EndNotEntitled, v1alpha1.EndCapacityReduced:
+			return true
+		}
+	}
+	for i := range sessions {
+		if d.res.Sessions[i].Transition == SessionNoticed {
+			// A notice is not final, but it reaches agents and people: give it on fresh data.
 			return true
 		}
 	}

@@ -1,9 +1,11 @@
 package allocator
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 )
 
@@ -191,5 +193,83 @@ func TestNeedsFreshRead(t *testing.T) {
 				t.Errorf("NeedsFreshRead = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCapacityGrace: with a grace period, the holders a dropped limit no longer covers are told
+// when they end, keep their licence until then, and block new grants; without one they end.
+func TestCapacityGrace(t *testing.T) {
+	grace := func(d time.Duration) func(*Pool) { return func(p *Pool) { p.Policy.CapacityGrace = d } }
+	notice := func(at time.Duration) func(*Session) { return func(s *Session) { s.EndsAt = atp(at) } }
+	waiting := func(s *Session) { s.Phase, s.QueuePosition = v1alpha1.SessionWaiting, 1 }
+	now := 10 * time.Second
+	tests := []struct {
+		name     string
+		pool     Pool
+		sessions []Session
+		want     map[string]string // phase, and the notice's end if any
+		wantNext time.Duration
+	}{
+		{
+			name:     "no grace period: the newest holder ends at once",
+			pool:     sessionsPool(1, withLedger("a", "b")),
+			sessions: []Session{session("a", 0, "alice", active(0)), session("b", 1, "bob", active(1))},
+			want:     map[string]string{"a": "Active", "b": "Ended/CapacityReduced"},
+		},
+		{
+			name:     "a grace period: the newest holder is told when it ends, and keeps its licence; the queue waits",
+			pool:     sessionsPool(1, withLedger("a", "b"), grace(time.Minute), func(p *Pool) { p.Policy.HeartbeatTimeout = time.Hour }),
+			sessions: []Session{session("a", 0, "alice", active(0)), session("b", 1, "bob", active(1)), session("c", 2, "carol", waiting)},
+			want:     map[string]string{"a": "Active", "b": "Active until 1m10s", "c": "Waiting/1"},
+			wantNext: 70 * time.Second,
+		},
+		{
+			name:     "a notice given before keeps its end",
+			pool:     sessionsPool(1, withLedger("a", "b"), grace(time.Minute)),
+			sessions: []Session{session("a", 0, "alice", active(0)), session("b", 1, "bob", active(1), notice(30*time.Second))},
+			want:     map[string]string{"a": "Active", "b": "Active until 30s"},
+		},
+		{
+			name:     "when the notice runs out, the session ends",
+			pool:     sessionsPool(1, withLedger("a", "b"), grace(time.Minute)),
+			sessions: []Session{session("a", 0, "alice", active(0)), session("b", 1, "bob", active(1), notice(now))},
+			want:     map[string]string{"a": "Active", "b": "Ended/CapacityReduced"},
+		},
+		{
+			name:     "a licence freed meanwhile withdraws the notice",
+			pool:     sessionsPool(1, withLedger("a", "b"), grace(time.Minute)),
+			sessions: []Session{session("a", 0, "alice", active(0), func(s *Session) { s.Terminate = true }), session("b", 1, "bob", active(1), notice(30*time.Second))},
+			want:     map[string]string{"a": "Ended/Terminated", "b": "Active"},
+		},
+		{
+			name: "countBy Holder: a holder's sessions are noticed as one licence, and a new one of theirs does not share it",
+			pool: sessionsPool(1, withLedger("a", "b1", "b2"), grace(time.Minute), func(p *Pool) { p.Policy.CountByHolder = true }),
+			sessions: []Session{session("a", 0, "alice", active(0)), session("b1", 1, "bob", active(1)), session("b2", 2, "bob", active(2), notice(40*time.Second)),
+				session("b3", 3, "bob")},
+			want: map[string]string{"a": "Active", "b1": "Active until 40s", "b2": "Active until 40s", "b3": "Waiting/1"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := Decide(tc.pool, nil, tc.sessions, at(now))
+			got := sessionPhases(tc.sessions, res)
+			for i, s := range tc.sessions {
+				if e := res.Sessions[i].EndsAt; e != nil {
+					got[s.Name] += fmt.Sprintf(" until %s", e.Sub(t0))
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("sessions (-want +got):\n%s", diff)
+			}
+			if tc.wantNext != 0 && !res.Next.Equal(at(tc.wantNext)) {
+				t.Errorf("next = %v, want %v", res.Next.Sub(t0), tc.wantNext)
+			}
+		})
+	}
+	// The notice is news once: it is a transition when given, not when kept.
+	res := Decide(sessionsPool(1, withLedger("a", "b"), grace(time.Minute)), nil,
+		[]Session{session("a", 0, "alice", active(0)), session("b", 1, "bob", active(1))}, at(now))
+	if r := res.Sessions[1]; r.Transition != SessionNoticed || r.Licence != Keeps || !res.NeedsFreshRead {
+		t.Errorf("a notice given: transition %q, licence %d, fresh read %v; want EndingSoon, Keeps, true", r.Transition, r.Licence, res.NeedsFreshRead)
 	}
 }

@@ -42,6 +42,9 @@ func randomSnapshot(seed uint64) (Pool, []Seat, []Session, time.Time) {
 		p.Policy.Reject = rng.IntN(4) == 0
 		p.Policy.RequireSeat = rng.IntN(4) == 0
 		p.Policy.CountByHolder = rng.IntN(3) == 0
+		if rng.IntN(2) == 0 {
+			p.Policy.CapacityGrace = time.Second + sec(60)
+		}
 	})
 	now := at(sec(150))
 	holders := []string{"alice", "bob", "carol", "dan", "eve", "kiosk"}
@@ -74,6 +77,9 @@ func randomSnapshot(seed uint64) (Pool, []Seat, []Session, time.Time) {
 		switch rng.IntN(4) {
 		case 0:
 			s.Phase, s.GrantedAt, s.StateChangedAt, s.ObservedState = v1alpha1.SessionActive, atp(sec(100)), atp(sec(100)), v1alpha1.SessionIdle
+			if rng.IntN(5) == 0 {
+				s.EndsAt = atp(sec(300)) // under a notice given earlier
+			}
 		case 1:
 			s.Phase, s.QueuePosition = v1alpha1.SessionWaiting, int32(rng.IntN(5))
 		case 2:
@@ -139,6 +145,7 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 	}
 
 	units := map[string]bool{}
+	noticedUnits := map[string]bool{} // licences of holders under notice, beyond the limit
 	var activeNames []string
 	var waiting []int
 	for i, r := range res.Sessions {
@@ -153,7 +160,17 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 			if p.Policy.CountByHolder {
 				key = s.Holder
 			}
-			units[key] = true
+			if r.EndsAt != nil {
+				noticedUnits[key] = true
+				if !r.EndsAt.After(now) {
+					t.Errorf("session %s is still Active past its notice (%v)", s.Name, r.EndsAt)
+				}
+				if p.Policy.CapacityGrace == 0 {
+					t.Errorf("session %s got a notice from a pool with no grace period", s.Name)
+				}
+			} else {
+				units[key] = true
+			}
 			if decides && (r.GrantedAt == nil || r.Message == "") {
 				t.Errorf("active session %s lacks grantedAt or message", s.Name)
 			}
@@ -191,7 +208,23 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 	}
 	if p.SessionLimit != nil {
 		if len(units) > int(*p.SessionLimit) {
-			t.Errorf("over-grant: %d licences in use, limit %d", len(units), *p.SessionLimit)
+			t.Errorf("over-grant: %d licences in use beyond those under notice, limit %d", len(units), *p.SessionLimit)
+		}
+		// While holders under notice keep a licence beyond the limit, nobody gains one.
+		inUse := map[string]bool{}
+		for k := range units {
+			inUse[k] = true
+		}
+		for k := range noticedUnits {
+			inUse[k] = true
+		}
+		if len(noticedUnits) > 0 && len(inUse) >= int(*p.SessionLimit) {
+			for i, r := range res.Sessions {
+				held := inLedger(p.SessionLedger)[sessions[i].Name] // held already, by the ledger's word
+				if r.Licence == Gains && r.EndsAt == nil && !held && !(p.Policy.CountByHolder && inUse[sessions[i].Holder]) {
+					t.Errorf("%s was granted while %d licences are under notice beyond the limit %d", sessions[i].Name, len(noticedUnits), *p.SessionLimit)
+				}
+			}
 		}
 		if !slices.Equal(sortedNames(activeNames), res.SessionLedger) {
 			t.Errorf("session ledger %v is not the active sessions %v", res.SessionLedger, activeNames)
@@ -244,6 +277,7 @@ func applied(p Pool, seats []Seat, sessions []Session, res Result) (Pool, []Seat
 		s := sessions[i]
 		s.Phase, s.QueuePosition, s.EndReason, s.Message = r.Phase, r.QueuePosition, r.EndReason, r.Message
 		s.GrantedAt, s.EndedAt, s.StateChangedAt, s.ObservedState = r.GrantedAt, r.EndedAt, r.StateChangedAt, r.ObservedState
+		s.EndsAt = r.EndsAt
 		kept = append(kept, s)
 	}
 	return p, seats, kept

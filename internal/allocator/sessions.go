@@ -92,24 +92,44 @@ func (d *decision) endOnDeadline(i int, s Session, seated map[string]bool) bool 
 	return true
 }
 
-// keepHolders lets the holders keep their licences, ending the most recently granted when
-// there are more than the limit, and returns the licences they use.
+// keepHolders lets the holders keep their licences. When there are more than the limit, the
+// most recently granted are over it: they end at once, or with a grace period get a notice and
+// keep their licence until it runs out. It returns the licences in use.
 func (d *decision) keepHolders(sessions []Session, holders []int) *units {
 	units := newUnits(d.pool.Policy.CountByHolder)
 	for _, i := range holders {
 		units.add(sessions[i].Holder)
 	}
+	var noticed []int
 	if lim := d.pool.SessionLimit; lim != nil && units.count() > int(*lim) {
-		holders = d.reduce(sessions, holders, int(*lim))
+		holders, noticed = d.reduce(sessions, holders, int(*lim))
 		units = newUnits(d.pool.Policy.CountByHolder)
 		for _, i := range holders {
 			units.add(sessions[i].Holder)
+		}
+		for _, i := range noticed {
+			// Still in use, so nothing new is granted beyond the limit; but no new session of
+			// that holder shares a licence that is going away.
+			units.addNoticed(sessions[i].Holder)
 		}
 	}
 	for _, i := range holders {
 		d.activate(i, sessions[i])
 	}
+	for _, i := range noticed {
+		d.activate(i, sessions[i])
+		d.notice(i, sessions[i])
+	}
 	return units
+}
+
+// notice keeps an Active session over the limit until its notice (reduce set its EndsAt)
+// runs out.
+func (d *decision) notice(i int, s Session) {
+	r := &d.res.Sessions[i]
+	d.wake(*r.EndsAt)
+	r.Message = fmt.Sprintf("pool %s's shared licences were reduced to %s: %s keeps this one until %s, then the session ends unless a licence frees first",
+		d.pool.Name, limitString(d.pool.SessionLimit), s.Holder, r.EndsAt.UTC().Format(time.RFC3339))
 }
 
 // serveQueue grants free licences to the waiters by priority, then age, then name (with
@@ -212,8 +232,10 @@ func (d *decision) endOnLimits(i int, s Session) bool {
 	return false
 }
 
-// reduce ends the most recently granted holders until the rest fit the limit, and returns the rest.
-func (d *decision) reduce(sessions []Session, holders []int, limit int) []int {
+// reduce takes back the licences of the most recently granted holders until the rest fit the
+// limit. Those over it end at once, or, with a grace period, are returned as noticed until
+// their notice runs out. It returns the holders that fit, and those under notice.
+func (d *decision) reduce(sessions []Session, holders []int, limit int) (kept, noticed []int) {
 	r := d.res.Sessions
 	newestFirst := func(a, b int) int {
 		if c := r[b].GrantedAt.Compare(*r[a].GrantedAt); c != 0 {
@@ -239,15 +261,30 @@ func (d *decision) reduce(sessions []Session, holders []int, limit int) []int {
 	slices.SortFunc(keys, func(a, b string) int { return newestFirst(oldest(a), oldest(b)) })
 	msg := fmt.Sprintf("pool %s's shared licences were reduced to %d; the most recently granted sessions were ended", d.pool.Name, limit)
 	for _, k := range keys[:len(keys)-limit] {
+		// A licence unit is noticed, and ends, as one: at the earliest notice any of its
+		// sessions was given, or now plus the grace period.
+		var endsAt *time.Time
 		for _, i := range groups[k] {
+			if e := sessions[i].EndsAt; e != nil && (endsAt == nil || e.Before(*endsAt)) {
+				endsAt = e
+			}
+		}
+		if endsAt == nil {
+			endsAt = timePtr(d.now.Add(d.pool.Policy.CapacityGrace))
+		}
+		for _, i := range groups[k] {
+			if d.pool.Policy.CapacityGrace > 0 && d.now.Before(*endsAt) {
+				d.res.Sessions[i].EndsAt = endsAt
+				noticed = append(noticed, i)
+				continue
+			}
 			d.end(i, v1alpha1.EndCapacityReduced, msg)
 		}
 	}
-	var kept []int
 	for _, k := range keys[len(keys)-limit:] {
 		kept = append(kept, groups[k]...)
 	}
-	return kept
+	return kept, noticed
 }
 
 func (d *decision) activate(i int, s Session) {
@@ -277,11 +314,13 @@ func (d *decision) retain(r SessionResult) SessionResult {
 	return r
 }
 
-// units counts licences in use: one per session, or one per holder.
+// units counts licences in use: one per session, or one per holder. Licences under notice
+// count, but cover no further session of their holder.
 type units struct {
 	byHolder bool
 	n        int
 	holders  map[string]bool
+	noticed  map[string]bool
 }
 
 func newUnits(byHolder bool) *units { return &units{byHolder: byHolder, holders: map[string]bool{}} }
@@ -294,11 +333,23 @@ func (u *units) add(holder string) {
 	u.n++
 }
 
+// addNoticed counts a licence under notice.
+func (u *units) addNoticed(holder string) {
+	if u.byHolder {
+		if u.noticed == nil {
+			u.noticed = map[string]bool{}
+		}
+		u.noticed[holder] = true
+		return
+	}
+	u.n++
+}
+
 func (u *units) covers(holder string) bool { return u.byHolder && u.holders[holder] }
 
 func (u *units) count() int {
 	if u.byHolder {
-		return len(u.holders)
+		return len(u.holders) + len(u.noticed)
 	}
 	return u.n
 }

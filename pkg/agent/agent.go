@@ -43,7 +43,7 @@ type Request struct {
 // Options tune a lease.
 type Options struct {
 	// OnChange is called, from the lease's goroutine, whenever the session's phase, queue
-	// position or message changes. A session that must queue is reported Waiting once it has
+	// position, message or notice (Status.EndsAt) changes. A session that must queue is reported Waiting once it has
 	// waited a second; one granted sooner goes from no phase straight to Active.
 	OnChange func(Status)
 	// HeartbeatInterval overrides the renewal interval, which is a third of the pool's
@@ -58,6 +58,9 @@ type Status struct {
 	QueuePosition int32                 `json:"position,omitempty"`
 	Reason        v1alpha1.EndReason    `json:"reason,omitempty"`
 	Message       string                `json:"message,omitempty"`
+	// EndsAt is set while the session is under notice: the pool's capacity dropped, and the
+	// licence goes back then unless one frees first. Finish or save the work before it.
+	EndsAt time.Time `json:"endsAt,omitzero"`
 }
 
 // EndedError says the operator ended the session, and why.
@@ -248,6 +251,9 @@ func (l *Lease) run(ctx context.Context) {
 func (l *Lease) observe(s *v1alpha1.SharedSession) bool {
 	st := Status{Name: s.Name, Phase: s.Status.Phase, QueuePosition: s.Status.QueuePosition,
 		Reason: s.Status.EndReason, Message: s.Status.Message}
+	if s.Status.EndsAt != nil {
+		st.EndsAt = s.Status.EndsAt.Time
+	}
 	l.mu.Lock()
 	changed := st != l.status
 	l.status = st

@@ -104,9 +104,12 @@ var _ = Describe("Customer orders", Label("orders"), func() {
 		expectLag("order expiry", time.Now(), expires)
 	})
 
-	It("starts a scheduled order on time, and a cancellation ends the newest sessions at once", func() {
+	It("starts a scheduled order on time, and a cancellation ends the newest sessions at once (no grace period)", func() {
 		ns := newNamespace()
-		newPool(ns, "p", nil, int32p(1), func(p *v1.LicensePool) { p.Spec.SessionPolicy.HeartbeatTimeout = dur(time.Hour) })
+		newPool(ns, "p", nil, int32p(1), func(p *v1.LicensePool) {
+			p.Spec.SessionPolicy.HeartbeatTimeout = dur(time.Hour)
+			p.Spec.SessionPolicy.CapacityGracePeriod = dur(0)
+		})
 		starts := time.Now().Truncate(time.Second).Add(3 * time.Second)
 		o := newOrder(ns, func(o *v1.CustomerOrder) { o.Spec.StartsAt = &metav1.Time{Time: starts} },
 			v1.OrderItem{Product: "remote-support", PoolName: "p", ConcurrentSessions: 2})
@@ -130,6 +133,75 @@ var _ = Describe("Customer orders", Label("orders"), func() {
 			g.Expect(getSession(g, ns, "s-1").Status.EndReason).To(Equal(v1.EndCapacityReduced))
 			g.Expect(getSession(g, ns, "s-2").Status.EndReason).To(Equal(v1.EndCapacityReduced))
 			g.Expect(getOrder(g, o.Name).Status.Phase).To(Equal(v1.OrderCancelled))
+		}).Should(Succeed())
+	})
+
+	It("gives the newest sessions notice when an order is cancelled, grants nothing beyond the new limit, and ends them after the grace period", func() {
+		ns := newNamespace()
+		newPool(ns, "p", nil, int32p(1), func(p *v1.LicensePool) {
+			p.Spec.SessionPolicy.HeartbeatTimeout = dur(time.Hour)
+			p.Spec.SessionPolicy.CapacityGracePeriod = dur(3 * time.Second)
+		})
+		o := newOrder(ns, nil, v1.OrderItem{Product: "remote-support", PoolName: "p", ConcurrentSessions: 1})
+		newSession(ns, "s-0", "p", "agent-0")
+		waitActive(ns, "s-0")
+		newSession(ns, "s-1", "p", "agent-1")
+		waitActive(ns, "s-1")
+
+		By("cancelling the order: s-1, the newest, is told, and keeps its licence for now")
+		patchSpec(o, `{"spec":{"cancelled":true}}`)
+		cancelled := time.Now()
+		var events eventsList
+		var endsAt time.Time
+		Eventually(func(g Gomega) {
+			s := getSession(g, ns, "s-1")
+			g.Expect(s.Status.Phase).To(Equal(v1.SessionActive))
+			g.Expect(s.Status.EndsAt).NotTo(BeNil())
+			c := meta.FindStatusCondition(s.Status.Conditions, v1.ConditionEndingSoon)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(c.Reason).To(Equal(string(v1.EndCapacityReduced)))
+			g.Expect(s.Status.Message).To(ContainSubstring("pool p's shared licences were reduced to 1: agent-1 keeps this one until"))
+			g.Expect(events.list(g, ns)).To(ContainElement(HavePrefix("SharedSession/s-1 EndingSoon: pool p's shared licences were reduced to 1")))
+			endsAt = s.Status.EndsAt.Time
+		}).Should(Succeed())
+		Expect(endsAt.Sub(cancelled)).To(BeNumerically("~", 3*time.Second, time.Second))
+		Expect(meta.FindStatusCondition(getSession(Default, ns, "s-0").Status.Conditions, v1.ConditionEndingSoon)).To(BeNil(), "the older session is not under notice")
+
+		By("meanwhile nothing new is granted beyond the new limit")
+		newSession(ns, "s-2", "p", "agent-2")
+		Consistently(func(g Gomega) {
+			g.Expect(getSession(g, ns, "s-2").Status.Phase).NotTo(Equal(v1.SessionActive))
+		}, max(time.Until(endsAt)-200*time.Millisecond, 0), 200*time.Millisecond).Should(Succeed())
+
+		By("when the grace period runs out, s-1 ends, and the queue stays behind the limit")
+		s1 := waitEnded(ns, "s-1", v1.EndCapacityReduced)
+		expectLag("capacity grace period", s1.Status.EndedAt.Time, endsAt)
+		Expect(s1.Status.EndsAt).To(BeNil(), "an Ended session is no longer under notice")
+		Expect(getSession(Default, ns, "s-0").Status.Phase).To(Equal(v1.SessionActive))
+		Expect(getSession(Default, ns, "s-2").Status.Phase).NotTo(Equal(v1.SessionActive))
+	})
+
+	It("withdraws the notice when a licence frees before the grace period runs out", func() {
+		ns := newNamespace()
+		p := newPool(ns, "p", nil, int32p(2), func(p *v1.LicensePool) {
+			p.Spec.SessionPolicy.HeartbeatTimeout = dur(time.Hour)
+			p.Spec.SessionPolicy.CapacityGracePeriod = dur(time.Minute)
+		})
+		newSession(ns, "s-0", "p", "agent-0")
+		waitActive(ns, "s-0")
+		newSession(ns, "s-1", "p", "agent-1")
+		waitActive(ns, "s-1")
+		patchSpec(p, `{"spec":{"concurrentSessions":1}}`)
+		Eventually(func(g Gomega) { g.Expect(getSession(g, ns, "s-1").Status.EndsAt).NotTo(BeNil()) }).Should(Succeed())
+
+		patchSpec(getSession(Default, ns, "s-0"), `{"spec":{"terminate":true}}`)
+		Eventually(func(g Gomega) {
+			s := getSession(g, ns, "s-1")
+			g.Expect(s.Status.Phase).To(Equal(v1.SessionActive))
+			g.Expect(s.Status.EndsAt).To(BeNil())
+			g.Expect(meta.FindStatusCondition(s.Status.Conditions, v1.ConditionEndingSoon)).To(BeNil())
+			g.Expect(s.Status.Message).To(Equal("agent-1 holds a shared licence of pool p"))
 		}).Should(Succeed())
 	})
 

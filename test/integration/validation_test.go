@@ -262,6 +262,8 @@ var _ = Describe("Validation", Label("validation"), func() {
 				"countBy":          "Session",
 				"requireSeat":      false,
 				"retainEnded":      "24h",
+				// Issue 14: a session a capacity drop takes back gets five minutes' notice.
+				"capacityGracePeriod": "5m",
 			},
 		}))
 	})
