@@ -14,7 +14,7 @@ import (
 // phases the benchmark runs, in order. The baseline always runs: the other figures are
 // compared with it.
 func allPhases() []string {
-	return []string{"latency", "churn", "queue", "expiry", "heartbeat", "scale"}
+	return []string{"latency", "churn", "queue", "handoff", "expiry", "heartbeat", "scale"}
 }
 
 // config is what the flags chose. A size left at zero takes the value of the mode (-quick or
@@ -32,29 +32,31 @@ type config struct {
 
 // sizes are the measurements' parameters.
 type sizes struct {
-	RoundTrips     int           `json:"roundTrips"`     // create+status-update samples of the baseline
-	CeilingFor     time.Duration `json:"ceilingForNs"`   // how long the status-write ceiling is measured
-	Writers        int           `json:"writers"`        // parallel writers for the ceiling: the operator's writeParallelism
-	LatencySamples int           `json:"latencySamples"` // sessions created one at a time against free capacity
-	ChurnSessions  int           `json:"churnSessions"`  // N
-	ChurnLimit     int           `json:"churnLimit"`     // M
-	ChurnClients   int           `json:"churnClients"`   // client goroutines, so at most this many sessions exist at once
-	Hold           time.Duration `json:"holdNs"`         // how long a holder keeps its licence
-	QueueLimit     int           `json:"queueLimit"`     // the full pool's limit
-	QueueLength    int           `json:"queueLength"`    // sessions waiting behind it
-	QueueSamples   int           `json:"queueSamples"`   // releases timed
-	ExpiryPerKind  int           `json:"expiryPerKind"`  // sessions per kind of deadline
-	HBSessions     int           `json:"heartbeatSessions"`
-	Heartbeats     int           `json:"heartbeats"`
-	ScaleSessions  []int         `json:"scaleSessions"`
-	ScalePools     []int         `json:"scalePools"`
+	RoundTrips      int           `json:"roundTrips"`      // create+status-update samples of the baseline
+	CeilingFor      time.Duration `json:"ceilingForNs"`    // how long the status-write ceiling is measured
+	Writers         int           `json:"writers"`         // parallel writers for the ceiling: the operator's writeParallelism
+	LatencySamples  int           `json:"latencySamples"`  // sessions created one at a time against free capacity
+	ChurnSessions   int           `json:"churnSessions"`   // N
+	ChurnLimit      int           `json:"churnLimit"`      // M
+	ChurnClients    int           `json:"churnClients"`    // client goroutines, so at most this many sessions exist at once
+	Hold            time.Duration `json:"holdNs"`          // how long a holder keeps its licence
+	QueueLimit      int           `json:"queueLimit"`      // the full pool's limit
+	QueueLength     int           `json:"queueLength"`     // sessions waiting behind it
+	QueueSamples    int           `json:"queueSamples"`    // releases timed
+	HandoffLimit    int           `json:"handoffLimit"`    // the hand-off pool's limit
+	HandoffSessions int           `json:"handoffSessions"` // sessions created at once behind it
+	ExpiryPerKind   int           `json:"expiryPerKind"`   // sessions per kind of deadline
+	HBSessions      int           `json:"heartbeatSessions"`
+	Heartbeats      int           `json:"heartbeats"`
+	ScaleSessions   []int         `json:"scaleSessions"`
+	ScalePools      []int         `json:"scalePools"`
 }
 
 func quickSizes() sizes {
 	return sizes{
 		RoundTrips: 100, CeilingFor: 5 * time.Second, Writers: 16, LatencySamples: 100,
 		ChurnSessions: 1000, ChurnLimit: 100, ChurnClients: 150, Hold: 200 * time.Millisecond,
-		QueueLimit: 20, QueueLength: 20, QueueSamples: 50, ExpiryPerKind: 30,
+		QueueLimit: 20, QueueLength: 20, QueueSamples: 50, HandoffLimit: 5, HandoffSessions: 300, ExpiryPerKind: 30,
 		HBSessions: 100, Heartbeats: 1000, ScaleSessions: []int{1000, 5000}, ScalePools: []int{1, 10},
 	}
 }
@@ -63,7 +65,7 @@ func fullSizes() sizes {
 	return sizes{
 		RoundTrips: 300, CeilingFor: 10 * time.Second, Writers: 16, LatencySamples: 300,
 		ChurnSessions: 5000, ChurnLimit: 500, ChurnClients: 750, Hold: 200 * time.Millisecond,
-		QueueLimit: 50, QueueLength: 50, QueueSamples: 200, ExpiryPerKind: 100,
+		QueueLimit: 50, QueueLength: 50, QueueSamples: 200, HandoffLimit: 5, HandoffSessions: 300, ExpiryPerKind: 100,
 		HBSessions: 1000, Heartbeats: 10000, ScaleSessions: []int{1000, 5000, 20000}, ScalePools: []int{1, 10, 100},
 	}
 }

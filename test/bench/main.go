@@ -204,6 +204,13 @@ func (b *bench) measure(ctx context.Context, res *results) {
 			}
 			return err
 		}},
+		{"handoff", "hand-off behind a long queue", func(ctx context.Context) error {
+			r, err := b.handoff(ctx, res.Baseline)
+			if err == nil {
+				res.Handoff = &r
+			}
+			return err
+		}},
 		{"expiry", "expiry lag", func(ctx context.Context) error {
 			r, err := b.expiryLag(ctx)
 			if err == nil {

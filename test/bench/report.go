@@ -21,6 +21,7 @@ type results struct {
 	Latency   *latencyResult    `json:"grantLatency,omitempty"`
 	Churn     *churnResult      `json:"churn,omitempty"`
 	Queue     *queueResult      `json:"queueService,omitempty"`
+	Handoff   *handoffResult    `json:"handoff,omitempty"`
 	Expiry    *expiryResult     `json:"expiryLag,omitempty"`
 	Heartbeat *heartbeatResult  `json:"heartbeat,omitempty"`
 	Scale     *scaleResult      `json:"scale,omitempty"`
@@ -89,6 +90,16 @@ func evaluate(r results) []row {
 		add("queue service", "p50 release → decision / decision → seen (grantedAt)",
 			pair(q.ToDecision.P50, q.FromDecision.P50), fmt.Sprintf("p99 %s / %s", fmtMs(q.ToDecision.P99), fmtMs(q.FromDecision.P99)), "", "")
 		add("queue service", "per release: reconciles, mean reconcile, operator GETs", fmt.Sprintf("%.2f, %s, %.2f", q.ReconcilesPerRelease, fmtMs(q.MeanReconcileMs), q.ReadsPerRelease), "", "", "")
+	}
+	if h := r.Handoff; h != nil {
+		rt := b.RoundTrip
+		add("hand-off", fmt.Sprintf("release → next grant, p50 / p99 (M=%d, %d sessions at once, hold %s, n=%d)", h.Limit, h.Sessions, time.Duration(h.HoldMs*float64(time.Millisecond)), h.Handoff.N),
+			pair(h.Handoff.P50, h.Handoff.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", h.RatioP50, h.RatioP99),
+			"p99 ≤ 100 ms and ≤ 1.5× round trip; p50 ≤ round trip + 10 ms",
+			verdict(h.Handoff.N > 0 && h.Handoff.P99 <= 100 && h.RatioP99 <= 1.5 && h.Handoff.P50 <= rt.P50+10))
+		add("hand-off", "grants/s sustained against M ÷ hold", fmt.Sprintf("%.1f /s", h.GrantsPerSec),
+			fmt.Sprintf("%.0f%% of %.0f /s", 100*h.RatioToIdeal, h.IdealPerSec), "≥ 90% of M ÷ hold", verdict(h.RatioToIdeal >= 0.9))
+		add("hand-off", "operator writes per grant; queue positions off by, for", fmt.Sprintf("%.2f; %d, %s", h.WritesPerGrant, h.StalestGap, fmtMs(h.StalestFor)), "", "", "")
 	}
 	if e := r.Expiry; e != nil {
 		for _, k := range []struct {

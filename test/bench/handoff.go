@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+)
+
+// handoffResult is how fast a freed licence reaches the next in line behind a long queue.
+type handoffResult struct {
+	Limit    int     `json:"limit"`
+	Sessions int     `json:"sessions"`
+	HoldMs   float64 `json:"holdMs"`
+	// Handoff pairs the k-th release (the delete's return) with the k-th grant after the first
+	// M, as a watch sees it Active: the k-th freed licence is the k-th taken from the queue.
+	Handoff      summary `json:"handoff"`
+	RatioP50     float64 `json:"ratioP50"` // to the baseline's round trip
+	RatioP99     float64 `json:"ratioP99"`
+	GrantsPerSec float64 `json:"grantsPerSec"` // sustained, between the 10th and 90th percentile grants
+	IdealPerSec  float64 `json:"idealPerSec"`  // M ÷ hold
+	RatioToIdeal float64 `json:"ratioToIdeal"`
+	// WritesPerGrant is the operator's API writes over the run per grant.
+	WritesPerGrant float64 `json:"writesPerGrant"`
+	// StalestGap is the largest difference seen between a waiting session's real place in the
+	// queue and the queuePosition its status shows; StalestFor the longest a session's shown
+	// position stayed wrong. Both sampled every 50 ms.
+	StalestGap int     `json:"stalestGap"`
+	StalestFor float64 `json:"stalestForMs"`
+}
+
+const handoffNS = "bench-handoff"
+
+// handoff creates Sessions sessions at once in a pool of Limit licences, so that a queue of
+// Sessions − Limit stands behind the holders; each holder is deleted Hold after a watch shows it
+// Active, as an agent that finished its work would, and the next in line takes its licence.
+func (b *bench) handoff(ctx context.Context, base baselineResult) (handoffResult, error) {
+	sz := b.cfg.sizes
+	res := handoffResult{Limit: sz.HandoffLimit, Sessions: sz.HandoffSessions, HoldMs: ms(sz.Hold)}
+	if err := createNamespace(ctx, b.load, handoffNS); err != nil {
+		return res, err
+	}
+	defer b.cleanup(handoffNS)
+	obs, err := observeSessions(ctx, b.load, handoffNS, true)
+	if err != nil {
+		return res, err
+	}
+	if err := b.load.Create(ctx, pool(handoffNS, "handoff", limit(sz.HandoffLimit), v1alpha1.SessionPolicy{})); err != nil {
+		return res, fmt.Errorf("create pool: %w", err)
+	}
+	if err := b.op.waitIdle(ctx, 300*time.Millisecond); err != nil {
+		return res, err
+	}
+	before, err := b.op.usage(ctx)
+	if err != nil {
+		return res, err
+	}
+
+	runCtx, cancel := context.WithTimeout(ctx, b.cfg.phaseTimeout)
+	defer cancel()
+	var mu sync.Mutex
+	var releases []time.Time
+	stale := newStaleness()
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(50 * time.Millisecond):
+				stale.sample(obs.kept(), time.Now())
+			}
+		}
+	}()
+
+	g, gctx := errgroup.WithContext(runCtx)
+	g.SetLimit(64)
+	names := make([]string, sz.HandoffSessions)
+	for i := range sz.HandoffSessions {
+		s := session(handoffNS, "handoff", i)
+		names[i] = s.Name
+		g.Go(func() error {
+			if err := b.load.Create(gctx, s); err != nil {
+				return fmt.Errorf("create %s: %w", s.Name, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		close(stopSampling)
+		return res, err
+	}
+	holders, hctx := errgroup.WithContext(runCtx)
+	for _, name := range names {
+		holders.Go(func() error {
+			if _, err := obs.wait(hctx, name, v1alpha1.SessionActive); err != nil {
+				return err
+			}
+			select {
+			case <-hctx.Done():
+				return hctx.Err()
+			case <-time.After(sz.Hold):
+			}
+			if err := b.load.Delete(hctx, &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Namespace: handoffNS, Name: name}}); err != nil {
+				return fmt.Errorf("release %s: %w", name, err)
+			}
+			mu.Lock()
+			releases = append(releases, time.Now())
+			mu.Unlock()
+			return nil
+		})
+	}
+	err = holders.Wait()
+	close(stopSampling)
+	<-sampled
+	if err != nil {
+		return res, err
+	}
+	if err := b.op.waitIdle(ctx, 300*time.Millisecond); err != nil {
+		return res, err
+	}
+	after, err := b.op.usage(ctx)
+	if err != nil {
+		return res, err
+	}
+
+	var grants []time.Time
+	for _, name := range names {
+		at, err := obs.wait(ctx, name, v1alpha1.SessionActive)
+		if err != nil {
+			return res, err
+		}
+		grants = append(grants, at)
+	}
+	slices.SortFunc(grants, time.Time.Compare)
+	slices.SortFunc(releases, time.Time.Compare)
+	var handoffs []time.Duration
+	for k, r := range releases {
+		if k+sz.HandoffLimit < len(grants) {
+			handoffs = append(handoffs, grants[k+sz.HandoffLimit].Sub(r))
+		}
+	}
+	res.Handoff = summarize(handoffs)
+	res.RatioP50, res.RatioP99 = ratio(res.Handoff.P50, base.RoundTrip.P50), ratio(res.Handoff.P99, base.RoundTrip.P99)
+	lo, hi := len(grants)/10, len(grants)*9/10
+	res.GrantsPerSec = float64(hi-lo) / grants[hi].Sub(grants[lo]).Seconds()
+	res.IdealPerSec = float64(sz.HandoffLimit) / sz.Hold.Seconds()
+	res.RatioToIdeal = ratio(res.GrantsPerSec, res.IdealPerSec)
+	res.WritesPerGrant = after.since(before).Writes / float64(len(grants))
+	res.StalestGap, res.StalestFor = stale.gap, ms(stale.longest)
+	b.logf("handoff: release → next grant p50 %s, p99 %s; %.1f grants/s (ideal %.0f); %.2f writes per grant; positions off by up to %d for up to %s",
+		fmtMs(res.Handoff.P50), fmtMs(res.Handoff.P99), res.GrantsPerSec, res.IdealPerSec, res.WritesPerGrant, res.StalestGap, time.Duration(res.StalestFor*float64(time.Millisecond)))
+	return res, nil
+}
+
+// staleness follows how far the queue positions sessions show are from their real places.
+type staleness struct {
+	gap     int
+	longest time.Duration
+	since   map[string]time.Time // when a session's shown position first went wrong
+}
+
+func newStaleness() *staleness { return &staleness{since: map[string]time.Time{}} }
+
+// sample compares, at now, each waiting session's queuePosition with its real place: its rank
+// by name (they share priority and creation second order) among the sessions not yet granted,
+// ended or deleted.
+func (s *staleness) sample(seen []*v1alpha1.SharedSession, now time.Time) {
+	var waiting []*v1alpha1.SharedSession
+	for _, x := range seen {
+		if x.Status.Phase == v1alpha1.SessionWaiting || x.Status.Phase == "" {
+			if x.DeletionTimestamp == nil {
+				waiting = append(waiting, x)
+			}
+		}
+	}
+	slices.SortFunc(waiting, func(a, b *v1alpha1.SharedSession) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		if a.Name < b.Name {
+			return -1
+		}
+		return 1
+	})
+	for i, x := range waiting {
+		shown := int(x.Status.QueuePosition)
+		if x.Status.Phase == "" {
+			delete(s.since, x.Name) // not announced yet: it shows no position to be wrong
+			continue
+		}
+		gap := shown - (i + 1)
+		if gap < 0 {
+			gap = -gap
+		}
+		if gap == 0 {
+			delete(s.since, x.Name)
+			continue
+		}
+		s.gap = max(s.gap, gap)
+		first, ok := s.since[x.Name]
+		if !ok {
+			s.since[x.Name] = now
+			continue
+		}
+		s.longest = max(s.longest, now.Sub(first))
+	}
+}
