@@ -17,9 +17,20 @@ import (
 // writeParallelism bounds the writes (and reads around the cache) one pool's pass sends at once.
 const writeParallelism = 16
 
-// apply carries out a plan in the ledger's order (see ledger.go), and returns when a throttled
-// or held-back write will be due. It stops at the first error; what landed stays landed, and
-// the next pass redoes only what did not.
+// Writes that move no licence (Waiting announcements, queue positions, messages) are paced per
+// pool: at most lowPriorityWrites at once, refilled at lowPriorityRate a second. Behind a long
+// queue a pass could otherwise send hundreds of them (every position moves with each grant),
+// and the API server, busy with them, would be slow with the grant a released licence waits
+// for. Grants and revocations are never paced. What a pass cannot send goes out in the passes
+// that follow, each of which grants first; positions then lag by a few seconds at most.
+const (
+	lowPriorityWrites = writeParallelism
+	lowPriorityRate   = 64.0
+)
+
+// apply carries out a plan in the ledger's order (see ledger.go), and returns when a throttled,
+// held-back or paced write will be due. It stops at the first error; what landed stays landed,
+// and the next pass redoes only what did not.
 func (r *PoolReconciler) apply(ctx context.Context, snap *snapshot, plan writePlan, now time.Time) (time.Time, error) {
 	// 1. Revocations first: a claimant stops showing a licence before the ledger frees it.
 	if err := r.writeClaimants(ctx, snap.pool, plan.revoke); err != nil {
@@ -29,29 +40,58 @@ func (r *PoolReconciler) apply(ctx context.Context, snap *snapshot, plan writePl
 	if err := r.writePool(ctx, snap.pool, plan); err != nil {
 		return time.Time{}, err
 	}
-	// 3. Grants, ends decided on the ledger, and everything else.
+	// 3. Grants, and ends decided on the ledger: all of them, whatever their number.
 	if err := r.writeClaimants(ctx, snap.pool, plan.checked); err != nil {
 		return time.Time{}, err
 	}
-	if err := r.writeClaimants(ctx, snap.pool, plan.other); err != nil {
+	// 4. Everything else, as far as the pool's pace allows: announcements first, then the
+	// positions whose refresh is due.
+	head, tail := refreshKey{pool: snap.key}, refreshKey{pool: snap.key, tail: true}
+	headDue, headAt := r.memory.due(head, now, headRefreshEvery)
+	tailDue, tailAt := r.memory.due(tail, now, tailRefreshEvery)
+	want := len(plan.other)
+	if headDue {
+		want += len(plan.head)
+	}
+	if tailDue {
+		want += len(plan.tail)
+	}
+	budget, refill := r.memory.takeLowWrites(snap.key, now, want)
+	next := earliest(plan.announceAt, refill)
+	other, _ := takeWrites(plan.other, &budget)
+	if err := r.writeClaimants(ctx, snap.pool, other); err != nil {
 		return time.Time{}, err
 	}
-	next := plan.announceAt
 	for _, t := range []struct {
 		writes []statusWrite
 		key    refreshKey
-		every  time.Duration
-	}{
-		{plan.head, refreshKey{pool: snap.key}, headRefreshEvery},
-		{plan.tail, refreshKey{pool: snap.key, tail: true}, tailRefreshEvery},
-	} {
-		at, err := r.writeThrottled(ctx, snap.pool, t.writes, t.key, t.every, now)
-		if err != nil {
+		due    bool
+		at     time.Time
+	}{{plan.head, head, headDue, headAt}, {plan.tail, tail, tailDue, tailAt}} {
+		if len(t.writes) == 0 {
+			continue
+		}
+		if !t.due {
+			next = earliest(next, t.at)
+			continue
+		}
+		batch, left := takeWrites(t.writes, &budget)
+		if err := r.writeClaimants(ctx, snap.pool, batch); err != nil {
 			return time.Time{}, err
 		}
-		next = earliest(next, at)
+		if !left {
+			// A refresh cut short by the pace stays due, and a later pass writes on.
+			r.memory.refreshedAt(t.key, now)
+		}
 	}
 	return next, r.deleteExpired(ctx, plan.remove)
+}
+
+// takeWrites takes as many writes as the budget allows, and reports whether some were left.
+func takeWrites(writes []statusWrite, budget *int) ([]statusWrite, bool) {
+	n := min(len(writes), *budget)
+	*budget -= n
+	return writes[:n], n < len(writes)
 }
 
 // writeClaimants patches the claimants' status in parallel, each with optimistic concurrency.
@@ -107,22 +147,6 @@ func (r *PoolReconciler) writePool(ctx context.Context, pool *v1alpha1.LicensePo
 		}
 	}
 	return nil
-}
-
-// writeThrottled writes updates that only move numbers if the pool's refresh of them is due
-// (at most once per every); if it is not, it returns when it will be.
-func (r *PoolReconciler) writeThrottled(ctx context.Context, pool *v1alpha1.LicensePool, writes []statusWrite, key refreshKey, every time.Duration, now time.Time) (time.Time, error) {
-	if len(writes) == 0 {
-		return time.Time{}, nil
-	}
-	if due, at := r.memory.due(key, now, every); !due {
-		return at, nil
-	}
-	if err := r.writeClaimants(ctx, pool, writes); err != nil {
-		return time.Time{}, err
-	}
-	r.memory.refreshedAt(key, now)
-	return time.Time{}, nil
 }
 
 // deleteExpired deletes ended sessions past their retention, if they are still what was seen.

@@ -58,11 +58,19 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 
 	plan := planWrites(snap, res, now, r.memory.waitingSince)
+	if plan.waitsForEcho(snap.stale) {
+		// A licence would move on a claimant's state older than our own last write of it.
+		return ctrl.Result{RequeueAfter: echoDelay}, nil
+	}
+	deferred := plan.deferStale(snap.stale)
 	r.memory.noteWaits(plan.quietStarted, plan.quietDone, now)
 	due, err := r.apply(ctx, snap, plan, now)
 	if err != nil {
 		return retryOnConflict(ctx, err)
 	}
 	poolGauges(req.Namespace, req.Name, snap.pool, res)
+	if deferred {
+		due = earliest(due, now.Add(echoDelay))
+	}
 	return requeueAt(earliest(res.Next, due), r.Clock.Now()), nil
 }

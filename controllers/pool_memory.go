@@ -39,6 +39,13 @@ type poolMemory struct {
 	quiet     map[types.UID]time.Time
 	refreshed map[refreshKey]time.Time
 	renewals  map[types.UID]renewal
+	lowWrites map[types.NamespacedName]tokens
+}
+
+// tokens is a pool's budget of writes that move no licence (lowPriorityWrites).
+type tokens struct {
+	n  float64
+	at time.Time
 }
 
 // renewal is a renewTime written ahead of the operator's clock, and when the operator first saw it.
@@ -110,32 +117,44 @@ func (m *poolMemory) isEcho(obj client.Object) bool {
 }
 
 // behind reports whether the cache still shows one of these objects as it was before a write
-// of ours that landed less than echoWait ago. Deciding on that older state would send the
-// write again, or lose a conflict to ourselves.
+// of ours that landed less than echoWait ago; see stale.
 func (m *poolMemory) behind(now time.Time, pool *v1alpha1.LicensePool, seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession) bool {
+	poolStale, claimants := m.stale(now, pool, seats, sessions)
+	return poolStale || len(claimants) > 0
+}
+
+// stale reports which of these objects the cache still shows as they were before a write of
+// ours that landed less than echoWait ago: the pool, and the claimants by UID (nil when none).
+// Deciding on the older state of the pool, or writing a claimant from its older state, would
+// send a write again or lose a conflict to ourselves; a pass waits for the cache instead, as
+// controllers that keep "expectations" do, unless the claimant's write can wait for a later
+// pass (writePlan.deferStale).
+func (m *poolMemory) stale(now time.Time, pool *v1alpha1.LicensePool, seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession) (bool, map[types.UID]bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.writes) == 0 {
-		return false
+		return false, nil
 	}
-	stale := func(o client.Object) bool {
+	isStale := func(o client.Object) bool {
 		w, ok := m.writes[o.GetUID()]
 		return ok && w.rv != o.GetResourceVersion() && now.Sub(w.at) < echoWait
 	}
-	if pool != nil && stale(pool) {
-		return true
+	var claimants map[types.UID]bool
+	note := func(o client.Object) {
+		if isStale(o) {
+			if claimants == nil {
+				claimants = map[types.UID]bool{}
+			}
+			claimants[o.GetUID()] = true
+		}
 	}
 	for _, s := range seats {
-		if stale(s) {
-			return true
-		}
+		note(s)
 	}
 	for _, s := range sessions {
-		if stale(s) {
-			return true
-		}
+		note(s)
 	}
-	return false
+	return pool != nil && isStale(pool), claimants
 }
 
 // objectDeleted forgets what is known of a deleted object, and remembers a claimant's
@@ -277,10 +296,37 @@ func (m *poolMemory) refreshedAt(k refreshKey, now time.Time) {
 	m.refreshed[k] = now
 }
 
+// takeLowWrites takes up to want writes from the pool's budget of writes that move no licence,
+// which refills at lowPriorityRate up to lowPriorityWrites, and returns how many it may send;
+// when that is fewer than wanted, also when the budget has refilled enough for the next batch.
+func (m *poolMemory) takeLowWrites(pool types.NamespacedName, now time.Time, want int) (int, time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.lowWrites[pool]
+	if !ok {
+		b = tokens{n: lowPriorityWrites, at: now}
+	}
+	b.n = min(lowPriorityWrites, b.n+now.Sub(b.at).Seconds()*lowPriorityRate)
+	b.at = now
+	n := min(want, int(b.n))
+	b.n -= float64(n)
+	if m.lowWrites == nil {
+		m.lowWrites = map[types.NamespacedName]tokens{}
+	}
+	m.lowWrites[pool] = b
+	if n == want {
+		return n, time.Time{}
+	}
+	batch := min(want-n, writeParallelism)
+	wait := time.Duration((float64(batch) - b.n) / lowPriorityRate * float64(time.Second))
+	return n, now.Add(wait)
+}
+
 // poolGone forgets a pool that no longer exists and has no claimants.
 func (m *poolMemory) poolGone(pool types.NamespacedName) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	delete(m.lowWrites, pool)
 	delete(m.refreshed, refreshKey{pool: pool})
 	delete(m.refreshed, refreshKey{pool: pool, tail: true})
 }

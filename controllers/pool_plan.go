@@ -157,3 +157,43 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 		p.other = append(p.other, w)
 	}
 }
+
+// waitsForEcho reports whether a write that moves a licence (a revocation, a grant, an end
+// decided on the ledger) would be sent from a claimant's state the cache shows from before our
+// last write of it: the pass must wait for the cache.
+func (p *writePlan) waitsForEcho(stale map[types.UID]bool) bool {
+	if len(stale) == 0 {
+		return false
+	}
+	for _, ws := range [][]statusWrite{p.revoke, p.checked} {
+		for _, w := range ws {
+			if stale[w.orig.GetUID()] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// deferStale leaves out of the plan the writes that move no licence to claimants the cache shows
+// from before our last write of them: a later pass writes them from the newer state, and this
+// one need not wait for it. It reports whether it left any out.
+func (p *writePlan) deferStale(stale map[types.UID]bool) bool {
+	if len(stale) == 0 {
+		return false
+	}
+	deferred := false
+	keep := func(ws []statusWrite) []statusWrite {
+		out := ws[:0:0]
+		for _, w := range ws {
+			if stale[w.orig.GetUID()] {
+				deferred = true
+				continue
+			}
+			out = append(out, w)
+		}
+		return out
+	}
+	p.other, p.head, p.tail = keep(p.other), keep(p.head), keep(p.tail)
+	return deferred
+}

@@ -159,3 +159,42 @@ func TestPlanSortsByLicence(t *testing.T) {
 		t.Errorf("an unchanged pool with grants to write: pool %v, check %v; want a check only", p.pool != nil, p.checkLedger)
 	}
 }
+
+// TestPlanAndStaleClaimants: a licence never moves on a claimant's state older than our own
+// last write of it (the pass waits), while writes that move none are left for a later pass.
+func TestPlanAndStaleClaimants(t *testing.T) {
+	w := func(uid string) statusWrite {
+		s := &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Name: uid, UID: types.UID(uid)}}
+		return statusWrite{orig: s, next: s}
+	}
+	plan := func() writePlan {
+		return writePlan{revoke: []statusWrite{w("gone")}, checked: []statusWrite{w("granted")},
+			other: []statusWrite{w("queued"), w("fresh")}, head: []statusWrite{w("second")}, tail: []statusWrite{w("far")}}
+	}
+	for _, uid := range []string{"gone", "granted"} {
+		p := plan()
+		if !p.waitsForEcho(map[types.UID]bool{types.UID(uid): true}) {
+			t.Errorf("%s is stale: the pass must wait before it moves its licence", uid)
+		}
+	}
+	p := plan()
+	stale := map[types.UID]bool{"queued": true, "second": true, "far": true}
+	if p.waitsForEcho(stale) {
+		t.Error("only writes that move no licence are stale: no need to wait")
+	}
+	if !p.deferStale(stale) {
+		t.Error("deferStale left nothing out")
+	}
+	names := func(ws []statusWrite) (out []string) {
+		for _, w := range ws {
+			out = append(out, w.orig.GetName())
+		}
+		return out
+	}
+	if got := names(p.other); !cmp.Equal(got, []string{"fresh"}) || len(p.head) != 0 || len(p.tail) != 0 || len(p.checked) != 1 {
+		t.Errorf("after deferStale: other %v, head %v, tail %v, checked %v", got, names(p.head), names(p.tail), names(p.checked))
+	}
+	if q := plan(); q.waitsForEcho(nil) || q.deferStale(nil) {
+		t.Error("nothing stale: no wait, nothing deferred")
+	}
+}

@@ -27,6 +27,9 @@ type snapshot struct {
 	// renewedAt overrides the renewTime of sessions whose agent wrote one from the future
 	// (poolMemory.renewedAt): the allocator judges heartbeats on the operator's clock.
 	renewedAt map[types.UID]time.Time
+	// stale are the claimants the cache still shows from before a write of ours
+	// (poolMemory.stale): none of them may be written from this snapshot.
+	stale map[types.UID]bool
 }
 
 // empty reports whether there is nothing left of the pool: no pool and no claimants.
@@ -49,9 +52,12 @@ func (r *PoolReconciler) snapshot(ctx context.Context, key types.NamespacedName)
 	if s.empty() {
 		return s, 0, nil
 	}
-	if r.memory.behind(r.Clock.Now(), s.pool, s.seats, s.sessions) {
+	poolStale, stale := r.memory.stale(r.Clock.Now(), s.pool, s.seats, s.sessions)
+	if poolStale {
+		// The ledger this pass would decide on is older than our own last write of it.
 		return nil, echoDelay, nil
 	}
+	s.stale = stale
 	s.uids = uidsOf(s.seats, s.sessions)
 	if ahead, err := r.ledgerAhead(ctx, s.pool, s.uids); err != nil || ahead {
 		return nil, cacheDelay, err

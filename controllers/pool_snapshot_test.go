@@ -170,15 +170,18 @@ func TestSnapshotWaitsForItsOwnWrite(t *testing.T) {
 	pool := func() client.Object { return withSessionLedger(testPool("p", 1)) }
 	session := func() client.Object { return testSession("a", "p") }
 	tests := []struct {
-		name  string
-		wrote []write
-		want  time.Duration
+		name      string
+		wrote     []write
+		want      time.Duration
+		wantStale bool // the session is marked stale: none of its writes may go out from it
 	}{
-		{"nothing written: no wait", nil, 0},
-		{"the cache still shows the session before our write", []write{{session, "1000", t0}}, echoDelay},
-		{"the cache still shows the pool before our write", []write{{pool, "1000", t0}}, echoDelay},
-		{"the cache shows what our write produced", []write{{session, "999", t0}}, 0},
-		{"our write landed echoWait ago: taken as seen", []write{{session, "1000", t0.Add(-echoWait)}}, 0},
+		{"nothing written: no wait", nil, 0, false},
+		// The pass decides on it, and waits only if it would move a licence on it
+		// (writePlan.waitsForEcho); a write that moves none waits for a later pass.
+		{"the cache still shows the session before our write: marked stale", []write{{session, "1000", t0}}, 0, true},
+		{"the cache still shows the pool before our write", []write{{pool, "1000", t0}}, echoDelay, false},
+		{"the cache shows what our write produced", []write{{session, "999", t0}}, 0, false},
+		{"our write landed echoWait ago: taken as seen", []write{{session, "1000", t0.Add(-echoWait)}}, 0, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -198,6 +201,9 @@ func TestSnapshotWaitsForItsOwnWrite(t *testing.T) {
 			}
 			if (snap == nil) != (tc.want > 0) {
 				t.Errorf("snapshot = %v with wait %v: a snapshot comes without a wait, and only then", snap, wait)
+			}
+			if snap != nil && snap.stale["uid-a"] != tc.wantStale {
+				t.Errorf("session marked stale: %v, want %v", snap.stale["uid-a"], tc.wantStale)
 			}
 			if snap != nil && (snap.pool == nil || len(snap.sessions) != 1) {
 				t.Errorf("snapshot holds pool %v and %d sessions, want the pool and its session", snap.pool, len(snap.sessions))

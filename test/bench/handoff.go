@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -140,6 +142,9 @@ func (b *bench) handoff(ctx context.Context, base baselineResult) (handoffResult
 		}
 		grants = append(grants, at)
 	}
+	if len(grants) < 10 {
+		return res, fmt.Errorf("only %d sessions were granted", len(grants))
+	}
 	slices.SortFunc(grants, time.Time.Compare)
 	slices.SortFunc(releases, time.Time.Compare)
 	var handoffs []time.Duration
@@ -149,6 +154,19 @@ func (b *bench) handoff(ctx context.Context, base baselineResult) (handoffResult
 		}
 	}
 	res.Handoff = summarize(handoffs)
+	if len(handoffs) > 0 {
+		// When the slowest hand-offs happened, to tell a burst from a steady cost.
+		order := make([]int, len(handoffs))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(handoffs[b], handoffs[a]) })
+		var slow []string
+		for _, k := range order[:min(8, len(order))] {
+			slow = append(slow, fmt.Sprintf("%s at +%.1fs", handoffs[k].Round(time.Millisecond), releases[k].Sub(grants[0]).Seconds()))
+		}
+		b.logf("handoff: slowest: %s", strings.Join(slow, ", "))
+	}
 	res.RatioP50, res.RatioP99 = ratio(res.Handoff.P50, base.RoundTrip.P50), ratio(res.Handoff.P99, base.RoundTrip.P99)
 	lo, hi := len(grants)/10, len(grants)*9/10
 	res.GrantsPerSec = float64(hi-lo) / grants[hi].Sub(grants[lo]).Seconds()
