@@ -18,14 +18,15 @@ import (
 const writeParallelism = 16
 
 // Writes that move no licence (Waiting announcements, queue positions, messages) are paced per
-// pool: at most lowPriorityWrites at once, refilled at lowPriorityRate a second. Behind a long
+// pool: at most lowPriorityWrites at once, refilled at lowPriorityRate a second (a fifth or so
+// of what the API server takes from one client here, measured by the hand-off bench). Behind a long
 // queue a pass could otherwise send hundreds of them (every position moves with each grant),
 // and the API server, busy with them, would be slow with the grant a released licence waits
 // for. Grants and revocations are never paced. What a pass cannot send goes out in the passes
 // that follow, each of which grants first; positions then lag by a few seconds at most.
 const (
-	lowPriorityWrites = writeParallelism
-	lowPriorityRate   = 64.0
+	lowPriorityWrites = 8
+	lowPriorityRate   = 48.0
 )
 
 // apply carries out a plan in the ledger's order (see ledger.go), and returns when a throttled,
