@@ -317,7 +317,7 @@ func (m *poolMemory) takeLowWrites(pool types.NamespacedName, now time.Time, wan
 	if n == want {
 		return n, time.Time{}
 	}
-	batch := min(want-n, writeParallelism)
+	batch := min(want-n, lowPriorityWrites)
 	wait := time.Duration((float64(batch) - b.n) / lowPriorityRate * float64(time.Second))
 	return n, now.Add(wait)
 }
