@@ -21,11 +21,15 @@ type OrderItem struct {
 	PoolName string `json:"poolName,omitempty"`
 	// seats is the number of named seats added.
 	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=integer
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1000000
 	Seats int32 `json:"seats,omitempty"`
 	// concurrentSessions is the number of shared licences added.
 	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=integer
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1000000
 	ConcurrentSessions int32 `json:"concurrentSessions,omitempty"`

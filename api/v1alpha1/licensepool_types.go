@@ -127,6 +127,8 @@ type LicensePoolSpec struct {
 
 	// seats is the number of named seats bought. Unset: unlimited. Active CustomerOrders add to it.
 	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=integer
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1000000
 	Seats *int32 `json:"seats,omitempty"`
@@ -134,6 +136,8 @@ type LicensePoolSpec struct {
 	// concurrentSessions is the number of shared (concurrent) licences. Unset: unlimited; 0: none.
 	// Active CustomerOrders add to it.
 	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=integer
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1000000
 	ConcurrentSessions *int32 `json:"concurrentSessions,omitempty"`

@@ -45,6 +45,8 @@ type SharedSessionSpec struct {
 	// priority orders the queue: higher is served first, first come first served among equals.
 	// +optional
 	// +default=0
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=integer
 	// +kubebuilder:validation:Minimum=-1000000
 	// +kubebuilder:validation:Maximum=1000000
 	Priority int32 `json:"priority,omitempty"`

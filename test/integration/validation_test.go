@@ -250,6 +250,21 @@ var _ = Describe("Validation", Label("validation"), func() {
 
 	// The defaults are read back as the API server stored them (unstructured), so a default that
 	// equals Go's zero value (requireSeat: false, priority: 0) is seen to be present.
+	It("refuses a count past int32 with one line that names the field", func(ctx SpecContext) {
+		for _, tc := range []struct {
+			build func(ns string) *unstructured.Unstructured
+			field string
+		}{
+			{withValue(aPool(), int64(99999999999), "spec", "seats"), "spec.seats"},
+			{withValue(aPool(), int64(2147483648), "spec", "concurrentSessions"), "spec.concurrentSessions"},
+			{withValue(aSession(), int64(-99999999999), "spec", "priority"), "spec.priority"},
+		} {
+			err := k8s.Create(ctx, tc.build(newNamespace()))
+			expectInvalid(err, tc.field, "in body should be")
+			Expect(err.Error()).NotTo(ContainSubstring("<nil>"), "every line of the refusal names its field")
+		}
+	})
+
 	It("fills in a pool's defaults when only product is given", func(ctx SpecContext) {
 		pool := aPool()(newNamespace())
 		Expect(k8s.Create(ctx, pool)).To(Succeed())
