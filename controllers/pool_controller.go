@@ -63,7 +63,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{RequeueAfter: echoDelay}, nil
 	}
 	deferred := plan.deferStale(snap.stale)
-	r.memory.noteWaits(plan.quietStarted, plan.quietDone, now)
+	r.memory.noteWaits(plan.quietStarted, nil, now)
 	due, err := r.apply(ctx, snap, plan, now)
 	if err != nil {
 		return retryOnConflict(ctx, err)

@@ -205,8 +205,8 @@ func (m *poolMemory) waitingSince(uid types.UID) (time.Time, bool) {
 	return t, ok
 }
 
-// noteWaits applies a plan's quiet waits: the sessions first seen waiting at now, and those
-// whose wait was announced or is over.
+// noteWaits applies a plan's quiet waits: the sessions first seen waiting at now, and those to
+// forget (sawPhase forgets the others).
 func (m *poolMemory) noteWaits(started, done []types.UID, now time.Time) {
 	if len(started) == 0 && len(done) == 0 {
 		return
@@ -242,6 +242,20 @@ func (m *poolMemory) sawRenewal(obj client.Object, now time.Time) {
 		return
 	}
 	m.noteRenewal(s.UID, s.Status.RenewTime.Time, now)
+}
+
+// sawPhase forgets the quiet wait of a session the watch shows with a phase: its wait was
+// announced, or it was granted or ended first.
+func (m *poolMemory) sawPhase(obj client.Object) {
+	s, ok := obj.(*v1alpha1.SharedSession)
+	if !ok || s.Status.Phase == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.quiet != nil {
+		dropKey(&m.quiet, s.UID)
+	}
 }
 
 // noteRenewal records that a renewTime ahead of the clock was seen at now; m.mu is held.
@@ -351,6 +365,7 @@ func (m *poolMemory) watchPredicate(now func() time.Time) predicate.Predicate {
 		},
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			m.sawRenewal(e.ObjectNew, now())
+			m.sawPhase(e.ObjectNew)
 			return !m.isEcho(e.ObjectNew)
 		},
 		DeleteFunc: func(e event.DeleteEvent) bool {

@@ -49,9 +49,9 @@ type writePlan struct {
 	head, tail []statusWrite
 	// remove: ended sessions past their retention.
 	remove []*v1alpha1.SharedSession
-	// quietStarted and quietDone update the memory of quiet waits (announceWaitAfter):
-	// sessions first seen waiting, and those whose wait was announced or is over.
-	quietStarted, quietDone []types.UID
+	// quietStarted are the sessions first seen waiting unannounced (announceWaitAfter), for
+	// the memory to note.
+	quietStarted []types.UID
 	// announceAt is when the earliest held-back Waiting announcement is due; zero if none.
 	announceAt time.Time
 }
@@ -81,7 +81,7 @@ func planPool(p *writePlan, snap *snapshot, res allocator.Result) {
 		return
 	}
 	next := snap.pool.DeepCopy()
-	next.Status = st
+	next.Status = *st.DeepCopy() // the reply is decoded into it: share nothing with the cache
 	p.pool = &statusWrite{orig: snap.pool, next: next, notes: poolNotes(snap.pool, next)}
 }
 
@@ -92,7 +92,7 @@ func planSeat(p *writePlan, s *v1alpha1.SeatAssignment, r allocator.SeatResult) 
 		return
 	}
 	next := s.DeepCopy()
-	next.Status = st
+	next.Status = *st.DeepCopy() // the reply is decoded into it: share nothing with the cache
 	w := statusWrite{orig: s, next: next, notes: seatNote(next, r)}
 	switch {
 	case r.Licence == allocator.Loses:
@@ -115,21 +115,25 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 		p.remove = append(p.remove, s)
 		return
 	}
+	if s.Status.Phase == v1alpha1.SessionEnded {
+		// The record is final: the API server refuses any change to it, even of its
+		// observedGeneration (a delete held by a finalizer raises the generation).
+		return
+	}
 	st := sessionStatus(s, r)
 	if equality.Semantic.DeepEqual(st, s.Status) {
 		return
 	}
-	if s.Status.Phase == "" && st.Phase != v1alpha1.SessionWaiting {
-		// Granted or ended before its wait was announced.
-		p.quietDone = append(p.quietDone, s.UID)
-	}
 	next := s.DeepCopy()
-	next.Status = st
+	next.Status = *st.DeepCopy() // the reply is decoded into it: share nothing with the cache
 	w := statusWrite{orig: s, next: next, notes: sessionNote(next, r)}
 	switch {
 	case r.Licence == allocator.Loses:
 		p.revoke = append(p.revoke, w)
 	case r.Licence == allocator.Gains || r.Transition == allocator.SessionEnded:
+		p.checked = append(p.checked, w)
+	case r.Transition == allocator.SessionNoticed || (r.EndsAt == nil && s.Status.EndsAt != nil):
+		// A notice, or its withdrawal, is never paced: its end would slide while it waits.
 		p.checked = append(p.checked, w)
 	case r.Transition == allocator.SessionQueued:
 		first, seen := waitingSince(s.UID)
@@ -141,9 +145,8 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 			p.announceAt = earliest(p.announceAt, at)
 			return
 		}
-		if seen {
-			p.quietDone = append(p.quietDone, s.UID)
-		}
+		// The memory forgets the wait when the watch shows the session with a phase
+		// (poolMemory.seen), not now: the pace may leave this write to a later pass.
 		p.other = append(p.other, w)
 	case st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == v1alpha1.SessionWaiting &&
 		s.Generation == s.Status.ObservedGeneration && (st.QueuePosition != 1 || s.Status.QueuePosition == 1):

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ func TestQueuePositionWritesWait(t *testing.T) {
 	snap := &snapshot{sessions: sessions}
 	plan := func(now time.Time) writePlan {
 		p := planWrites(snap, res, now, waits.waitingSince)
-		waits.noteWaits(p.quietStarted, p.quietDone, now)
+		waits.noteWaits(p.quietStarted, nil, now)
 		return p
 	}
 	p := plan(t0)
@@ -65,6 +66,12 @@ func TestQueuePositionWritesWait(t *testing.T) {
 	if diff := cmp.Diff([]string{"next", "new"}, names(p.other)); diff != "" {
 		t.Errorf("after announceWaitAfter (-want +got):\n%s", diff)
 	}
+	if len(waits.quiet) != 1 {
+		t.Errorf("a wait is forgotten before the watch shows it announced: %v", waits.quiet)
+	}
+	// The watch brings the announcement back: the wait is forgotten then.
+	announced := p.other[1].next.(*v1alpha1.SharedSession)
+	waits.watchPredicate(func() time.Time { return t0 }).Update(event.UpdateEvent{ObjectOld: sessions[4], ObjectNew: announced})
 	if len(waits.quiet) != 0 {
 		t.Errorf("an announced wait is still remembered: %v", waits.quiet)
 	}
@@ -196,5 +203,39 @@ func TestPlanAndStaleClaimants(t *testing.T) {
 	}
 	if q := plan(); q.waitsForEcho(nil) || q.deferStale(nil) {
 		t.Error("nothing stale: no wait, nothing deferred")
+	}
+}
+
+// TestPlanLeavesEndedRecordsAndSendsNoticesFirst: an Ended session is never written again (the
+// API server refuses it; a delete held by a finalizer raises its generation), a notice and its
+// withdrawal go out with the grants rather than with the paced writes, and no write shares a
+// pointer with the cached object the reply is decoded over.
+func TestPlanLeavesEndedRecordsAndSendsNoticesFirst(t *testing.T) {
+	ended := &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Name: "ended", UID: "ended", Generation: 3},
+		Status: v1alpha1.SharedSessionStatus{ObservedGeneration: 2, Phase: v1alpha1.SessionEnded, EndReason: v1alpha1.EndTerminated, EndedAt: micro(0), Message: "m"}}
+	active := func(name string, endsAt *metav1.MicroTime) *v1alpha1.SharedSession {
+		return &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(name), Generation: 1},
+			Status: v1alpha1.SharedSessionStatus{ObservedGeneration: 1, Phase: v1alpha1.SessionActive, GrantedAt: micro(0), RenewTime: micro(time.Second), EndsAt: endsAt, Message: "m"}}
+	}
+	ends := t0.Add(time.Minute)
+	sessions := []*v1alpha1.SharedSession{ended, active("noticed", nil), active("reprieved", micro(time.Minute))}
+	res := allocator.Result{Sessions: []allocator.SessionResult{
+		{Phase: v1alpha1.SessionEnded, EndReason: v1alpha1.EndTerminated, EndedAt: &t0, Message: "m"},
+		{Phase: v1alpha1.SessionActive, GrantedAt: &t0, EndsAt: &ends, Message: "notice", Transition: allocator.SessionNoticed},
+		{Phase: v1alpha1.SessionActive, GrantedAt: &t0, Message: "holds"},
+	}}
+	p := planWrites(&snapshot{sessions: sessions}, res, t0, (&poolMemory{}).waitingSince)
+	var checked []string
+	for _, w := range p.checked {
+		checked = append(checked, w.next.GetName())
+		if orig, next := w.orig.(*v1alpha1.SharedSession), w.next.(*v1alpha1.SharedSession); next.Status.RenewTime == orig.Status.RenewTime {
+			t.Errorf("%s: the write's renewTime is the cached object's pointer", orig.Name)
+		}
+	}
+	if diff := cmp.Diff([]string{"noticed", "reprieved"}, checked); diff != "" {
+		t.Errorf("written with the grants (-want +got):\n%s", diff)
+	}
+	if len(p.revoke)+len(p.other)+len(p.head)+len(p.tail) != 0 {
+		t.Errorf("other writes planned: revoke %d, other %d, head %d, tail %d; the Ended record must be left alone", len(p.revoke), len(p.other), len(p.head), len(p.tail))
 	}
 }
