@@ -63,66 +63,11 @@ func (b *bench) handoff(ctx context.Context, base baselineResult) (handoffResult
 	if err != nil {
 		return res, err
 	}
-
 	runCtx, cancel := context.WithTimeout(ctx, b.cfg.phaseTimeout)
 	defer cancel()
-	var mu sync.Mutex
-	var releases []time.Time
-	stale := newStaleness()
-	stopSampling := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			select {
-			case <-stopSampling:
-				return
-			case <-time.After(50 * time.Millisecond):
-				stale.sample(obs.kept(), time.Now())
-			}
-		}
-	}()
-
-	g, gctx := errgroup.WithContext(runCtx)
-	g.SetLimit(64)
-	names := make([]string, sz.HandoffSessions)
-	for i := range sz.HandoffSessions {
-		s := session(handoffNS, "handoff", i)
-		names[i] = s.Name
-		g.Go(func() error {
-			if err := b.load.Create(gctx, s); err != nil {
-				return fmt.Errorf("create %s: %w", s.Name, err)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		close(stopSampling)
-		return res, err
-	}
-	holders, hctx := errgroup.WithContext(runCtx)
-	for _, name := range names {
-		holders.Go(func() error {
-			if _, err := obs.wait(hctx, name, v1alpha1.SessionActive); err != nil {
-				return err
-			}
-			select {
-			case <-hctx.Done():
-				return hctx.Err()
-			case <-time.After(sz.Hold):
-			}
-			if err := b.load.Delete(hctx, &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Namespace: handoffNS, Name: name}}); err != nil {
-				return fmt.Errorf("release %s: %w", name, err)
-			}
-			mu.Lock()
-			releases = append(releases, time.Now())
-			mu.Unlock()
-			return nil
-		})
-	}
-	err = holders.Wait()
-	close(stopSampling)
-	<-sampled
+	stopSampling := sampleStaleness(obs)
+	names, releases, err := b.holdAndRelease(runCtx, obs, sz.HandoffSessions, sz.Hold)
+	stale := stopSampling()
 	if err != nil {
 		return res, err
 	}
@@ -133,7 +78,6 @@ func (b *bench) handoff(ctx context.Context, base baselineResult) (handoffResult
 	if err != nil {
 		return res, err
 	}
-
 	var grants []time.Time
 	for _, name := range names {
 		at, err := obs.wait(ctx, name, v1alpha1.SessionActive)
@@ -146,27 +90,9 @@ func (b *bench) handoff(ctx context.Context, base baselineResult) (handoffResult
 		return res, fmt.Errorf("only %d sessions were granted", len(grants))
 	}
 	slices.SortFunc(grants, time.Time.Compare)
-	slices.SortFunc(releases, time.Time.Compare)
-	var handoffs []time.Duration
-	for k, r := range releases {
-		if k+sz.HandoffLimit < len(grants) {
-			handoffs = append(handoffs, grants[k+sz.HandoffLimit].Sub(r))
-		}
-	}
+	handoffs := pairHandoffs(grants, releases, sz.HandoffLimit)
+	b.logf("handoff: slowest: %s", slowest(handoffs, releases, grants[0], 8))
 	res.Handoff = summarize(handoffs)
-	if len(handoffs) > 0 {
-		// When the slowest hand-offs happened, to tell a burst from a steady cost.
-		order := make([]int, len(handoffs))
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(handoffs[b], handoffs[a]) })
-		var slow []string
-		for _, k := range order[:min(8, len(order))] {
-			slow = append(slow, fmt.Sprintf("%s at +%.1fs", handoffs[k].Round(time.Millisecond), releases[k].Sub(grants[0]).Seconds()))
-		}
-		b.logf("handoff: slowest: %s", strings.Join(slow, ", "))
-	}
 	res.RatioP50, res.RatioP99 = ratio(res.Handoff.P50, base.RoundTrip.P50), ratio(res.Handoff.P99, base.RoundTrip.P99)
 	lo, hi := len(grants)/10, len(grants)*9/10
 	res.GrantsPerSec = float64(hi-lo) / grants[hi].Sub(grants[lo]).Seconds()
@@ -177,6 +103,102 @@ func (b *bench) handoff(ctx context.Context, base baselineResult) (handoffResult
 	b.logf("handoff: release → next grant p50 %s, p99 %s; %.1f grants/s (ideal %.0f); %.2f writes per grant; positions off by up to %d for up to %s",
 		fmtMs(res.Handoff.P50), fmtMs(res.Handoff.P99), res.GrantsPerSec, res.IdealPerSec, res.WritesPerGrant, res.StalestGap, time.Duration(res.StalestFor*float64(time.Millisecond)))
 	return res, nil
+}
+
+// holdAndRelease creates n sessions at once, and deletes each hold after a watch shows it
+// Active. It returns the sessions' names and when each release returned, in order.
+func (b *bench) holdAndRelease(ctx context.Context, obs *observer, n int, hold time.Duration) ([]string, []time.Time, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(64)
+	names := make([]string, n)
+	for i := range n {
+		s := session(handoffNS, "handoff", i)
+		names[i] = s.Name
+		g.Go(func() error {
+			if err := b.load.Create(gctx, s); err != nil {
+				return fmt.Errorf("create %s: %w", s.Name, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	var mu sync.Mutex
+	var releases []time.Time
+	holders, hctx := errgroup.WithContext(ctx)
+	for _, name := range names {
+		holders.Go(func() error {
+			if _, err := obs.wait(hctx, name, v1alpha1.SessionActive); err != nil {
+				return err
+			}
+			select {
+			case <-hctx.Done():
+				return hctx.Err()
+			case <-time.After(hold):
+			}
+			if err := b.load.Delete(hctx, &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Namespace: handoffNS, Name: name}}); err != nil {
+				return fmt.Errorf("release %s: %w", name, err)
+			}
+			mu.Lock()
+			releases = append(releases, time.Now())
+			mu.Unlock()
+			return nil
+		})
+	}
+	err := holders.Wait()
+	slices.SortFunc(releases, time.Time.Compare)
+	return names, releases, err
+}
+
+// pairHandoffs pairs the k-th release with the k-th grant after the first limit (both sorted):
+// the k-th freed licence is the k-th taken from the queue.
+func pairHandoffs(grants, releases []time.Time, limit int) []time.Duration {
+	var out []time.Duration
+	for k, r := range releases {
+		if k+limit < len(grants) {
+			out = append(out, grants[k+limit].Sub(r))
+		}
+	}
+	return out
+}
+
+// slowest lists the n slowest hand-offs and when they happened after the first grant, to tell
+// a burst from a steady cost.
+func slowest(handoffs []time.Duration, releases []time.Time, start time.Time, n int) string {
+	order := make([]int, len(handoffs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(handoffs[b], handoffs[a]) })
+	var slow []string
+	for _, k := range order[:min(n, len(order))] {
+		slow = append(slow, fmt.Sprintf("%s at +%.1fs", handoffs[k].Round(time.Millisecond), releases[k].Sub(start).Seconds()))
+	}
+	return strings.Join(slow, ", ")
+}
+
+// sampleStaleness samples the observer's sessions every 50 ms until the returned function is
+// called, which returns what it saw.
+func sampleStaleness(obs *observer) func() *staleness {
+	stale := newStaleness()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				stale.sample(obs.kept(), time.Now())
+			}
+		}
+	}()
+	return func() *staleness {
+		close(stop)
+		<-done
+		return stale
+	}
 }
 
 // staleness follows how far the queue positions sessions show are from their real places.
