@@ -109,11 +109,26 @@ func (m *poolMemory) wrote(before string, obj client.Object, now time.Time) {
 func (m *poolMemory) isEcho(obj client.Object) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.isEchoLocked(obj)
+}
+
+func (m *poolMemory) isEchoLocked(obj client.Object) bool {
 	w, ok := m.writes[obj.GetUID()]
 	if ok {
 		dropKey(&m.writes, obj.GetUID())
 	}
 	return ok && w.rv == obj.GetResourceVersion()
+}
+
+// updated takes in an update the watch delivered, under one lock (heartbeats make it the
+// busiest path): it notes a renewal from the future, forgets the quiet wait of a session now
+// shown with a phase, and reports whether the update is the echo of our own write.
+func (m *poolMemory) updated(obj client.Object, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sawRenewalLocked(obj, now)
+	m.sawPhaseLocked(obj)
+	return m.isEchoLocked(obj)
 }
 
 // behind reports whether the cache still shows one of these objects as it was before a write
@@ -228,14 +243,17 @@ func (m *poolMemory) noteWaits(started, done []types.UID, now time.Time) {
 // that the operator saw that value at now (unless it saw it before); a renewTime that is not
 // ahead forgets what was recorded.
 func (m *poolMemory) sawRenewal(obj client.Object, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sawRenewalLocked(obj, now)
+}
+
+func (m *poolMemory) sawRenewalLocked(obj client.Object, now time.Time) {
 	s, ok := obj.(*v1alpha1.SharedSession)
 	if !ok || s.Status.RenewTime == nil {
 		return
 	}
-	ahead := s.Status.RenewTime.After(now.Add(renewSkew))
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !ahead {
+	if !s.Status.RenewTime.After(now.Add(renewSkew)) {
 		if m.renewals != nil {
 			dropKey(&m.renewals, s.UID)
 		}
@@ -244,16 +262,11 @@ func (m *poolMemory) sawRenewal(obj client.Object, now time.Time) {
 	m.noteRenewal(s.UID, s.Status.RenewTime.Time, now)
 }
 
-// sawPhase forgets the quiet wait of a session the watch shows with a phase: its wait was
-// announced, or it was granted or ended first.
-func (m *poolMemory) sawPhase(obj client.Object) {
+// sawPhaseLocked forgets the quiet wait of a session the watch shows with a phase: its wait
+// was announced, or it was granted or ended first.
+func (m *poolMemory) sawPhaseLocked(obj client.Object) {
 	s, ok := obj.(*v1alpha1.SharedSession)
-	if !ok || s.Status.Phase == "" {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.quiet != nil {
+	if ok && s.Status.Phase != "" && m.quiet != nil {
 		dropKey(&m.quiet, s.UID)
 	}
 }
@@ -363,11 +376,7 @@ func (m *poolMemory) watchPredicate(now func() time.Time) predicate.Predicate {
 			m.sawRenewal(e.Object, now())
 			return true
 		},
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			m.sawRenewal(e.ObjectNew, now())
-			m.sawPhase(e.ObjectNew)
-			return !m.isEcho(e.ObjectNew)
-		},
+		UpdateFunc: func(e event.UpdateEvent) bool { return !m.updated(e.ObjectNew, now()) },
 		DeleteFunc: func(e event.DeleteEvent) bool {
 			m.objectDeleted(e.Object, now())
 			return true
