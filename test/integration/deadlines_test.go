@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -58,17 +59,27 @@ func keepRenewing(ns string, names ...string) {
 	DeferCleanup(func() { close(stop) })
 	go func() {
 		defer GinkgoRecover()
+		live := slices.Clone(names)
 		for {
 			select {
 			case <-stop:
 				return
 			case <-time.After(time.Second):
-				for _, n := range names {
-					heartbeat(ns, n)
-				}
+				live = slices.DeleteFunc(live, func(n string) bool { return !renew(ns, n) })
 			}
 		}
 	}()
+}
+
+// renew heartbeats a session as an agent does and reports whether it still lives.
+// An Ended session is frozen, so its heartbeat is refused; an agent stops there.
+func renew(ns, name string) bool {
+	err := patchRenewTime(ns, name)
+	if err == nil {
+		return true
+	}
+	Expect(getSession(Default, ns, name).Status.Phase).To(Equal(v1.SessionEnded), "a live session's heartbeat was refused: %v", err)
+	return false
 }
 
 func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }

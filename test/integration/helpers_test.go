@@ -116,9 +116,13 @@ func patchSpec(obj client.Object, patch string) {
 
 // heartbeat renews a session the way an agent does: a merge patch of status.renewTime.
 func heartbeat(ns, name string) {
+	Expect(patchRenewTime(ns, name)).To(Succeed())
+}
+
+func patchRenewTime(ns, name string) error {
 	s := &v1.SharedSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	body := fmt.Sprintf(`{"status":{"renewTime":%q}}`, metav1.NewMicroTime(time.Now()).Format(metav1.RFC3339Micro))
-	Expect(k8s.Status().Patch(ctx, s, client.RawPatch("application/merge-patch+json", []byte(body)))).To(Succeed())
+	return k8s.Status().Patch(ctx, s, client.RawPatch("application/merge-patch+json", []byte(body)))
 }
 
 func int32p(v int32) *int32 { return ptr.To(v) }
