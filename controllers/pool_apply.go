@@ -125,7 +125,7 @@ func (r *PoolReconciler) writeClaimants(ctx context.Context, pool *v1alpha1.Lice
 func (r *PoolReconciler) writeStatus(ctx context.Context, w statusWrite) error {
 	patch := client.MergeFromWithOptions(w.orig, client.MergeFromWithOptimisticLock{})
 	if err := r.Status().Patch(ctx, w.next, patch); err != nil {
-		return fmt.Errorf("patch status of %T %s: %w", w.next, client.ObjectKeyFromObject(w.next), err)
+		return &writeError{obj: w.next, op: "patch status", err: err}
 	}
 	r.memory.wrote(w.orig.GetResourceVersion(), w.next, r.Clock.Now())
 	return nil
@@ -144,7 +144,7 @@ func (r *PoolReconciler) writePool(ctx context.Context, pool *v1alpha1.LicensePo
 	case plan.checkLedger:
 		check := []byte(fmt.Sprintf(`{"metadata":{"resourceVersion":%q}}`, pool.ResourceVersion))
 		if err := r.Status().Patch(ctx, pool.DeepCopy(), client.RawPatch(types.MergePatchType, check)); err != nil {
-			return fmt.Errorf("check ledger of pool %s: %w", client.ObjectKeyFromObject(pool), err)
+			return &writeError{obj: pool, op: "check ledger", err: err}
 		}
 	}
 	return nil

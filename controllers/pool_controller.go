@@ -6,6 +6,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/seatkeeper/seatkeeper/internal/metrics"
@@ -38,6 +39,10 @@ type PoolReconciler struct {
 
 // Reconcile is one pass over a pool: snapshot, decide, plan, apply.
 func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if wait := r.memory.backingOff(req.NamespacedName, r.Clock.Now()); wait > 0 {
+		// The API server refused the pool's last write for good (refusals.go).
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
 	snap, wait, err := r.snapshot(ctx, req.NamespacedName)
 	if err != nil || wait > 0 {
 		return waitOrFail(wait, err)
@@ -65,8 +70,14 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	deferred := plan.deferStale(snap.stale)
 	r.memory.noteWaits(plan.quietStarted, nil, now)
 	due, err := r.apply(ctx, snap, plan, now)
+	if refusedForGood(err) {
+		return r.refused(ctx, snap, plan, err, now), nil
+	}
 	if err != nil {
 		return retryOnConflict(ctx, err)
+	}
+	if r.memory.accepted(req.NamespacedName) {
+		log.FromContext(ctx).Info("the API server accepts the pool's writes again")
 	}
 	poolGauges(req.Namespace, req.Name, snap.pool, res)
 	if deferred {

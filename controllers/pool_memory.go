@@ -27,6 +27,8 @@ import (
 //   - Throttled writes: when each pool's queue positions were last written (queueHead).
 //   - Renewals from the future: a renewTime further ahead of the operator's clock than
 //     renewSkew, and when the operator first saw it (renewedAt).
+//   - Refusals: for each pool whose last write the API server refused for good, how often in
+//     a row, and until when its passes back off (refusals.go).
 //
 // One mutex guards it all; no method calls out while holding it. Maps that empty are let go,
 // since a Go map never shrinks and a burst of grants fills them with thousands of entries that
@@ -40,6 +42,13 @@ type poolMemory struct {
 	refreshed map[refreshKey]time.Time
 	renewals  map[types.UID]renewal
 	lowWrites map[types.NamespacedName]tokens
+	refusals  map[types.NamespacedName]refusal
+}
+
+// refusal is a run of refused writes of one pool: how many, and until when to back off.
+type refusal struct {
+	tries int
+	until time.Time
 }
 
 // tokens is a pool's budget of writes that move no licence (lowPriorityWrites).
@@ -354,8 +363,47 @@ func (m *poolMemory) poolGone(pool types.NamespacedName) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.lowWrites, pool)
+	delete(m.refusals, pool)
 	delete(m.refreshed, refreshKey{pool: pool})
 	delete(m.refreshed, refreshKey{pool: pool, tail: true})
+}
+
+// refused notes a refused write of the pool and returns how long its passes back off: a
+// second after the first refusal, doubling up to maxRefusalBackoff.
+func (m *poolMemory) refused(pool types.NamespacedName, now time.Time) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.refusals == nil {
+		m.refusals = map[types.NamespacedName]refusal{}
+	}
+	f := m.refusals[pool]
+	wait := refusalBackoff << min(f.tries, 16)
+	wait = min(wait, maxRefusalBackoff)
+	m.refusals[pool] = refusal{tries: f.tries + 1, until: now.Add(wait)}
+	return wait
+}
+
+// backingOff is how long the pool's passes still back off after a refused write; zero if not.
+func (m *poolMemory) backingOff(pool types.NamespacedName, now time.Time) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.refusals[pool]
+	if !ok || !now.Before(f.until) {
+		return 0
+	}
+	return f.until.Sub(now)
+}
+
+// accepted ends the pool's run of refusals: its writes land again. It reports whether there
+// was one.
+func (m *poolMemory) accepted(pool types.NamespacedName) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.refusals[pool]
+	if ok {
+		dropKey(&m.refusals, pool)
+	}
+	return ok
 }
 
 // dropKey deletes one entry, and lets the map go once it is empty.

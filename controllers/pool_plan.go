@@ -28,6 +28,8 @@ const (
 type statusWrite struct {
 	orig, next client.Object
 	notes      []note
+	// grant: the write hands the claimant a licence.
+	grant bool
 }
 
 // writePlan is what a pass writes, sorted into the ledger's order (see ledger.go).
@@ -98,6 +100,7 @@ func planSeat(p *writePlan, s *v1alpha1.SeatAssignment, r allocator.SeatResult) 
 	case r.Licence == allocator.Loses:
 		p.revoke = append(p.revoke, w)
 	case r.Licence == allocator.Gains:
+		w.grant = true
 		p.checked = append(p.checked, w)
 	case r.Transition == allocator.NoTransition && st.Phase == v1alpha1.SeatPending &&
 		s.Status.Phase == v1alpha1.SeatPending && s.Generation == s.Status.ObservedGeneration:
@@ -130,7 +133,10 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 	switch {
 	case r.Licence == allocator.Loses:
 		p.revoke = append(p.revoke, w)
-	case r.Licence == allocator.Gains || r.Transition == allocator.SessionEnded:
+	case r.Licence == allocator.Gains:
+		w.grant = true
+		p.checked = append(p.checked, w)
+	case r.Transition == allocator.SessionEnded:
 		p.checked = append(p.checked, w)
 	case r.Transition == allocator.SessionNoticed || (r.EndsAt == nil && s.Status.EndsAt != nil):
 		// A notice, or its withdrawal, is never paced: its end would slide while it waits.

@@ -22,6 +22,10 @@ const (
 	ReasonSessionsExhausted = "SessionsExhausted"
 	ReasonSessionsAvailable = "SessionsAvailable"
 
+	// ReasonWriteRefused: a pool's Ready, and a would-be grant's Granted, when the API server
+	// refused a write for a reason retrying cannot fix (too large, invalid, forbidden).
+	ReasonWriteRefused = "WriteRefused"
+
 	// ReasonGranted: a session's Granted and Ready while it holds a shared licence. A waiting
 	// session's carry its phase (Waiting), an ended one's its EndReason.
 	ReasonGranted = "Granted"

@@ -67,7 +67,7 @@ const (
 )
 
 // SeatReason explains a SeatAssignment's phase.
-// +kubebuilder:validation:Enum=SeatGranted;LicensesNotAvailable;PoolNotFound;PoolExpired;DuplicateAssignee;ManagedExternally;CapacityReduced;Disabled
+// +kubebuilder:validation:Enum=SeatGranted;LicensesNotAvailable;PoolNotFound;PoolExpired;DuplicateAssignee;ManagedExternally;CapacityReduced;Disabled;WriteRefused
 type SeatReason string
 
 const (
@@ -79,6 +79,9 @@ const (
 	SeatReasonManagedExternally    SeatReason = "ManagedExternally"
 	SeatReasonCapacityReduced      SeatReason = "CapacityReduced"
 	SeatReasonDisabled             SeatReason = "Disabled"
+	// SeatReasonWriteRefused: a seat is free, but the API server refused a write the grant
+	// needs (the pool's ledger, say); the pool's Ready condition says which and why.
+	SeatReasonWriteRefused SeatReason = "WriteRefused"
 )
 
 // SeatAssignmentStatus says whether the assignee holds a seat, and why not.

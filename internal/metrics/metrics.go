@@ -33,6 +33,10 @@ var (
 		Name: "seatkeeper_denials_total",
 		Help: "Requests refused: seats without a free seat (LicensesNotAvailable), sessions turned away (Rejected) or not entitled (NotEntitled).",
 	}, append(poolLabels, "reason"))
+	RefusedWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seatkeeper_refused_writes_total",
+		Help: "Writes the API server refused for a reason retrying cannot fix (too large, invalid, forbidden); the pool's Ready condition says which.",
+	}, poolLabels)
 )
 
 func gauge(name, help string) *prometheus.GaugeVec {
@@ -42,7 +46,7 @@ func gauge(name, help string) *prometheus.GaugeVec {
 var poolGauges = []*prometheus.GaugeVec{SeatsLimit, SeatsBound, SeatsPending, SessionsLimit, SessionsActive, SessionsIdle, SessionsWaiting, ExpiryTimestamp}
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(WaitSeconds, Ends, Denials)
+	ctrlmetrics.Registry.MustRegister(WaitSeconds, Ends, Denials, RefusedWrites)
 	for _, g := range poolGauges {
 		ctrlmetrics.Registry.MustRegister(g)
 	}
@@ -72,11 +76,17 @@ func SetPool(namespace, pool string, u PoolUsage) {
 	}
 }
 
+// WriteRefused counts a write of the pool's that the API server refused for good.
+func WriteRefused(namespace, pool string) {
+	RefusedWrites.WithLabelValues(namespace, pool).Inc()
+}
+
 // ForgetPool removes a deleted pool's gauges.
 func ForgetPool(namespace, pool string) {
 	for _, g := range poolGauges {
 		g.DeleteLabelValues(namespace, pool)
 	}
+	RefusedWrites.DeleteLabelValues(namespace, pool)
 }
 
 func setOrDelete(g *prometheus.GaugeVec, namespace, pool string, v *int32) {
