@@ -11,7 +11,7 @@ import (
 
 // Cache indexes, so that a pool's claimants and orders are found without scanning every object.
 const (
-	// indexPoolName indexes SeatAssignments and SharedSessions by spec.poolName.
+	// indexPoolName indexes SeatAssignments, SharedSessions and LicenseLedgers by spec.poolName.
 	indexPoolName = "spec.poolName"
 	// indexOrderPool indexes CustomerOrders by "namespace/pool" for each pool they add to.
 	indexOrderPool = "spec.items.pool"
@@ -28,6 +28,11 @@ func setupIndexes(ctx context.Context, mgr manager.Manager) error {
 	}
 	if err := idx.IndexField(ctx, &v1alpha1.SharedSession{}, indexPoolName, func(o client.Object) []string {
 		return []string{o.(*v1alpha1.SharedSession).Spec.PoolName}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.LicenseLedger{}, indexPoolName, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.LicenseLedger).Spec.PoolName}
 	}); err != nil {
 		return err
 	}

@@ -47,6 +47,40 @@ import (
 //   - a pass that starts a ledger, or takes licences back because capacity shrank, decides on
 //     claimants and orders read from the API server (allocator.Result.NeedsFreshRead).
 
+// # Parts
+//
+// One object cannot hold every grant of a large pool: etcd refuses a request over its size limit
+// (1.5 MiB by default, some 25,000 holders with their UIDs). So a list whose limit is larger
+// than LedgerPartSize (2,048; the operator's Options.LedgerPartSize) is kept in parts: part 0 in
+// the pool's status.ledger, part k (k ≥ 1) in the LicenseLedger "<pool>.ledger-<k>", owned by
+// the pool. Pools within one part, as most are, keep the whole ledger in their status, exactly
+// as above, and write no LicenseLedger.
+//
+// Each part owns a fixed share of the limit: part k may record at most
+// min(max(limit − k×size, 0), size) holders of a kind (partQuota). The shares sum to the limit,
+// and none falls when the limit rises. Every write of a part is made with optimistic
+// concurrency on that part's resourceVersion (a new part is created, and a part created by
+// someone else first fails as a conflict), and no write adds a holder to a part beyond its
+// share. Hence:
+//
+//   - no part ever records more than its share under the limit its writer read, so all parts
+//     together never record more than the largest limit any writer read: two operators, or one
+//     with a stale cache, cannot over-grant, whichever parts each has cached, since a decision
+//     on a stale part fails that part's write;
+//   - a grant is still committed before it shows on the claimant: step 3 follows the writes
+//     (and, for holders recorded earlier, the resourceVersion checks) of every part that
+//     records a grant of the pass;
+//   - a holder the decision keeps stays in its part; a new holder goes to the first part with
+//     room (placeHolders). When the limit drops, holders of parts past their new share move to
+//     parts with room: the parts that gain a holder are written first, those that only lose
+//     (or, left with nothing, are deleted with a precondition) after, so a moved holder is for
+//     a moment recorded twice, which is safe, and never nowhere. A holder recorded twice is
+//     counted once and kept where it fits first;
+//   - holders still in their grace period after a drop stay where they are: a part past its
+//     share never gains anyone until it is back within it.
+//
+// The allocator sees the union of the parts: it decides as for one ledger.
+
 // holderUIDs maps the names of a pool's cached claimants to their UIDs, to match them with
 // the ledger's entries.
 type holderUIDs struct {
@@ -136,18 +170,29 @@ func ledgerGrants(names []string, old *v1alpha1.Grants, cached map[string]types.
 // really gone are not "ahead": the allocator drops them. A holder the watch reported deleted
 // (by UID) is gone; any other holder the cache does not show, or shows with another UID, is
 // read from the API server.
-func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.LicensePool, uids holderUIDs) (bool, error) {
-	if pool == nil || pool.Status.Ledger == nil {
+func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.LicensePool, parts ledgerParts, uids holderUIDs) (bool, error) {
+	if pool == nil {
 		return false, nil
 	}
 	var missing []ledgerEntry
-	for _, e := range unsure(pool.Status.Ledger.Seats, uids.seats, r.memory.isDeleted) {
-		e.obj = &v1alpha1.SeatAssignment{}
-		missing = append(missing, e)
+	checking := map[string]bool{}
+	for _, g := range parts.seats {
+		for _, e := range unsure(g, uids.seats, r.memory.isDeleted) {
+			if !checking["seat/"+e.name] {
+				checking["seat/"+e.name] = true
+				e.obj = &v1alpha1.SeatAssignment{}
+				missing = append(missing, e)
+			}
+		}
 	}
-	for _, e := range unsure(pool.Status.Ledger.Sessions, uids.sessions, r.memory.isDeleted) {
-		e.obj = &v1alpha1.SharedSession{}
-		missing = append(missing, e)
+	for _, g := range parts.sessions {
+		for _, e := range unsure(g, uids.sessions, r.memory.isDeleted) {
+			if !checking["session/"+e.name] {
+				checking["session/"+e.name] = true
+				e.obj = &v1alpha1.SharedSession{}
+				missing = append(missing, e)
+			}
+		}
 	}
 	ahead := make([]bool, len(missing))
 	g, gctx := errgroup.WithContext(ctx)

@@ -82,7 +82,7 @@ func TestLedgerAhead(t *testing.T) {
 			}
 			pool := testPool("p", 1)
 			pool.Status.Ledger = tc.ledger
-			got, err := r.ledgerAhead(context.Background(), pool, tc.cached)
+			got, err := r.ledgerAhead(context.Background(), pool, readParts(pool, nil), tc.cached)
 			switch {
 			case tc.wantErr && err == nil:
 				t.Errorf("ledgerAhead = %v, want the read's error", got)

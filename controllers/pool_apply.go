@@ -37,8 +37,8 @@ func (r *PoolReconciler) apply(ctx context.Context, snap *snapshot, plan writePl
 	if err := r.writeClaimants(ctx, snap.pool, plan.revoke); err != nil {
 		return time.Time{}, err
 	}
-	// 2. The ledger, with optimistic concurrency on the pool.
-	if err := r.writePool(ctx, snap.pool, plan); err != nil {
+	// 2. The ledger, with optimistic concurrency on the pool and on each of its parts.
+	if err := r.writeLedger(ctx, snap.pool, plan); err != nil {
 		return time.Time{}, err
 	}
 	// 3. Grants, and ends decided on the ledger: all of them, whatever their number.
@@ -128,6 +128,75 @@ func (r *PoolReconciler) writeStatus(ctx context.Context, w statusWrite) error {
 		return &writeError{obj: w.next, op: "patch status", err: err}
 	}
 	r.memory.wrote(w.orig.GetResourceVersion(), w.next, r.Clock.Now())
+	return nil
+}
+
+// writeLedger commits the ledger: first the parts that record a holder they did not (the
+// pool's status among them when it does), then those that only let holders go, and the checks
+// of the parts the pass's grants rest on. A holder moved from one part to another is so
+// recorded in both for a moment, never in neither (see "Parts" in ledger.go).
+func (r *PoolReconciler) writeLedger(ctx context.Context, pool *v1alpha1.LicensePool, plan writePlan) error {
+	if len(plan.parts) == 0 && len(plan.checkParts) == 0 {
+		return r.writePool(ctx, pool, plan)
+	}
+	for _, gains := range []bool{true, false} {
+		var g errgroup.Group
+		g.SetLimit(writeParallelism)
+		if plan.poolGains == gains {
+			g.Go(func() error { return r.writePool(ctx, pool, plan) })
+		}
+		for _, w := range plan.parts {
+			if w.gains == gains {
+				g.Go(func() error { return r.writePart(ctx, w) })
+			}
+		}
+		if !gains {
+			for _, part := range plan.checkParts {
+				g.Go(func() error { return r.checkPart(ctx, part) })
+			}
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writePart creates, patches or deletes one LicenseLedger, with optimistic concurrency. A part
+// another operator created first fails as a conflict would.
+func (r *PoolReconciler) writePart(ctx context.Context, w partWrite) error {
+	switch {
+	case w.next == nil:
+		uid, rv := w.orig.UID, w.orig.ResourceVersion
+		err := r.Delete(ctx, w.orig.DeepCopy(), client.Preconditions{UID: &uid, ResourceVersion: &rv})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return &writeError{obj: w.orig, op: "delete", err: err}
+		}
+		return nil
+	case w.orig == nil:
+		created := w.next.DeepCopy()
+		created.Status = v1alpha1.LicenseLedgerStatus{}
+		if err := r.Create(ctx, created); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				err = apierrors.NewConflict(v1alpha1.GroupVersion.WithResource("licenseledgers").GroupResource(), created.Name, err)
+			}
+			return &writeError{obj: created, op: "create", err: err}
+		}
+		r.memory.wrote("", created, r.Clock.Now())
+		next := created.DeepCopy()
+		next.Status = w.next.Status
+		return r.writeStatus(ctx, statusWrite{orig: created, next: next})
+	default:
+		return r.writeStatus(ctx, statusWrite{orig: w.orig, next: w.next.DeepCopy()})
+	}
+}
+
+// checkPart sends a part's resourceVersion alone, as writePool does for the pool's.
+func (r *PoolReconciler) checkPart(ctx context.Context, part *v1alpha1.LicenseLedger) error {
+	check := []byte(fmt.Sprintf(`{"metadata":{"resourceVersion":%q}}`, part.ResourceVersion))
+	if err := r.Status().Patch(ctx, part.DeepCopy(), client.RawPatch(types.MergePatchType, check)); err != nil {
+		return &writeError{obj: part, op: "check ledger", err: err}
+	}
 	return nil
 }
 

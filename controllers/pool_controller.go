@@ -26,6 +26,10 @@ type PoolReconciler struct {
 	Clock     clock.PassiveClock
 	Recorder  recorder.EventRecorder
 
+	// partSize is how many holders of a kind one part of a ledger records (0: the API's
+	// LedgerPartSize); tests set it small to run every spec on ledgers of several parts.
+	partSize int
+
 	memory poolMemory
 }
 
@@ -35,6 +39,8 @@ type PoolReconciler struct {
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=sharedsessions,verbs=delete
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=seatassignments/status;sharedsessions/status,verbs=patch
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=customerorders,verbs=get;list;watch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licenseledgers,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licenseledgers/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile is one pass over a pool: snapshot, decide, plan, apply.
@@ -63,6 +69,9 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 
 	plan := planWrites(snap, res, now, r.memory.waitingSince)
+	if plan.ledgerErr != nil {
+		return ctrl.Result{}, plan.ledgerErr
+	}
 	if plan.waitsForEcho(snap.stale) {
 		// A licence would move on a claimant's state older than our own last write of it.
 		return ctrl.Result{RequeueAfter: echoDelay}, nil

@@ -41,13 +41,16 @@ func fakeAPI(t *testing.T, funcs interceptor.Funcs, objs ...client.Object) clien
 		t.Fatalf("build the scheme: %v", err)
 	}
 	return fake.NewClientBuilder().WithScheme(s).
-		WithStatusSubresource(&v1alpha1.LicensePool{}, &v1alpha1.SeatAssignment{}, &v1alpha1.SharedSession{}, &v1alpha1.CustomerOrder{}).
+		WithStatusSubresource(&v1alpha1.LicensePool{}, &v1alpha1.SeatAssignment{}, &v1alpha1.SharedSession{}, &v1alpha1.CustomerOrder{}, &v1alpha1.LicenseLedger{}).
 		WithObjects(objs...).
 		WithIndex(&v1alpha1.SeatAssignment{}, indexPoolName, func(o client.Object) []string {
 			return []string{o.(*v1alpha1.SeatAssignment).Spec.PoolName}
 		}).
 		WithIndex(&v1alpha1.SharedSession{}, indexPoolName, func(o client.Object) []string {
 			return []string{o.(*v1alpha1.SharedSession).Spec.PoolName}
+		}).
+		WithIndex(&v1alpha1.LicenseLedger{}, indexPoolName, func(o client.Object) []string {
+			return []string{o.(*v1alpha1.LicenseLedger).Spec.PoolName}
 		}).
 		WithIndex(&v1alpha1.CustomerOrder{}, indexOrderCustomer, func(o client.Object) []string {
 			return []string{o.(*v1alpha1.CustomerOrder).Spec.Customer}
@@ -209,6 +212,8 @@ func objectName(obj client.Object) string {
 		kind = "session"
 	case *v1alpha1.CustomerOrder:
 		kind = "order"
+	case *v1alpha1.LicenseLedger:
+		kind = "part"
 	}
 	return kind + " " + obj.GetName()
 }

@@ -181,6 +181,20 @@ func (m *poolMemory) stale(now time.Time, pool *v1alpha1.LicensePool, seats []*v
 	return pool != nil && isStale(pool), claimants
 }
 
+// anyStale reports whether the cache still shows one of these LicenseLedgers as it was before
+// a write of ours that landed less than echoWait ago: the ledger a pass would decide on is
+// older than our own last write of it (see stale).
+func (m *poolMemory) anyStale(now time.Time, parts []*v1alpha1.LicenseLedger) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range parts {
+		if w, ok := m.writes[o.GetUID()]; ok && w.rv != o.GetResourceVersion() && now.Sub(w.at) < echoWait {
+			return true
+		}
+	}
+	return false
+}
+
 // objectDeleted forgets what is known of a deleted object, and remembers a claimant's
 // deletion for goneFor.
 func (m *poolMemory) objectDeleted(obj client.Object, now time.Time) {

@@ -40,6 +40,16 @@ type writePlan struct {
 	// status is unchanged but grants follow, so the pool's resourceVersion is checked anyway.
 	pool        *statusWrite
 	checkLedger bool
+	// parts: changes to the ledger's LicenseLedgers; poolGains: the pool's status records a
+	// holder it did not. Parts that gain holders are written before those that only lose any
+	// (see "Parts" in ledger.go). checkParts: unchanged parts that record a holder this pass
+	// grants, whose resourceVersion is checked as the pool's is.
+	parts      []partWrite
+	poolGains  bool
+	checkParts []*v1alpha1.LicenseLedger
+	// ledgerErr: the decision cannot be recorded (a grant past the limit, which the allocator
+	// never makes); nothing of the plan may be applied.
+	ledgerErr error
 	// checked: grants, and ends of sessions that held nothing (Rejected, NotEntitled, ...),
 	// written after the pool's check, since they are decided on the ledger.
 	checked []statusWrite
@@ -62,7 +72,10 @@ type writePlan struct {
 // reads the memory of quiet waits through waitingSince and returns the changes to make to it.
 func planWrites(snap *snapshot, res allocator.Result, now time.Time, waitingSince func(types.UID) (time.Time, bool)) writePlan {
 	var p writePlan
-	planPool(&p, snap, res)
+	layout := planPool(&p, snap, res)
+	if p.ledgerErr != nil {
+		return p
+	}
 	for i, s := range snap.seats {
 		planSeat(&p, s, res.Seats[i])
 	}
@@ -70,21 +83,56 @@ func planWrites(snap *snapshot, res allocator.Result, now time.Time, waitingSinc
 		planSession(&p, s, res.Sessions[i], now, waitingSince)
 	}
 	p.checkLedger = p.pool == nil && snap.pool != nil && len(p.checked) > 0
+	p.checkParts = partsToCheck(p, layout, snap.ledger())
 	return p
 }
 
-// planPool plans the pool's new status, if it changed.
-func planPool(p *writePlan, snap *snapshot, res allocator.Result) {
-	if snap.pool == nil {
-		return
+// partsToCheck are the unchanged LicenseLedgers that record a holder the plan grants: the
+// grant rests on them as it rests on the pool's status.
+func partsToCheck(p writePlan, layout ledgerLayout, parts ledgerParts) []*v1alpha1.LicenseLedger {
+	if len(layout.parts) == 0 && parts.single() {
+		return nil
 	}
-	st := poolStatus(snap.pool, res, snap.capacity, snap.uids)
+	written := map[int]bool{}
+	for _, w := range layout.parts {
+		written[w.part] = true
+	}
+	var out []*v1alpha1.LicenseLedger
+	for _, w := range p.checked {
+		if !w.grant {
+			continue
+		}
+		k, ok := layout.sessionPart[w.orig.GetName()]
+		if _, seat := w.orig.(*v1alpha1.SeatAssignment); seat {
+			k, ok = layout.seatPart[w.orig.GetName()]
+		}
+		if ok && k > 0 && !written[k] && k < len(parts.objs) && parts.objs[k] != nil {
+			written[k] = true
+			out = append(out, parts.objs[k])
+		}
+	}
+	return out
+}
+
+// planPool plans the pool's new status, if it changed, and the ledger's parts.
+func planPool(p *writePlan, snap *snapshot, res allocator.Result) ledgerLayout {
+	if snap.pool == nil {
+		return ledgerLayout{}
+	}
+	layout, err := layoutLedger(snap.pool, snap.ledger(), res, snap.uids, snap.size())
+	if err != nil {
+		p.ledgerErr = err
+		return layout
+	}
+	p.parts, p.poolGains = layout.parts, layout.gains0
+	st := poolStatus(snap.pool, res, snap.capacity, layout.part0)
 	if equality.Semantic.DeepEqual(st, snap.pool.Status) {
-		return
+		return layout
 	}
 	next := snap.pool.DeepCopy()
 	next.Status = *st.DeepCopy() // the reply is decoded into it: share nothing with the cache
 	p.pool = &statusWrite{orig: snap.pool, next: next, notes: poolNotes(snap.pool, next)}
+	return layout
 }
 
 // planSeat plans one seat's write.

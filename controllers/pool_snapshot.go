@@ -30,6 +30,24 @@ type snapshot struct {
 	// stale are the claimants the cache still shows from before a write of ours
 	// (poolMemory.stale): none of them may be written from this snapshot.
 	stale map[types.UID]bool
+	// partObjs are the pool's LicenseLedgers, the parts of its ledger past the first (see
+	// "Parts" in ledger.go); partSize is how many holders of a kind a part records (0: the
+	// API's LedgerPartSize).
+	partObjs []*v1alpha1.LicenseLedger
+	partSize int
+}
+
+// ledger is the pool's ledger, by part.
+func (s *snapshot) ledger() ledgerParts {
+	return readParts(s.pool, s.partObjs)
+}
+
+// size is how many holders of a kind one part of the ledger records.
+func (s *snapshot) size() int {
+	if s.partSize > 0 {
+		return s.partSize
+	}
+	return v1alpha1.LedgerPartSize
 }
 
 // empty reports whether there is nothing left of the pool: no pool and no claimants.
@@ -41,7 +59,7 @@ func (s *snapshot) empty() bool {
 // ready to decide on yet (it is behind one of our writes, or behind the ledger) and when to
 // look again.
 func (r *PoolReconciler) snapshot(ctx context.Context, key types.NamespacedName) (*snapshot, time.Duration, error) {
-	s := &snapshot{key: key}
+	s := &snapshot{key: key, partSize: r.partSize}
 	var err error
 	if s.pool, err = r.getPool(ctx, key); err != nil {
 		return nil, 0, err
@@ -52,14 +70,19 @@ func (r *PoolReconciler) snapshot(ctx context.Context, key types.NamespacedName)
 	if s.empty() {
 		return s, 0, nil
 	}
+	if s.pool != nil {
+		if s.partObjs, err = listParts(ctx, r.Client, key); err != nil {
+			return nil, 0, err
+		}
+	}
 	poolStale, stale := r.memory.stale(r.Clock.Now(), s.pool, s.seats, s.sessions)
-	if poolStale {
+	if poolStale || r.memory.anyStale(r.Clock.Now(), s.partObjs) {
 		// The ledger this pass would decide on is older than our own last write of it.
 		return nil, echoDelay, nil
 	}
 	s.stale = stale
 	s.uids = uidsOf(s.seats, s.sessions)
-	if ahead, err := r.ledgerAhead(ctx, s.pool, s.uids); err != nil || ahead {
+	if ahead, err := r.ledgerAhead(ctx, s.pool, s.ledger(), s.uids); err != nil || ahead {
 		return nil, cacheDelay, err
 	}
 	if s.capacity, err = r.orderCapacity(ctx, key, s.pool, false); err != nil {
@@ -80,7 +103,7 @@ func (r *PoolReconciler) freshSnapshot(ctx context.Context, cached *snapshot) (*
 		}
 		return cached, 0, nil
 	}
-	s := &snapshot{key: cached.key, pool: cached.pool}
+	s := &snapshot{key: cached.key, pool: cached.pool, partObjs: cached.partObjs, partSize: cached.partSize}
 	var err error
 	if s.seats, s.sessions, err = listClaimants(ctx, r.APIReader, s.key); err != nil {
 		return nil, 0, err
@@ -128,6 +151,20 @@ func listClaimants(ctx context.Context, reader client.Reader, key types.Namespac
 	return seats, sessions, nil
 }
 
+// listParts lists the pool's LicenseLedgers from the cache, without copies (see listClaimants).
+func listParts(ctx context.Context, reader client.Reader, key types.NamespacedName) ([]*v1alpha1.LicenseLedger, error) {
+	var list v1alpha1.LicenseLedgerList
+	opts := []client.ListOption{client.InNamespace(key.Namespace), client.MatchingFields{indexPoolName: key.Name}, client.UnsafeDisableDeepCopy}
+	if err := reader.List(ctx, &list, opts...); err != nil {
+		return nil, fmt.Errorf("list ledger parts of pool %s: %w", key, err)
+	}
+	parts := make([]*v1alpha1.LicenseLedger, 0, len(list.Items))
+	for i := range list.Items {
+		parts = append(parts, &list.Items[i])
+	}
+	return parts, nil
+}
+
 // orderCapacity sums the active orders naming the pool, from the cache or, when fresh, from the
 // API server.
 func (r *PoolReconciler) orderCapacity(ctx context.Context, key types.NamespacedName, pool *v1alpha1.LicensePool, fresh bool) (orderCapacity, error) {
@@ -172,12 +209,12 @@ func (s *snapshot) decide(now time.Time) allocator.Result {
 			sessions[i].RenewTime = &t
 		}
 	}
-	return allocator.Decide(allocatorPool(s.key.Name, s.pool, s.capacity, s.uids), seats, sessions, now)
+	return allocator.Decide(allocatorPool(s.key.Name, s.pool, s.capacity, s.uids, s.ledger()), seats, sessions, now)
 }
 
 // The rest of this file translates the API's objects into the allocator's snapshot.
 
-func allocatorPool(name string, pool *v1alpha1.LicensePool, capacity orderCapacity, uids holderUIDs) allocator.Pool {
+func allocatorPool(name string, pool *v1alpha1.LicensePool, capacity orderCapacity, uids holderUIDs, ledger ledgerParts) allocator.Pool {
 	p := allocator.Pool{Name: name, Policy: allocator.DefaultPolicy}
 	if pool == nil {
 		return p
@@ -205,14 +242,8 @@ func allocatorPool(name string, pool *v1alpha1.LicensePool, capacity orderCapaci
 		CountByHolder:    sp.CountBy == v1alpha1.CountByHolder,
 		CapacityGrace:    durationOr(sp.CapacityGracePeriod, defaultCapacityGrace),
 	}
-	if l := pool.Status.Ledger; l != nil {
-		if l.Seats != nil {
-			p.SeatLedger = ledgerNames(l.Seats, uids.seats)
-		}
-		if l.Sessions != nil {
-			p.SessionLedger = ledgerNames(l.Sessions, uids.sessions)
-		}
-	}
+	p.SeatLedger = partNames(ledger.seats, uids.seats)
+	p.SessionLedger = partNames(ledger.sessions, uids.sessions)
 	return p
 }
 

@@ -100,7 +100,7 @@ func TestAllocatorPool(t *testing.T) {
 				tc.pool.ObjectMeta = metav1.ObjectMeta{Namespace: testNS, Name: "p"}
 			}
 			// cmp tells a nil list (not kept) from an empty one (kept, nobody holds).
-			if diff := cmp.Diff(tc.want, allocatorPool("p", tc.pool, tc.capacity, tc.uids)); diff != "" {
+			if diff := cmp.Diff(tc.want, allocatorPool("p", tc.pool, tc.capacity, tc.uids, readParts(tc.pool, nil))); diff != "" {
 				t.Errorf("allocatorPool (-want +got):\n%s", diff)
 			}
 		})

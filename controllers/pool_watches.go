@@ -19,8 +19,8 @@ import (
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 )
 
-// SetupWithManager watches pools, and the seats, sessions and orders that name them, all keyed
-// by the pool.
+// SetupWithManager watches pools, and the seats, sessions, orders and ledger parts that name
+// them, all keyed by the pool.
 func (r *PoolReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	memory := r.memory.watchPredicate(r.Clock.Now)
 	return ctrl.NewControllerManagedBy(mgr).
@@ -31,6 +31,8 @@ func (r *PoolReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 		Watches(&v1alpha1.SharedSession{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant),
 			builder.WithPredicates(memory, notHeartbeat)).
 		Watches(&v1alpha1.CustomerOrder{}, handler.EnqueueRequestsFromMapFunc(poolsOfOrder)).
+		Watches(&v1alpha1.LicenseLedger{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant),
+			builder.WithPredicates(memory)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: workers,
 			// Failures retry quickly and back off to 2s at most, never the default's 16 minutes:
@@ -40,13 +42,15 @@ func (r *PoolReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 		Complete(r)
 }
 
-// poolOfClaimant keys a seat assignment or session by the pool it names.
+// poolOfClaimant keys a seat assignment, a session or a part of a ledger by the pool it names.
 func poolOfClaimant(_ context.Context, o client.Object) []reconcile.Request {
 	var pool string
 	switch c := o.(type) {
 	case *v1alpha1.SeatAssignment:
 		pool = c.Spec.PoolName
 	case *v1alpha1.SharedSession:
+		pool = c.Spec.PoolName
+	case *v1alpha1.LicenseLedger:
 		pool = c.Spec.PoolName
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: pool}}}

@@ -80,9 +80,11 @@ func refusalWhy(err error) string {
 
 // describeWrite names what a write saves, in the words of the pool's administrator.
 func describeWrite(obj client.Object) string {
-	switch obj.(type) {
+	switch o := obj.(type) {
 	case *v1alpha1.LicensePool:
 		return "the pool's status, which records who holds its licences"
+	case *v1alpha1.LicenseLedger:
+		return fmt.Sprintf("part %d of the pool's ledger (LicenseLedger %s), which records who holds its licences", o.Spec.Part, o.Name)
 	default:
 		return fmt.Sprintf("the status of %s %s", kindOf(obj), obj.GetName())
 	}
@@ -96,6 +98,8 @@ func kindOf(obj client.Object) string {
 		return "SeatAssignment"
 	case *v1alpha1.SharedSession:
 		return "SharedSession"
+	case *v1alpha1.LicenseLedger:
+		return "LicenseLedger"
 	default:
 		return fmt.Sprintf("%T", obj)
 	}
@@ -143,8 +147,11 @@ func (r *PoolReconciler) refused(ctx context.Context, snap *snapshot, plan write
 // ledgerWrite reports whether obj is where the ledger is kept, so that its refusal stopped
 // every grant of the pass.
 func ledgerWrite(obj client.Object) bool {
-	_, ok := obj.(*v1alpha1.LicensePool)
-	return ok
+	switch obj.(type) {
+	case *v1alpha1.LicensePool, *v1alpha1.LicenseLedger:
+		return true
+	}
+	return false
 }
 
 // heldBack turns a planned grant into a status that waits, saying why.

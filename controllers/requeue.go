@@ -55,7 +55,7 @@ func waitOrFail(wait time.Duration, err error) (ctrl.Result, error) {
 // into a quick retry logged at debug: the cache will bring the winner's write, and the next
 // pass decides on it. Other errors go back to the work queue, which backs off.
 func retryOnConflict(ctx context.Context, err error) (ctrl.Result, error) {
-	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) || apierrors.IsAlreadyExists(err) {
 		log.FromContext(ctx).V(1).Info("lost a race; deciding again", "reason", err.Error())
 		return ctrl.Result{RequeueAfter: conflictDelay}, nil
 	}

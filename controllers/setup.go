@@ -18,6 +18,10 @@ type Options struct {
 	PoolWorkers int
 	// Clock is the time source; the real clock when nil.
 	Clock clock.PassiveClock
+	// LedgerPartSize is how many holders of a kind one part of a pool's ledger records; the
+	// API's LedgerPartSize when 0. Tests set it small so that every spec runs on ledgers of
+	// several parts.
+	LedgerPartSize int
 }
 
 // Setup registers every seatkeeper controller and its cache indexes with the manager.
@@ -31,6 +35,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		APIReader: mgr.GetAPIReader(),
 		Clock:     opts.Clock,
 		Recorder:  mgr.GetEventRecorder("seatkeeper"),
+		partSize:  opts.LedgerPartSize,
 	}
 	if err := pools.SetupWithManager(mgr, opts.PoolWorkers); err != nil {
 		return err

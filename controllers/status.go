@@ -98,7 +98,7 @@ func keepMicro(old, new *metav1.MicroTime) *metav1.MicroTime {
 
 // poolStatus is the status a pool should have after the allocator's decision: usage, the
 // orders that count, the ledger (see ledger.go) and the conditions.
-func poolStatus(pool *v1alpha1.LicensePool, res allocator.Result, capacity orderCapacity, uids holderUIDs) v1alpha1.LicensePoolStatus {
+func poolStatus(pool *v1alpha1.LicensePool, res allocator.Result, capacity orderCapacity, ledger *v1alpha1.Ledger) v1alpha1.LicensePoolStatus {
 	u := res.Usage
 	st := v1alpha1.LicensePoolStatus{
 		ObservedGeneration: pool.Generation,
@@ -107,7 +107,7 @@ func poolStatus(pool *v1alpha1.LicensePool, res allocator.Result, capacity order
 		Sessions: v1alpha1.SessionUsage{Limit: u.SessionLimit, Active: u.SessionsActive, Idle: u.SessionsIdle,
 			Waiting: u.Waiting, Summary: allocator.Summary(u.SessionsActive, u.SessionLimit)},
 		Orders:     capacity.orders,
-		Ledger:     nextLedger(pool, res, uids),
+		Ledger:     ledger,
 		Conditions: append([]metav1.Condition(nil), pool.Status.Conditions...),
 	}
 	setPoolConditions(&st, pool, res)

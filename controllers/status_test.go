@@ -33,7 +33,7 @@ func TestPoolConditions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st := poolStatus(pool, tc.res, orderCapacity{}, holderUIDs{})
+			st := poolStatus(pool, tc.res, orderCapacity{}, nil)
 			got := map[string]string{}
 			for _, c := range st.Conditions {
 				got[c.Type] = string(c.Status) + "/" + c.Reason
@@ -143,7 +143,7 @@ func TestPoolStatusLedger(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pool := &v1alpha1.LicensePool{Spec: v1alpha1.LicensePoolSpec{ManagedBy: tc.managedBy}, Status: v1alpha1.LicensePoolStatus{Ledger: tc.old}}
-			if diff := cmp.Diff(tc.want, poolStatus(pool, tc.res, orderCapacity{}, uids).Ledger); diff != "" {
+			if diff := cmp.Diff(tc.want, nextLedger(pool, tc.res, uids)); diff != "" {
 				t.Errorf("ledger (-want +got):\n%s", diff)
 			}
 		})

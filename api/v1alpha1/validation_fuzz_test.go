@@ -77,8 +77,8 @@ func loadValidators() (map[string]*validator, error) {
 			}
 			validators[crd.Spec.Names.Kind] = &validator{structural: s, schema: sv, cel: cel.NewValidator(s, true, celconfig.PerCallLimit)}
 		}
-		if len(validators) != 4 {
-			loadErr = fmt.Errorf("found %d CRDs in config/crd/bases, want 4", len(validators))
+		if len(validators) != 5 {
+			loadErr = fmt.Errorf("found %d CRDs in config/crd/bases, want 5", len(validators))
 		}
 	})
 	return validators, loadErr

@@ -69,6 +69,8 @@ func SetPool(namespace, pool string, u PoolUsage) {
 	SessionsActive.WithLabelValues(namespace, pool).Set(float64(u.SessionsActive))
 	SessionsIdle.WithLabelValues(namespace, pool).Set(float64(u.SessionsIdle))
 	SessionsWaiting.WithLabelValues(namespace, pool).Set(float64(u.Waiting))
+	// Present at 0 from the start, so that increase() sees the first refusal.
+	RefusedWrites.WithLabelValues(namespace, pool).Add(0)
 	if u.ExpiresAt != nil {
 		ExpiryTimestamp.WithLabelValues(namespace, pool).Set(*u.ExpiresAt)
 	} else {

@@ -17,6 +17,10 @@ func allPhases() []string {
 	return []string{"latency", "churn", "queue", "handoff", "expiry", "heartbeat", "scale"}
 }
 
+// extraPhases run only when -phases names them: "large" (100,000 holders in one pool, of each
+// kind) takes longer than the full run's 30 minutes on its own.
+func extraPhases() []string { return []string{"large"} }
+
 // config is what the flags chose. A size left at zero takes the value of the mode (-quick or
 // the default full run); see sizes.
 type config struct {
@@ -50,6 +54,8 @@ type sizes struct {
 	Heartbeats      int           `json:"heartbeats"`
 	ScaleSessions   []int         `json:"scaleSessions"`
 	ScalePools      []int         `json:"scalePools"`
+	LargeHolders    int           `json:"largeHolders"` // holders of each kind in the large pool
+	LargeChurn      int           `json:"largeChurn"`   // holders released and replaced once it has settled
 }
 
 func quickSizes() sizes {
@@ -58,6 +64,7 @@ func quickSizes() sizes {
 		ChurnSessions: 1000, ChurnLimit: 100, ChurnClients: 150, Hold: 200 * time.Millisecond,
 		QueueLimit: 20, QueueLength: 20, QueueSamples: 50, HandoffLimit: 5, HandoffSessions: 300, ExpiryPerKind: 30,
 		HBSessions: 100, Heartbeats: 1000, ScaleSessions: []int{1000, 5000}, ScalePools: []int{1, 10},
+		LargeHolders: 100000, LargeChurn: 1000,
 	}
 }
 
@@ -67,6 +74,7 @@ func fullSizes() sizes {
 		ChurnSessions: 5000, ChurnLimit: 500, ChurnClients: 750, Hold: 200 * time.Millisecond,
 		QueueLimit: 50, QueueLength: 50, QueueSamples: 200, HandoffLimit: 5, HandoffSessions: 300, ExpiryPerKind: 100,
 		HBSessions: 1000, Heartbeats: 10000, ScaleSessions: []int{1000, 5000, 20000}, ScalePools: []int{1, 10, 100},
+		LargeHolders: 100000, LargeChurn: 1000,
 	}
 }
 
@@ -111,6 +119,8 @@ JSON file and an SVG chart under -out. Sizes left at 0 take the mode's value (fu
 	fs.IntVar(&s.HBSessions, "heartbeat-sessions", 0, "Active sessions heartbeating (100, 1000).")
 	fs.IntVar(&s.Heartbeats, "heartbeats", 0, "Heartbeats sent in total (1000, 10000).")
 	fs.StringVar(&scaleSessions, "scale-sessions", "", "Session counts for the scale run (1000,5000 quick; 1000,5000,20000 full).")
+	fs.IntVar(&s.LargeHolders, "large-holders", 0, "Holders of each kind in the large pool (-phases=large; 100000).")
+	fs.IntVar(&s.LargeChurn, "large-churn", 0, "Holders released and replaced in the large pool once it has settled (1000).")
 	fs.StringVar(&scalePools, "scale-pools", "", "Pool counts for the scale run (1,10 quick; 1,10,100 full).")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -144,8 +154,8 @@ JSON file and an SVG chart under -out. Sizes left at 0 take the mode's value (fu
 		if p == "" || p == "baseline" {
 			continue
 		}
-		if !slices.Contains(allPhases(), p) {
-			return config{}, fmt.Errorf("-phases: unknown measurement %q (known: %s)", p, strings.Join(allPhases(), ", "))
+		if known := append(allPhases(), extraPhases()...); !slices.Contains(known, p) {
+			return config{}, fmt.Errorf("-phases: unknown measurement %q (known: %s)", p, strings.Join(known, ", "))
 		}
 		c.phases = append(c.phases, p)
 	}
@@ -188,6 +198,8 @@ func (s sizes) withDefaults(base sizes) sizes {
 	if len(s.ScalePools) == 0 {
 		s.ScalePools = base.ScalePools
 	}
+	pick(&s.LargeHolders, base.LargeHolders)
+	pick(&s.LargeChurn, base.LargeChurn)
 	return s
 }
 

@@ -69,7 +69,7 @@ func heartbeat(ctx context.Context, c client.Client, ns, name string, at time.Ti
 	return c.Status().Patch(ctx, s, client.RawPatch(types.MergePatchType, patch))
 }
 
-// emptyNamespace deletes every session and pool in ns, in parallel, so that the operator's
+// emptyNamespace deletes every session, seat, pool and ledger part in ns, in parallel, so that the operator's
 // cache does not carry one measurement's objects into the next. (Namespaces themselves never
 // finish deleting on a control plane without the namespace controller.)
 func emptyNamespace(ctx context.Context, c client.Client, ns string) error {
@@ -79,6 +79,16 @@ func emptyNamespace(ctx context.Context, c client.Client, ns string) error {
 	}
 	var pools v1alpha1.LicensePoolList
 	if err := c.List(ctx, &pools, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	var seats v1alpha1.SeatAssignmentList
+	if err := c.List(ctx, &seats, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	// A pool's ledger parts go with it through the garbage collector, which this control
+	// plane does not run.
+	var parts v1alpha1.LicenseLedgerList
+	if err := c.List(ctx, &parts, client.InNamespace(ns)); err != nil {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -96,6 +106,12 @@ func emptyNamespace(ctx context.Context, c client.Client, ns string) error {
 	}
 	for i := range pools.Items {
 		del(&pools.Items[i])
+	}
+	for i := range seats.Items {
+		del(&seats.Items[i])
+	}
+	for i := range parts.Items {
+		del(&parts.Items[i])
 	}
 	return g.Wait()
 }

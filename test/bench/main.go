@@ -154,6 +154,14 @@ func run(ctx context.Context, cfg config) (err error) {
 			return err
 		})
 	}
+	if cfg.runs("large") && ctx.Err() == nil {
+		b.logf("large: one pool of %d shared licences, one of %d seats", cfg.sizes.LargeHolders, cfg.sizes.LargeHolders)
+		b.phase(ctx, &res, "large", func(ctx context.Context) error {
+			r, err := b.large(ctx)
+			res.Large = &r
+			return err
+		})
+	}
 	res.Seconds = time.Since(b.start).Seconds()
 	if ctx.Err() != nil {
 		b.logf("interrupted: stopping everything")
@@ -240,12 +248,14 @@ func (b *bench) measure(ctx context.Context, res *results) {
 // clients at -phase-timeout and reports what it has); the scale run's limit is per point. The
 // operator is started again if it died, so that one failure does not take the rest with it.
 func (b *bench) phase(ctx context.Context, res *results, name string, f func(context.Context) error) {
+	// The scale and large runs start operators of their own, with a time limit per point.
+	shared := name != "scale" && name != "large"
 	pctx, cancel := ctx, context.CancelFunc(func() {})
-	if name != "scale" {
+	if shared {
 		pctx, cancel = context.WithTimeout(ctx, b.cfg.phaseTimeout+time.Minute)
 	}
 	defer cancel()
-	profiling := name != "scale" && b.profiles != ""
+	profiling := shared && b.profiles != ""
 	if profiling {
 		if err := b.op.startCPUProfile(ctx); err != nil {
 			b.logf("%v", err)
@@ -266,7 +276,7 @@ func (b *bench) phase(ctx context.Context, res *results, name string, f func(con
 	}
 	b.logf("%s failed: %v", name, err)
 	res.Errors[name] = err.Error()
-	if name != "scale" && b.op.alive() != nil {
+	if shared && b.op.alive() != nil {
 		b.logf("restarting the operator")
 		var startErr error
 		if b.op, startErr = b.startOperator(ctx, "operator.log"); startErr != nil {

@@ -25,6 +25,7 @@ type results struct {
 	Expiry    *expiryResult     `json:"expiryLag,omitempty"`
 	Heartbeat *heartbeatResult  `json:"heartbeat,omitempty"`
 	Scale     *scaleResult      `json:"scale,omitempty"`
+	Large     *largeResult      `json:"large,omitempty"`
 	Errors    map[string]string `json:"errors,omitempty"`
 }
 
@@ -138,6 +139,20 @@ func evaluate(r results) []row {
 				fmt.Sprintf("%.1f MiB, %.2f KiB (%.2f KiB)", mib(float64(p.RSS)), p.BytesPerSession/1024, p.HeapPerSession/1024),
 				fmt.Sprintf("heap %.0f MiB + %.0f MiB free kept; settled in %.1fs, %.1f CPU s; idle %.1f%% CPU",
 					mib(p.HeapInuse), mib(p.HeapKept), p.SettleSeconds, p.SettleCPUSeconds, p.IdleCPUPercent), target, v)
+		}
+	}
+	if l := r.Large; l != nil {
+		for _, p := range l.Points {
+			add("large pool", fmt.Sprintf("%d %s in one pool: granted, time to settle", p.Holders, p.Kind),
+				fmt.Sprintf("%d, %.1f s", p.Granted, p.SettleSeconds), fmt.Sprintf("%d ledger parts; %.0f grants/s while settling", p.Parts, p.SettleGrantsPerSec),
+				"all up to the limit", verdict(p.Granted == p.Holders))
+			add("large pool", fmt.Sprintf("%d %s: operator RSS, per holder (heap per holder)", p.Holders, p.Kind),
+				fmt.Sprintf("%.1f MiB, %.2f KiB (%.2f KiB)", mib(float64(p.RSS)), p.BytesPerHolder/1024, p.HeapPerHolder/1024),
+				fmt.Sprintf("heap %.0f MiB", mib(p.HeapInuse)), "≤ 4 KiB per holder", verdict(p.BytesPerHolder <= 4096))
+			add("large pool", fmt.Sprintf("%d %s: grants/s once settled (%d released and replaced)", p.Holders, p.Kind, p.Churn),
+				fmt.Sprintf("%.0f /s", p.SettledGrantsPerSec), "", "", "")
+			add("large pool", fmt.Sprintf("%d %s: requests the API server refused", p.Holders, p.Kind),
+				fmt.Sprint(p.Refused), refusedDetail(p.RefusedByCode), "0", verdict(p.Refused == 0))
 		}
 	}
 	for name, err := range r.Errors {

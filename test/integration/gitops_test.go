@@ -219,7 +219,7 @@ var _ = Describe("GitOps health", Label("gitops"), func() {
 		for _, u := range objs {
 			kinds[u.GetKind()]++
 		}
-		Expect(kinds).To(HaveKeyWithValue("CustomResourceDefinition", 4))
+		Expect(kinds).To(HaveKeyWithValue("CustomResourceDefinition", 5))
 		Expect(kinds).To(HaveKeyWithValue("Namespace", 1))
 		Expect(kinds).To(HaveKeyWithValue("Deployment", 1))
 		Expect(kinds).To(HaveKeyWithValue("Service", 1))
@@ -759,6 +759,7 @@ var monitoringMetrics = map[string]bool{
 	"seatkeeper_session_wait_seconds_count":            true,
 	"seatkeeper_session_ends_total":                    true,
 	"seatkeeper_denials_total":                         true,
+	"seatkeeper_refused_writes_total":                  true,
 	"controller_runtime_reconcile_time_seconds_bucket": true,
 	"controller_runtime_reconcile_time_seconds_sum":    true,
 	"controller_runtime_reconcile_time_seconds_count":  true,

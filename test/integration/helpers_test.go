@@ -109,6 +109,34 @@ func getSeat(g Gomega, ns, name string) *v1.SeatAssignment {
 	return testenv.Get[v1.SeatAssignment](ctx, g, k8s, ns, name)
 }
 
+// sessionLedger reads the pool's session ledger from all its parts (the pool's status and its
+// LicenseLedgers): each holder with the UID recorded for it.
+func sessionLedger(g Gomega, ns, pool string) map[string]types.UID {
+	parts := []*v1.Grants{}
+	if l := getPool(g, ns, pool).Status.Ledger; l != nil {
+		parts = append(parts, l.Sessions)
+	}
+	var list v1.LicenseLedgerList
+	g.Expect(k8s.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+	for _, p := range list.Items {
+		if p.Spec.PoolName == pool {
+			parts = append(parts, p.Status.Sessions)
+		}
+	}
+	out := map[string]types.UID{}
+	for _, p := range parts {
+		if p == nil {
+			continue
+		}
+		uids := p.RecordedUIDs()
+		g.Expect(uids).To(HaveLen(len(p.Holders)), "every part records its holders' UIDs")
+		for i, n := range p.Holders {
+			out[n] = uids[i]
+		}
+	}
+	return out
+}
+
 // patchSpec applies a JSON merge patch to an object's spec.
 func patchSpec(obj client.Object, patch string) {
 	Expect(k8s.Patch(ctx, obj, client.RawPatch("application/merge-patch+json", []byte(patch)))).To(Succeed())

@@ -84,7 +84,7 @@ var _ = Describe("The operator's own RBAC", Label("rbac"), func() {
 		mgr, err := ctrl.NewManager(as, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 			Controller: testenv.ControllerConfig()})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(controllers.Setup(mgr, controllers.Options{PoolWorkers: 1})).To(Succeed())
+		Expect(controllers.Setup(mgr, controllers.Options{PoolWorkers: 1, LedgerPartSize: testPartSize})).To(Succeed())
 		mctx, stop := context.WithCancel(context.Background())
 		DeferCleanup(stop)
 		go func() {

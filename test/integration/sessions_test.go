@@ -54,13 +54,10 @@ var _ = Describe("Shared sessions", Label("sessions"), func() {
 			"the Event names the pool by UID, so that kubectl describe shows it")
 
 		By("the ledger records each holder with its UID")
-		p := getPool(Default, ns, "p")
-		g := p.Status.Ledger.Sessions
-		Expect(g.Holders).To(Equal([]string{"a-0", "a-1", "a-2"}))
-		uids := g.RecordedUIDs()
-		Expect(uids).To(HaveLen(3))
-		for i, n := range g.Holders {
-			Expect(uids[i]).To(Equal(getSession(Default, ns, n).UID))
+		holders := sessionLedger(Default, ns, "p")
+		Expect(holders).To(HaveLen(3))
+		for _, n := range []string{"a-0", "a-1", "a-2"} {
+			Expect(holders).To(HaveKeyWithValue(n, getSession(Default, ns, n).UID))
 		}
 
 		By("a session granted within its first second is never written Waiting")

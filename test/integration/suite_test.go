@@ -18,6 +18,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/seatkeeper/seatkeeper/controllers"
 	"github.com/seatkeeper/seatkeeper/test/testenv"
 )
 
@@ -60,11 +61,17 @@ var _ = AfterSuite(func() {
 	}
 })
 
+// testPartSize is the ledger part size the specs' operators run with: 2 holders of a kind per
+// part, so that every pool with a limit above 2 keeps its ledger in several parts (the pool's
+// status and LicenseLedgers), and pools of 1 or 2 in the pool's status alone, as ordinary pools
+// do with the real size. Every spec, the races and the chaos among them, runs on both.
+const testPartSize = 2
+
 // startManager runs the operator's controllers in a manager of their own, without leader
 // election, until ctx ends. Several may run at once against the same API server.
 func startManager(ctx context.Context, name string) {
 	GinkgoHelper()
-	testenv.StartOperator(ctx, cfg, scheme, name, 4)
+	testenv.StartOperator(ctx, cfg, scheme, name, controllers.Options{PoolWorkers: 4, LedgerPartSize: testPartSize})
 }
 
 // newNamespace creates a namespace for one spec and deletes it when the spec ends.

@@ -26,6 +26,7 @@ import (
 
 	v1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/internal/portal"
+	"github.com/seatkeeper/seatkeeper/controllers"
 	"github.com/seatkeeper/seatkeeper/test/testenv"
 )
 
@@ -56,7 +57,7 @@ var _ = BeforeSuite(func() {
 
 	mgrCtx, stopManager := context.WithCancel(context.Background())
 	DeferCleanup(stopManager)
-	testenv.StartOperator(mgrCtx, cfg, scheme, "operator", 2)
+	testenv.StartOperator(mgrCtx, cfg, scheme, "operator", controllers.Options{PoolWorkers: 2})
 })
 
 func init() {

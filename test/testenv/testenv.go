@@ -55,7 +55,7 @@ func Environment() *envtest.Environment {
 
 // StartOperator runs the operator's controllers in a manager of their own, without leader
 // election, until ctx ends. Several may run at once against the same API server.
-func StartOperator(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, name string, poolWorkers int) {
+func StartOperator(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, name string, opts controllers.Options) {
 	GinkgoHelper()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
@@ -66,7 +66,7 @@ func StartOperator(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme
 		Controller:             ControllerConfig(),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.Setup(mgr, controllers.Options{PoolWorkers: poolWorkers})).To(Succeed())
+	Expect(controllers.Setup(mgr, opts)).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
