@@ -107,15 +107,16 @@ func (b *bench) largePoint(ctx context.Context, kind string, res largeResult) (l
 	started := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
-	pt.Granted, err = b.waitHolders(wctx, op, kind, n)
-	pt.SettleSeconds = time.Since(started).Seconds()
+	// The ledger shows every grant first (the pool's counts come from it); the claimants are
+	// written after it, and the operator is idle once they all are.
+	if err := b.settle(wctx, op, kind, n); err != nil {
+		return pt, err
+	}
+	pt.SettleSeconds = time.Since(started).Seconds() - idleQuiet.Seconds()
+	if pt.Granted, err = b.countGranted(ctx, kind); err != nil {
+		return pt, err
+	}
 	pt.SettleGrantsPerSec = float64(pt.Granted) / pt.SettleSeconds
-	if err != nil {
-		return pt, err
-	}
-	if err := op.waitIdle(wctx, time.Second); err != nil {
-		return pt, err
-	}
 	select {
 	case <-ctx.Done():
 		return pt, ctx.Err()
@@ -134,19 +135,26 @@ func (b *bench) largePoint(ctx context.Context, kind string, res largeResult) (l
 	}
 	pt.Parts = len(parts.Items)
 
-	// Once settled: release the oldest Churn holders and ask for as many new ones at once.
-	b.logf("large: releasing %d %s and creating %d", pt.Churn, kind, pt.Churn)
-	churned := time.Now()
+	// Once settled: release the oldest Churn holders, then ask for as many new ones at once,
+	// and time from the first request to the last grant shown on its claimant.
+	b.logf("large: releasing %d %s, then asking for %d", pt.Churn, kind, pt.Churn)
 	if err := b.deleteHolders(ctx, kind, 0, pt.Churn); err != nil {
 		return pt, err
 	}
+	if err := op.waitIdle(wctx, idleQuiet); err != nil {
+		return pt, err
+	}
+	churned := time.Now()
 	if err := b.createHolders(ctx, kind, n, n+pt.Churn); err != nil {
 		return pt, err
 	}
-	if _, err := b.waitHolders(wctx, op, kind, n); err != nil {
+	if err := b.settle(wctx, op, kind, n); err != nil {
 		return pt, err
 	}
-	pt.SettledGrantsPerSec = float64(pt.Churn) / time.Since(churned).Seconds()
+	pt.SettledGrantsPerSec = float64(pt.Churn) / (time.Since(churned) - idleQuiet).Seconds()
+	if got, err := b.countGranted(ctx, kind); err != nil || got != n {
+		return pt, fmt.Errorf("after the churn, %d of %d granted (%v)", got, n, err)
+	}
 
 	after, err := op.usage(ctx)
 	if err != nil {
@@ -162,6 +170,52 @@ func (b *bench) largePoint(ctx context.Context, kind string, res largeResult) (l
 		}
 	}
 	return pt, nil
+}
+
+// idleQuiet is how long the operator must have been idle to count as settled.
+const idleQuiet = time.Second
+
+// settle waits until the large pool's ledger records want holders and the operator is idle,
+// which it is once every claimant shows its grant.
+func (b *bench) settle(ctx context.Context, op *operator, kind string, want int) error {
+	if _, err := b.waitHolders(ctx, op, kind, want); err != nil {
+		return err
+	}
+	return op.waitIdle(ctx, idleQuiet)
+}
+
+// countGranted counts the large pool's claimants that show a grant, reading them in pages.
+func (b *bench) countGranted(ctx context.Context, kind string) (int, error) {
+	n, cont := 0, ""
+	for {
+		opts := []client.ListOption{client.InNamespace(largeNS), client.Limit(5000), client.Continue(cont)}
+		if kind == "seats" {
+			var l v1alpha1.SeatAssignmentList
+			if err := b.load.List(ctx, &l, opts...); err != nil {
+				return 0, err
+			}
+			for _, s := range l.Items {
+				if s.Status.Phase == v1alpha1.SeatBound {
+					n++
+				}
+			}
+			cont = l.Continue
+		} else {
+			var l v1alpha1.SharedSessionList
+			if err := b.load.List(ctx, &l, opts...); err != nil {
+				return 0, err
+			}
+			for _, s := range l.Items {
+				if s.Status.Phase == v1alpha1.SessionActive {
+					n++
+				}
+			}
+			cont = l.Continue
+		}
+		if cont == "" {
+			return n, nil
+		}
+	}
 }
 
 // createHolders creates the claimants numbered from..to-1 of the large pool, 32 at a time.
