@@ -239,6 +239,8 @@ type partWrite struct {
 	part       int
 	orig, next *v1alpha1.LicenseLedger
 	gains      bool
+	// stray: orig is no part of this pool's ledger (snapshot.strayParts): deleted first.
+	stray bool
 }
 
 // layoutLedger lays the allocator's ledger out over the pool's parts, each at most size

@@ -280,3 +280,36 @@ func partHolders(t *testing.T, c client.Client) string {
 	}
 	return strings.Join(out, "|")
 }
+
+// A part left by an earlier pool of the same name, which the garbage collector has not removed
+// yet, is no part of the new pool's ledger: it does not hold back a licence, and it is deleted
+// before the part of its name is created again.
+func TestStrayPartIsDeleted(t *testing.T) {
+	var log writeLog
+	stray := newPart(testPool("p", 3), 1)
+	stray.OwnerReferences[0].UID = "uid-of-the-pool-before"
+	stray.Status.Sessions = &v1alpha1.Grants{Holders: []string{"c"}}
+	objs := []client.Object{testPool("p", 3), stray, testSession("a", "p"), testSession("b", "p"), testSession("c", "p")}
+	c := fakeAPI(t, log.funcs(), objs...)
+	r, _ := testReconciler(c, c)
+	r.partSize = 2
+	if _, err := r.Reconcile(context.Background(), poolKey("p")); err != nil {
+		t.Fatal(err)
+	}
+	writes := log.take()
+	if i, j := slices.Index(writes, "delete part p.ledger-1"), slices.Index(writes, "create part p.ledger-1"); i < 0 || j < i {
+		t.Errorf("writes %q: want the stray part deleted, then created again", writes)
+	}
+	for n, s := range sessionsIn(t, c) {
+		if s.Phase != v1alpha1.SessionActive {
+			t.Errorf("session %s: %q, want Active", n, s.Phase)
+		}
+	}
+	part := &v1alpha1.LicenseLedger{}
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: testNS, Name: "p.ledger-1"}, part); err != nil {
+		t.Fatal(err)
+	}
+	if part.OwnerReferences[0].UID != "uid-p" {
+		t.Errorf("part 1 is owned by %s, want the pool", part.OwnerReferences[0].UID)
+	}
+}

@@ -139,6 +139,13 @@ func (r *PoolReconciler) writeLedger(ctx context.Context, pool *v1alpha1.License
 	if len(plan.parts) == 0 && len(plan.checkParts) == 0 {
 		return r.writePool(ctx, pool, plan)
 	}
+	for _, w := range plan.parts {
+		if w.stray {
+			if err := r.writePart(ctx, w); err != nil {
+				return err
+			}
+		}
+	}
 	for _, gains := range []bool{true, false} {
 		var g errgroup.Group
 		g.SetLimit(writeParallelism)
@@ -146,7 +153,7 @@ func (r *PoolReconciler) writeLedger(ctx context.Context, pool *v1alpha1.License
 			g.Go(func() error { return r.writePool(ctx, pool, plan) })
 		}
 		for _, w := range plan.parts {
-			if w.gains == gains {
+			if w.gains == gains && !w.stray {
 				g.Go(func() error { return r.writePart(ctx, w) })
 			}
 		}

@@ -125,6 +125,9 @@ func planPool(p *writePlan, snap *snapshot, res allocator.Result) ledgerLayout {
 		return layout
 	}
 	p.parts, p.poolGains = layout.parts, layout.gains0
+	for _, stray := range snap.strayParts {
+		p.parts = append(p.parts, partWrite{part: int(stray.Spec.Part), orig: stray, stray: true})
+	}
 	st := poolStatus(snap.pool, res, snap.capacity, layout.part0)
 	if equality.Semantic.DeepEqual(st, snap.pool.Status) {
 		return layout

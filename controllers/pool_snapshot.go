@@ -35,6 +35,10 @@ type snapshot struct {
 	// API's LedgerPartSize).
 	partObjs []*v1alpha1.LicenseLedger
 	partSize int
+	// strayParts are LicenseLedgers naming the pool that another pool of the same name, since
+	// deleted, owned: the garbage collector has not removed them yet. They are no part of this
+	// pool's ledger, and are deleted before a part of the same name is created.
+	strayParts []*v1alpha1.LicenseLedger
 }
 
 // ledger is the pool's ledger, by part.
@@ -71,7 +75,7 @@ func (r *PoolReconciler) snapshot(ctx context.Context, key types.NamespacedName)
 		return s, 0, nil
 	}
 	if s.pool != nil {
-		if s.partObjs, err = listParts(ctx, r.Client, key); err != nil {
+		if s.partObjs, s.strayParts, err = listParts(ctx, r.Client, s.pool); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -103,7 +107,7 @@ func (r *PoolReconciler) freshSnapshot(ctx context.Context, cached *snapshot) (*
 		}
 		return cached, 0, nil
 	}
-	s := &snapshot{key: cached.key, pool: cached.pool, partObjs: cached.partObjs, partSize: cached.partSize}
+	s := &snapshot{key: cached.key, pool: cached.pool, partObjs: cached.partObjs, partSize: cached.partSize, strayParts: cached.strayParts}
 	var err error
 	if s.seats, s.sessions, err = listClaimants(ctx, r.APIReader, s.key); err != nil {
 		return nil, 0, err
@@ -151,18 +155,22 @@ func listClaimants(ctx context.Context, reader client.Reader, key types.Namespac
 	return seats, sessions, nil
 }
 
-// listParts lists the pool's LicenseLedgers from the cache, without copies (see listClaimants).
-func listParts(ctx context.Context, reader client.Reader, key types.NamespacedName) ([]*v1alpha1.LicenseLedger, error) {
+// listParts lists the pool's LicenseLedgers from the cache, without copies (see listClaimants):
+// those the pool owns, and strays that name it but were owned by an earlier pool of its name.
+func listParts(ctx context.Context, reader client.Reader, pool *v1alpha1.LicensePool) (owned, stray []*v1alpha1.LicenseLedger, err error) {
 	var list v1alpha1.LicenseLedgerList
-	opts := []client.ListOption{client.InNamespace(key.Namespace), client.MatchingFields{indexPoolName: key.Name}, client.UnsafeDisableDeepCopy}
+	opts := []client.ListOption{client.InNamespace(pool.Namespace), client.MatchingFields{indexPoolName: pool.Name}, client.UnsafeDisableDeepCopy}
 	if err := reader.List(ctx, &list, opts...); err != nil {
-		return nil, fmt.Errorf("list ledger parts of pool %s: %w", key, err)
+		return nil, nil, fmt.Errorf("list ledger parts of pool %s/%s: %w", pool.Namespace, pool.Name, err)
 	}
-	parts := make([]*v1alpha1.LicenseLedger, 0, len(list.Items))
 	for i := range list.Items {
-		parts = append(parts, &list.Items[i])
+		if p := &list.Items[i]; metav1.IsControlledBy(p, pool) {
+			owned = append(owned, p)
+		} else {
+			stray = append(stray, p)
+		}
 	}
-	return parts, nil
+	return owned, stray, nil
 }
 
 // orderCapacity sums the active orders naming the pool, from the cache or, when fresh, from the
