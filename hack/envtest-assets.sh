@@ -58,6 +58,24 @@ fi
 export GOFLAGS=-mod=mod
 export CGO_ENABLED=0
 
+# etcd builds in the background while kube-apiserver downloads and builds: its modules download
+# while the other compiles.
+build_etcd() {
+	emod="$staging/etcd-module"
+	mkdir -p "$emod"
+	(
+		cd "$emod"
+		go mod init seatkeeper.local/envtest-etcd >/dev/null 2>&1
+		printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >tools.go
+		go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" >&2
+		go mod tidy >&2
+		go build -o "$staging/bin/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3
+	)
+	log "built etcd v$ETCD_VERSION"
+}
+build_etcd >"$staging/etcd.log" 2>&1 &
+etcd_pid=$!
+
 # kube-apiserver: k8s.io/kubernetes refers to its staging modules by relative path, so a scratch
 # module must replace each with the published module of the matching v0 version.
 kmod="$staging/kube-module"
@@ -86,17 +104,12 @@ minor=${minor%%.*}
 )
 log "built kube-apiserver v$KUBE_VERSION"
 
-emod="$staging/etcd-module"
-mkdir -p "$emod"
-(
-	cd "$emod"
-	go mod init seatkeeper.local/envtest-etcd >/dev/null 2>&1
-	printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >tools.go
-	go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" >&2
-	go mod tidy >&2
-	go build -o "$staging/bin/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3
-)
-log "built etcd v$ETCD_VERSION"
+if ! wait "$etcd_pid"; then
+	cat "$staging/etcd.log" >&2
+	log "building etcd failed"
+	exit 1
+fi
+cat "$staging/etcd.log" >&2
 
 mv "$staging/bin/kube-apiserver" "$staging/bin/etcd" "$dir/"
 echo "$dir"
