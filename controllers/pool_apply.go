@@ -190,6 +190,7 @@ func (r *PoolReconciler) writePart(ctx context.Context, w partWrite) error {
 			return &writeError{obj: created, op: "create", err: err}
 		}
 		r.memory.wrote("", created, r.Clock.Now())
+		r.memory.createdPart(types.NamespacedName{Namespace: created.Namespace, Name: created.Spec.PoolName}, created, r.Clock.Now())
 		next := created.DeepCopy()
 		next.Status = w.next.Status
 		return r.writeStatus(ctx, statusWrite{orig: created, next: next})

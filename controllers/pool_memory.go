@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +28,8 @@ import (
 //   - Throttled writes: when each pool's queue positions were last written (queueHead).
 //   - Renewals from the future: a renewTime further ahead of the operator's clock than
 //     renewSkew, and when the operator first saw it (renewedAt).
+//   - Parts created: the LicenseLedgers of each pool we created and the cache does not show
+//     yet (anyStale).
 //   - Refusals: for each pool whose last write the API server refused for good, how often in
 //     a row, and until when its passes back off (refusals.go).
 //
@@ -43,6 +46,7 @@ type poolMemory struct {
 	renewals  map[types.UID]renewal
 	lowWrites map[types.NamespacedName]tokens
 	refusals  map[types.NamespacedName]refusal
+	created   map[types.NamespacedName]map[types.UID]time.Time
 }
 
 // refusal is a run of refused writes of one pool: how many, and until when to back off.
@@ -181,10 +185,12 @@ func (m *poolMemory) stale(now time.Time, pool *v1alpha1.LicensePool, seats []*v
 	return pool != nil && isStale(pool), claimants
 }
 
-// anyStale reports whether the cache still shows one of these LicenseLedgers as it was before
-// a write of ours that landed less than echoWait ago: the ledger a pass would decide on is
-// older than our own last write of it (see stale).
-func (m *poolMemory) anyStale(now time.Time, parts []*v1alpha1.LicenseLedger) bool {
+// anyStale reports whether the cache still shows one of the pool's LicenseLedgers as it was
+// before a write of ours that landed less than echoWait ago, or does not show yet one we
+// created that recently: the ledger a pass would decide on is older than our own last write
+// of it (see stale). A pass that missed a part would take its holders for claimants without a
+// licence.
+func (m *poolMemory) anyStale(now time.Time, pool types.NamespacedName, parts []*v1alpha1.LicenseLedger) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, o := range parts {
@@ -192,7 +198,31 @@ func (m *poolMemory) anyStale(now time.Time, parts []*v1alpha1.LicenseLedger) bo
 			return true
 		}
 	}
+	created := m.created[pool]
+	for uid, at := range created {
+		if now.Sub(at) >= echoWait || slices.ContainsFunc(parts, func(p *v1alpha1.LicenseLedger) bool { return p.UID == uid }) {
+			delete(created, uid)
+			continue
+		}
+		return true
+	}
+	if len(created) == 0 {
+		dropKey(&m.created, pool)
+	}
 	return false
+}
+
+// createdPart remembers a LicenseLedger of the pool that we created, until the cache shows it.
+func (m *poolMemory) createdPart(pool types.NamespacedName, part client.Object, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.created == nil {
+		m.created = map[types.NamespacedName]map[types.UID]time.Time{}
+	}
+	if m.created[pool] == nil {
+		m.created[pool] = map[types.UID]time.Time{}
+	}
+	m.created[pool][part.GetUID()] = now
 }
 
 // objectDeleted forgets what is known of a deleted object, and remembers a claimant's
@@ -378,6 +408,7 @@ func (m *poolMemory) poolGone(pool types.NamespacedName) {
 	defer m.mu.Unlock()
 	delete(m.lowWrites, pool)
 	delete(m.refusals, pool)
+	delete(m.created, pool)
 	delete(m.refreshed, refreshKey{pool: pool})
 	delete(m.refreshed, refreshKey{pool: pool, tail: true})
 }

@@ -141,3 +141,24 @@ func TestRenewalsFromTheFuture(t *testing.T) {
 		t.Errorf("renewedAt of sessions on time = %v, want nil", got)
 	}
 }
+
+// A pass waits for the cache to show a ledger part we created: without it, the part's holders
+// would look like claimants without a licence.
+func TestAnyStaleWaitsForACreatedPart(t *testing.T) {
+	var m poolMemory
+	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
+	part := &v1alpha1.LicenseLedger{}
+	part.UID, part.ResourceVersion = "uid-part-1", "7"
+	m.wrote("", part, t0)
+	m.createdPart(pool, part, t0)
+	if !m.anyStale(t0, pool, nil) {
+		t.Error("the cache does not show the part we created: the pass must wait")
+	}
+	if m.anyStale(t0, pool, []*v1alpha1.LicenseLedger{part}) {
+		t.Error("the cache shows the part as we wrote it: no wait")
+	}
+	m.createdPart(pool, part, t0)
+	if m.anyStale(t0.Add(echoWait), pool, nil) {
+		t.Error("past echoWait the part is taken as seen, as our other writes are")
+	}
+}

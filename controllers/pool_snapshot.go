@@ -80,7 +80,7 @@ func (r *PoolReconciler) snapshot(ctx context.Context, key types.NamespacedName)
 		}
 	}
 	poolStale, stale := r.memory.stale(r.Clock.Now(), s.pool, s.seats, s.sessions)
-	if poolStale || r.memory.anyStale(r.Clock.Now(), s.partObjs) {
+	if poolStale || r.memory.anyStale(r.Clock.Now(), key, s.partObjs) {
 		// The ledger this pass would decide on is older than our own last write of it.
 		return nil, echoDelay, nil
 	}
