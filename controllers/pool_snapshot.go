@@ -97,8 +97,8 @@ func (r *PoolReconciler) snapshot(ctx context.Context, key types.NamespacedName)
 }
 
 // freshSnapshot reads again from the API server what a decision that needs it rests on (see
-// allocator.Result.NeedsFreshRead): the claimants and orders of an existing pool, or, for a
-// pool the cache does not show, that it really does not exist. A non-zero wait says the pool
+// allocator.Result.NeedsFreshRead): an existing pool, the parts of its ledger, its claimants
+// and orders, or, for a pool the cache does not show, that it really does not exist. A non-zero wait says the pool
 // exists after all (or that cannot be told), and the cache should catch up first.
 func (r *PoolReconciler) freshSnapshot(ctx context.Context, cached *snapshot) (*snapshot, time.Duration, error) {
 	if cached.pool == nil {
@@ -107,8 +107,17 @@ func (r *PoolReconciler) freshSnapshot(ctx context.Context, cached *snapshot) (*
 		}
 		return cached, 0, nil
 	}
-	s := &snapshot{key: cached.key, pool: cached.pool, partObjs: cached.partObjs, partSize: cached.partSize, strayParts: cached.strayParts}
+	s := &snapshot{key: cached.key, pool: &v1alpha1.LicensePool{}, partSize: cached.partSize}
+	if err := r.APIReader.Get(ctx, cached.key, s.pool); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, cacheDelay, nil // deleted since: the cache will say so
+		}
+		return nil, 0, fmt.Errorf("get pool %s: %w", cached.key, err)
+	}
 	var err error
+	if s.partObjs, s.strayParts, err = listParts(ctx, r.APIReader, s.pool); err != nil {
+		return nil, 0, err
+	}
 	if s.seats, s.sessions, err = listClaimants(ctx, r.APIReader, s.key); err != nil {
 		return nil, 0, err
 	}

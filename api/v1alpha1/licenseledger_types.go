@@ -43,6 +43,7 @@ type LicenseLedgerStatus struct {
 // limit. Only the operator writes it; the protocol is described in controllers/ledger.go.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
+// +kubebuilder:selectablefield:JSONPath=`.spec.poolName`
 // +kubebuilder:printcolumn:name="Pool",type=string,JSONPath=`.spec.poolName`
 // +kubebuilder:printcolumn:name="Part",type=integer,JSONPath=`.spec.part`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

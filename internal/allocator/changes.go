@@ -85,7 +85,8 @@ func (d *decision) changes(seats []Seat, sessions []Session) {
 }
 
 // needsFreshRead reports whether the decision starts keeping a ledger, takes licences back
-// because capacity shrank, or ends a session because its pool or its seat seems missing. The
+// because capacity shrank or because the ledger does not list them, or ends a session because
+// its pool or its seat seems missing. The
 // snapshot comes from a cache that may lag (a pool or an order it has not heard of, a grant by
 // another replica), and an end is final: such a decision is made again on what the API server
 // says before it is applied.
@@ -114,6 +115,17 @@ func (d *decision) needsFreshRead(seats []Seat, sessions []Session) bool {
 	}
 	for i, s := range seats {
 		if s.Phase == v1alpha1.SeatBound && d.res.Seats[i].Reason == v1alpha1.SeatReasonCapacityReduced {
+			return true
+		}
+		if s.Phase == v1alpha1.SeatBound && d.res.Seats[i].Phase == v1alpha1.SeatPending && d.res.Seats[i].Reason == v1alpha1.SeatReasonLicensesNotAvailable {
+			// A seat shown bound that the ledger does not list: the cache may not have
+			// heard of the ledger (or the part of it) that records it.
+			return true
+		}
+	}
+	for i, s := range sessions {
+		if s.Phase == v1alpha1.SessionActive && d.res.Sessions[i].Phase == v1alpha1.SessionWaiting {
+			// The same for a session shown Active.
 			return true
 		}
 	}

@@ -182,6 +182,19 @@ func TestNeedsFreshRead(t *testing.T) {
 			want:     true,
 		},
 		{
+			name: "taking back a session the ledger does not list does: the cache may lag the ledger",
+			pool: sessionsPool(1, withLedger("b")),
+			sessions: []Session{session("a", 0, "alice", active(0)), session("b", 1, "bob", active(1)),
+				session("c", 2, "carol", func(s *Session) { s.Priority = 10 })},
+			want: true,
+		},
+		{
+			name:  "taking back a seat the ledger does not list does",
+			pool:  seatPool(1, "b"),
+			seats: []Seat{seat("a", 0, "alice", bound(0)), seat("b", 1, "bob", bound(1))},
+			want:  true,
+		},
+		{
 			name:     "ending a session on request does not: it is the holder's word",
 			pool:     sessionsPool(1, withLedger("a")),
 			sessions: []Session{session("a", 0, "alice", active(0), func(s *Session) { s.Terminate = true })},
