@@ -36,7 +36,7 @@ lint-api: ## Check api/ against the Kubernetes API conventions with kube-api-lin
 	./hack/kube-api-linter.sh
 
 .PHONY: envtest
-envtest: ## Provide kube-apiserver and etcd for the tests (first time: download or build, ~6 min).
+envtest: ## Provide kube-apiserver and etcd for the tests (first time: download or build, ~8 min).
 	@echo "envtest binaries: $(ENVTEST_ASSETS)"
 
 # Fuzz targets and how long `make test` runs each (FUZZTIME=0 skips them).

@@ -5,7 +5,7 @@
 #
 # The binary is built once per machine from the Go module proxy (the only route a machine here
 # may have) into ${SEATKEEPER_CACHE:-$HOME/.cache/seatkeeper}/kal/<version>/<go version>/, so that
-# every checkout and CI run reuses it; the first build takes about 4 minutes on 2 cores. It is
+# every checkout and CI run reuses it; the first build takes about 2 to 4 minutes on 2 cores. It is
 # built outside this module (go install pkg@version in a scratch directory), so go.mod and go.sum
 # do not change. It is keyed by the Go toolchain too: golangci-lint type-checks with the standard
 # library it was built with, so a newer Go needs a new build.
@@ -29,7 +29,7 @@ if [ ! -x "$bin" ]; then
 	exec 9>"$dir.lock"
 	flock 9 # one builder at a time; the others wait and reuse its result
 	if [ ! -x "$bin" ]; then
-		log "building golangci-lint with kube-api-linter $KAL_VERSION from Go modules (first time on this machine: about 4 minutes)"
+		log "building golangci-lint with kube-api-linter $KAL_VERSION from Go modules (first time on this machine: about 2 to 4 minutes)"
 		staging=$(mktemp -d)
 		trap 'chmod -R u+w "$staging" 2>/dev/null; rm -rf "$staging"' EXIT
 		start=$(date +%s)

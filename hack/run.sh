@@ -69,7 +69,7 @@ if [ "${LOCAL:-}" = 1 ]; then
 else
 	log "no cluster answers: starting a throwaway control plane"
 fi
-log "providing kube-apiserver and etcd (the first time this builds them, about 6 minutes)"
+log "providing kube-apiserver and etcd (the first time this builds them, about 8 minutes)"
 assets=$(./hack/envtest-assets.sh)
 manifests=$(IFS=,; echo "${cluster_manifests[*]}")
 exec bin/localcluster -assets "$assets" -dir tmp/local -crds config/crd/bases -manifests "$manifests" -samples config/samples -- "${operator[@]}"

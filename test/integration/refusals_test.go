@@ -17,7 +17,7 @@ import (
 )
 
 // refuseLedgersOver makes the API server refuse, as too large, any pool status in ns whose
-// session ledger lists more than max holders: what etcd does to a ledger past its request size
+// session or seat ledger lists more than max holders: what etcd does to a ledger past its request size
 // limit, without lowering the limit for every other spec. It returns a function that lifts the
 // refusal.
 func refuseLedgersOver(ns string, max int) func() {
@@ -35,8 +35,10 @@ func refuseLedgersOver(ns string, max int) func() {
 				},
 			}}},
 			Validations: []admissionv1.Validation{{
-				Expression: "!has(object.status.ledger) || !has(object.status.ledger.sessions) || !has(object.status.ledger.sessions.holders) || " +
-					"size(object.status.ledger.sessions.holders) <= " + strconv.Itoa(max),
+				Expression: "!has(object.status.ledger) || ((!has(object.status.ledger.sessions) || !has(object.status.ledger.sessions.holders) || " +
+					"size(object.status.ledger.sessions.holders) <= " + strconv.Itoa(max) + ") && " +
+					"(!has(object.status.ledger.seats) || !has(object.status.ledger.seats.holders) || " +
+					"size(object.status.ledger.seats.holders) <= " + strconv.Itoa(max) + "))",
 				Message: "request is too large for this test's limit",
 				Reason:  ptr.To(metav1.StatusReasonRequestEntityTooLarge),
 			}},
@@ -81,9 +83,20 @@ var _ = Describe("A write the API server refuses", Label("refusals"), func() {
 	It("shows on the pool and on who waits, backs off, and grants once the write is accepted", func() {
 		ns := newNamespace()
 		lift := refuseLedgersOver(ns, 1)
-		newPool(ns, "p", nil, int32p(3))
+		newPool(ns, "p", int32p(2), int32p(3))
 		newSession(ns, "a", "p", "alice")
 		waitActive(ns, "a")
+		newSeat(ns, "seat-a", "p", "alice", v1.AssigneeUser)
+		Eventually(func(g Gomega) {
+			g.Expect(getSeat(g, ns, "seat-a").Status.Phase).To(Equal(v1.SeatBound))
+		}).Should(Succeed())
+		newSeat(ns, "seat-b", "p", "bob", v1.AssigneeUser)
+		Eventually(func(g Gomega) {
+			b := getSeat(g, ns, "seat-b")
+			g.Expect(b.Status.Phase).To(Equal(v1.SeatPending))
+			g.Expect(b.Status.Reason).To(Equal(v1.SeatReasonWriteRefused))
+			g.Expect(b.Status.Message).To(HavePrefix("a licence is free, but the API server refused"))
+		}).Should(Succeed())
 
 		newSession(ns, "b", "p", "bob")
 		Eventually(func(g Gomega) {
@@ -106,7 +119,8 @@ var _ = Describe("A write the API server refuses", Label("refusals"), func() {
 		lift()
 		Eventually(func(g Gomega) {
 			g.Expect(getSession(g, ns, "b").Status.Phase).To(Equal(v1.SessionActive))
+			g.Expect(getSeat(g, ns, "seat-b").Status.Phase).To(Equal(v1.SeatBound))
 			g.Expect(meta.IsStatusConditionTrue(getPool(g, ns, "p").Status.Conditions, v1.ConditionReady)).To(BeTrue())
-		}).WithTimeout(15 * time.Second).Should(Succeed())
+		}).WithTimeout(45*time.Second).Should(Succeed(), "the pool tries again within its backoff (1 s, doubling)")
 	})
 })
