@@ -272,8 +272,9 @@ func HoldersHash(holders []string) string {
 // Ledger is the pool's record of who holds its limited licences. A grant is written here, with
 // optimistic concurrency on the pool, before it shows on the claimant; so two operators, or one
 // with a stale cache, can never hand out more than the limit. A list is present only while its
-// limit is finite: an unlimited pool cannot be over-granted. The protocol that keeps it is
-// described once, in controllers/ledger.go.
+// limit is finite: an unlimited pool cannot be over-granted. A list whose limit is larger than
+// LedgerPartSize is kept in parts: this is part 0, and LicenseLedgers owned by the pool hold the
+// others. The protocol that keeps it is described once, in controllers/ledger.go.
 type Ledger struct {
 	// seats lists the SeatAssignments holding a seat.
 	// +optional
@@ -305,7 +306,8 @@ type LicensePoolStatus struct {
 	// +listType=map
 	// +listMapKey=name
 	Orders []PoolOrder `json:"orders,omitempty"`
-	// ledger records who holds the pool's limited licences; see Ledger.
+	// ledger records who holds the pool's limited licences (the first part of the record, for a
+	// limit above 2048: see Ledger).
 	// +optional
 	Ledger *Ledger `json:"ledger,omitempty"`
 }
