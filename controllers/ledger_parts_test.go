@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -311,5 +313,84 @@ func TestStrayPartIsDeleted(t *testing.T) {
 	}
 	if part.OwnerReferences[0].UID != "uid-p" {
 		t.Errorf("part 1 is owned by %s, want the pool", part.OwnerReferences[0].UID)
+	}
+}
+
+// A thousand generated layouts: whatever the parts recorded before (a limit that dropped, a
+// move cut short, holders in their grace period), placeHolders records each holder once, never
+// lets a part gain a holder past its share, records nobody the decision let go, and refuses
+// only a new holder that finds no room.
+func TestPlaceHoldersGenerated(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 2048))
+	const size = 3
+	for n := range 1000 {
+		oldLimit, limit := int32(rng.IntN(12)), int32(rng.IntN(12))
+		// The old layout: each of the old limit's holders in some part, a few twice.
+		old := make([]*v1alpha1.Grants, partsFor(oldLimit, size)+rng.IntN(2))
+		var recorded []string
+		for i := range int(oldLimit) {
+			h := fmt.Sprintf("h%02d", i)
+			recorded = append(recorded, h)
+			for copies := 1 + rng.IntN(2); copies > 0; copies-- {
+				k := rng.IntN(len(old))
+				if old[k] == nil {
+					old[k] = &v1alpha1.Grants{}
+				}
+				old[k].Holders = append(old[k].Holders, h)
+			}
+		}
+		for _, g := range old {
+			if g != nil {
+				slices.Sort(g.Holders)
+				g.Holders = slices.Compact(g.Holders)
+			}
+		}
+		// The decision: some of them stay, some new ones come, within the limit unless all
+		// stay (a drop that leaves holders in their grace period).
+		var holders []string
+		for _, h := range recorded {
+			if rng.IntN(3) > 0 {
+				holders = append(holders, h)
+			}
+		}
+		for i := 0; len(holders) < int(limit) && rng.IntN(2) == 0; i++ {
+			holders = append(holders, fmt.Sprintf("n%02d", i))
+		}
+		slices.Sort(holders)
+		wasRecorded := map[string]bool{}
+		for _, h := range recorded {
+			wasRecorded[h] = true
+		}
+		newOnes := 0
+		for _, h := range holders {
+			if !wasRecorded[h] {
+				newOnes++
+			}
+		}
+
+		parts, gains, err := placeHolders(old, holders, &limit, size, nil)
+		if err != nil {
+			if len(holders) <= int(limit) || newOnes == 0 {
+				t.Fatalf("case %d: limit %d, %d holders (%d new) over %v: refused: %v", n, limit, len(holders), newOnes, old, err)
+			}
+			continue
+		}
+		seen := map[string]int{}
+		for k, g := range parts {
+			for _, h := range holdersOf(g) {
+				seen[h]++
+			}
+			if gains[k] && len(holdersOf(g)) > partQuota(limit, k, size) {
+				t.Fatalf("case %d: part %d gains a holder and records %d, past its share of %d under limit %d", n, k, len(holdersOf(g)), partQuota(limit, k, size), limit)
+			}
+		}
+		for _, h := range holders {
+			if seen[h] != 1 {
+				t.Fatalf("case %d: %s recorded %d times, want once: %v", n, h, seen[h], parts)
+			}
+		}
+		if len(seen) != len(holders) {
+			t.Fatalf("case %d: the parts record %d holders, the decision kept %d", n, len(seen), len(holders))
+		}
 	}
 }
