@@ -140,29 +140,7 @@ func nextLedger(pool *v1alpha1.LicensePool, res allocator.Result, uids holderUID
 // ledgerGrants records the allocator's holders with their UIDs, from the cache or, for a
 // holder the cache does not show, from the old ledger ("" when neither knows it).
 func ledgerGrants(names []string, old *v1alpha1.Grants, cached map[string]types.UID) *v1alpha1.Grants {
-	g := &v1alpha1.Grants{Holders: names}
-	if len(names) == 0 {
-		return g
-	}
-	var before map[string]types.UID
-	if old != nil {
-		before = make(map[string]types.UID, len(old.Holders))
-		if recorded := old.RecordedUIDs(); recorded != nil {
-			for i, n := range old.Holders {
-				before[n] = recorded[i]
-			}
-		}
-	}
-	g.UIDs = make([]types.UID, len(names))
-	for i, n := range names {
-		if uid, ok := cached[n]; ok {
-			g.UIDs[i] = uid
-		} else {
-			g.UIDs[i] = before[n]
-		}
-	}
-	g.UIDsFor = v1alpha1.HoldersHash(names)
-	return g
+	return grantsOf(names, recordedUIDs([]*v1alpha1.Grants{old}), cached)
 }
 
 // ledgerAhead reports whether the pool's ledger names a claimant that exists but is not in the
@@ -176,24 +154,19 @@ func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.License
 	}
 	var missing []ledgerEntry
 	checking := map[string]bool{}
-	for _, g := range parts.seats {
-		for _, e := range unsure(g, uids.seats, r.memory.isDeleted) {
-			if !checking["seat/"+e.name] {
-				checking["seat/"+e.name] = true
-				e.obj = &v1alpha1.SeatAssignment{}
-				missing = append(missing, e)
+	collect := func(lists []*v1alpha1.Grants, cached map[string]types.UID, kind string, obj func() client.Object) {
+		for _, g := range lists {
+			for _, e := range unsure(g, cached, r.memory.isDeleted) {
+				if !checking[kind+"/"+e.name] {
+					checking[kind+"/"+e.name] = true
+					e.obj = obj()
+					missing = append(missing, e)
+				}
 			}
 		}
 	}
-	for _, g := range parts.sessions {
-		for _, e := range unsure(g, uids.sessions, r.memory.isDeleted) {
-			if !checking["session/"+e.name] {
-				checking["session/"+e.name] = true
-				e.obj = &v1alpha1.SharedSession{}
-				missing = append(missing, e)
-			}
-		}
-	}
+	collect(parts.seats, uids.seats, "seat", func() client.Object { return &v1alpha1.SeatAssignment{} })
+	collect(parts.sessions, uids.sessions, "session", func() client.Object { return &v1alpha1.SharedSession{} })
 	ahead := make([]bool, len(missing))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(writeParallelism)

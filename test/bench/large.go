@@ -57,10 +57,7 @@ func (b *bench) large(ctx context.Context) (largeResult, error) {
 	if err := createNamespace(ctx, b.load, largeNS); err != nil {
 		return res, err
 	}
-	if err := createNamespace(ctx, b.load, scaleNS); err != nil {
-		return res, err
-	}
-	empty, err := b.measureFresh(ctx, 0, 0)
+	empty, err := b.emptyOperator(ctx)
 	if err != nil {
 		return res, err
 	}

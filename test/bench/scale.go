@@ -51,15 +51,11 @@ const atRest = 12 * time.Second
 // garbage out of the next point's RSS. The caller has stopped the shared operator.
 func (b *bench) scale(ctx context.Context) (scaleResult, error) {
 	var res scaleResult
-	if err := createNamespace(ctx, b.load, scaleNS); err != nil {
-		return res, err
-	}
-	empty, err := b.measureFresh(ctx, 0, 0)
+	empty, err := b.emptyOperator(ctx)
 	if err != nil {
 		return res, err
 	}
 	res.EmptyRSS, res.EmptyHeap = empty.RSS, empty.HeapInuse
-	b.logf("scale: empty operator RSS %.1f MiB, heap in use %.1f MiB", mib(float64(empty.RSS)), mib(empty.HeapInuse))
 	for _, n := range b.cfg.sizes.ScaleSessions {
 		for _, p := range b.cfg.sizes.ScalePools {
 			pt, err := b.measureFresh(ctx, n, p)
@@ -74,6 +70,19 @@ func (b *bench) scale(ctx context.Context) (scaleResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// emptyOperator measures a fresh operator with nothing to cache, the base of the per-session
+// and per-holder figures.
+func (b *bench) emptyOperator(ctx context.Context) (scalePoint, error) {
+	if err := createNamespace(ctx, b.load, scaleNS); err != nil {
+		return scalePoint{}, err
+	}
+	empty, err := b.measureFresh(ctx, 0, 0)
+	if err == nil {
+		b.logf("empty operator RSS %.1f MiB, heap in use %.1f MiB", mib(float64(empty.RSS)), mib(empty.HeapInuse))
+	}
+	return empty, err
 }
 
 // measureFresh creates n sessions over p pools, starts an operator, waits for every grant,
