@@ -114,12 +114,7 @@ func (b *bench) largePoint(ctx context.Context, kind string, res largeResult) (l
 		return pt, err
 	}
 	pt.SettleGrantsPerSec = float64(pt.Granted) / pt.SettleSeconds
-	select {
-	case <-ctx.Done():
-		return pt, ctx.Err()
-	case <-time.After(atRest):
-	}
-	rest, err := op.usage(ctx)
+	rest, err := restedUsage(ctx, op)
 	if err != nil {
 		return pt, err
 	}

@@ -129,14 +129,7 @@ func (b *bench) measureFresh(ctx context.Context, n, p int) (scalePoint, error) 
 	pt.SettleCPUSeconds = settled.cpu.Seconds()
 	pt.Writes, pt.Reconciles = settled.writes, settled.reconciles
 
-	// At rest: idle CPU, and memory once the grant burst is over. The operator gives the
-	// burst's memory back after 5 quiet seconds (memtrim), checked every 5: 12 s covers it.
-	select {
-	case <-ctx.Done():
-		return pt, ctx.Err()
-	case <-time.After(atRest):
-	}
-	rest, err := op.usage(ctx)
+	rest, err := restedUsage(ctx, op)
 	if err != nil {
 		return pt, err
 	}
@@ -151,6 +144,18 @@ func (b *bench) measureFresh(ctx context.Context, n, p int) (scalePoint, error) 
 		b.logf("operator heap profile: go tool pprof -sample_index=inuse_space -top %s", rel(b.root, path))
 	}
 	return pt, nil
+}
+
+// restedUsage reads the operator's usage once it has rested atRest: idle CPU, and memory once
+// the grant burst is over. The operator gives the burst's memory back after 5 quiet seconds
+// (memtrim), checked every 5: 12 s covers it.
+func restedUsage(ctx context.Context, op *operator) (usage, error) {
+	select {
+	case <-ctx.Done():
+		return usage{}, ctx.Err()
+	case <-time.After(atRest):
+	}
+	return op.usage(ctx)
 }
 
 // waitGranted waits until the pools of scaleNS report n Active sessions between them.
