@@ -27,7 +27,8 @@ type largePoint struct {
 	Kind    string `json:"kind"` // "sessions" or "seats"
 	Holders int    `json:"holders"`
 	Granted int    `json:"granted"`
-	// Parts is the number of LicenseLedgers the pool's ledger took besides its status.
+	// Parts is the number of LicenseLedgers the pool's ledger took besides its status (3,000
+	// holders of a kind take one: part 0 is the pool's status).
 	Parts int `json:"ledgerParts"`
 	// SettleSeconds is from the operator's start to every holder granted.
 	SettleSeconds      float64 `json:"settleSeconds"`
@@ -68,8 +69,8 @@ func (b *bench) large(ctx context.Context) (largeResult, error) {
 		if err != nil {
 			return res, fmt.Errorf("%d %s: %w", b.cfg.sizes.LargeHolders, kind, err)
 		}
-		b.logf("large: %d %s granted in %.1fs (%.0f/s) over %d ledger parts; RSS %.1f MiB, %.2f KiB per holder; %.0f grants/s once settled; %d refused",
-			pt.Granted, kind, pt.SettleSeconds, pt.SettleGrantsPerSec, pt.Parts, mib(float64(pt.RSS)), pt.BytesPerHolder/1024, pt.SettledGrantsPerSec, pt.Refused)
+		b.logf("large: %d %s granted in %.1fs (%.0f/s) with %s; RSS %.1f MiB, %.2f KiB per holder; %.0f grants/s once settled; %d refused",
+			pt.Granted, kind, pt.SettleSeconds, pt.SettleGrantsPerSec, plural(pt.Parts, "ledger part"), mib(float64(pt.RSS)), pt.BytesPerHolder/1024, pt.SettledGrantsPerSec, pt.Refused)
 	}
 	return res, nil
 }

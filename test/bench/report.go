@@ -144,7 +144,7 @@ func evaluate(r results) []row {
 	if l := r.Large; l != nil {
 		for _, p := range l.Points {
 			add("large pool", fmt.Sprintf("%d %s in one pool: granted, time to settle", p.Holders, p.Kind),
-				fmt.Sprintf("%d, %.1f s", p.Granted, p.SettleSeconds), fmt.Sprintf("%d ledger parts; %.0f grants/s while settling", p.Parts, p.SettleGrantsPerSec),
+				fmt.Sprintf("%d, %.1f s", p.Granted, p.SettleSeconds), fmt.Sprintf("%s; %.0f grants/s while settling", plural(p.Parts, "ledger part"), p.SettleGrantsPerSec),
 				"all up to the limit", verdict(p.Granted == p.Holders))
 			add("large pool", fmt.Sprintf("%d %s: operator RSS, per holder (heap per holder)", p.Holders, p.Kind),
 				fmt.Sprintf("%.1f MiB, %.2f KiB (%.2f KiB)", mib(float64(p.RSS)), p.BytesPerHolder/1024, p.HeapPerHolder/1024),
