@@ -161,6 +161,9 @@ func placeHolders(old []*v1alpha1.Grants, holders []string, limit *int32, size i
 			}
 		}
 	}
+	// A holder placed below is a gain for its part: had the part recorded it, the loop above
+	// would have kept it there, since a part full then has no room later either.
+	gains := make([]bool, n)
 	k := 0
 	for _, h := range holders {
 		if _, done := placed[h]; done {
@@ -173,6 +176,7 @@ func placeHolders(old []*v1alpha1.Grants, holders []string, limit *int32, size i
 		case k < n:
 			names[k] = append(names[k], h)
 			placed[h] = k
+			gains[k] = true
 		case recorded:
 			names[at] = append(names[at], h)
 			placed[h] = at
@@ -182,23 +186,12 @@ func placeHolders(old []*v1alpha1.Grants, holders []string, limit *int32, size i
 	}
 	before := recordedUIDs(old)
 	parts := make([]*v1alpha1.Grants, n)
-	gains := make([]bool, n)
 	for k := range n {
 		if len(names[k]) == 0 && k >= partsFor(*limit, size) {
 			continue
 		}
 		slices.Sort(names[k])
 		parts[k] = grantsOf(names[k], before, cached)
-		var had []string
-		if k < len(old) && old[k] != nil {
-			had = old[k].Holders
-		}
-		for _, h := range names[k] {
-			if _, ok := slices.BinarySearch(had, h); !ok && !slices.Contains(had, h) {
-				gains[k] = true
-				break
-			}
-		}
 	}
 	return parts, gains, nil
 }

@@ -380,6 +380,14 @@ func TestPlaceHoldersGenerated(t *testing.T) {
 			for _, h := range holdersOf(g) {
 				seen[h]++
 			}
+			var had []string
+			if k < len(old) {
+				had = holdersOf(old[k])
+			}
+			gained := slices.ContainsFunc(holdersOf(g), func(h string) bool { return !slices.Contains(had, h) })
+			if gains[k] != gained {
+				t.Fatalf("case %d: part %d reports gains %v, but records a holder it did not: %v", n, k, gains[k], gained)
+			}
 			if gains[k] && len(holdersOf(g)) > partQuota(limit, k, size) {
 				t.Fatalf("case %d: part %d gains a holder and records %d, past its share of %d under limit %d", n, k, len(holdersOf(g)), partQuota(limit, k, size), limit)
 			}
