@@ -144,24 +144,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err := b.op.stop(); err != nil {
 		b.logf("%v", err)
 	}
-	if cfg.runs("scale") && ctx.Err() == nil {
-		b.logf("scale: operator memory and CPU with many sessions")
-		b.phase(ctx, &res, "scale", func(ctx context.Context) error {
-			r, err := b.scale(ctx)
-			if err == nil || len(r.Points) > 0 { // the points measured before a failure stand
-				res.Scale = &r
-			}
-			return err
-		})
-	}
-	if cfg.runs("large") && ctx.Err() == nil {
-		b.logf("large: one pool of %d shared licences, one of %d seats", cfg.sizes.LargeHolders, cfg.sizes.LargeHolders)
-		b.phase(ctx, &res, "large", func(ctx context.Context) error {
-			r, err := b.large(ctx)
-			res.Large = &r
-			return err
-		})
-	}
+	b.measureFreshOperators(ctx, &res)
 	res.Seconds = time.Since(b.start).Seconds()
 	if ctx.Err() != nil {
 		b.logf("interrupted: stopping everything")
@@ -240,6 +223,29 @@ func (b *bench) measure(ctx context.Context, res *results) {
 		}
 		b.logf("%s: %s", s.name, s.title)
 		b.phase(ctx, res, s.name, s.run)
+	}
+}
+
+// measureFreshOperators runs the measurements that start operators of their own, after the
+// shared one has stopped: scale, and large when asked for.
+func (b *bench) measureFreshOperators(ctx context.Context, res *results) {
+	if b.cfg.runs("scale") && ctx.Err() == nil {
+		b.logf("scale: operator memory and CPU with many sessions")
+		b.phase(ctx, res, "scale", func(ctx context.Context) error {
+			r, err := b.scale(ctx)
+			if err == nil || len(r.Points) > 0 { // the points measured before a failure stand
+				res.Scale = &r
+			}
+			return err
+		})
+	}
+	if b.cfg.runs("large") && ctx.Err() == nil {
+		b.logf("large: one pool of %d shared licences, one of %d seats", b.cfg.sizes.LargeHolders, b.cfg.sizes.LargeHolders)
+		b.phase(ctx, res, "large", func(ctx context.Context) error {
+			r, err := b.large(ctx)
+			res.Large = &r
+			return err
+		})
 	}
 }
 
