@@ -64,8 +64,12 @@ var _ = Describe("Shared sessions", Label("sessions"), func() {
 		newSession(ns, "b", "p", "agent-b")
 		Expect(k8s.Delete(ctx, getSession(Default, ns, "a-0"))).To(Succeed())
 		Eventually(func(g Gomega) { g.Expect(getSession(g, ns, "b").Status.Phase).To(Equal(v1.SessionActive)) }).Should(Succeed())
+		// Events are sent by the recorder after the write: wait for the grant's, then check
+		// that no Queued came before it.
+		Eventually(func(g Gomega) {
+			g.Expect(events.list(g, ns)).To(ContainElement(HavePrefix("SharedSession/b Granted: ")))
+		}).Should(Succeed())
 		Expect(events.list(Default, ns)).NotTo(ContainElement(HavePrefix("SharedSession/b Queued")))
-		Expect(events.list(Default, ns)).To(ContainElement(HavePrefix("SharedSession/b Granted: ")))
 	})
 
 	It("grants 10 of 15, queues 5 in order, and serves the head when a licence frees", func() {
