@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,82 +16,33 @@ import (
 // writeParallelism bounds the writes (and reads around the cache) one pool's pass sends at once.
 const writeParallelism = 16
 
-// Writes that move no licence (Waiting announcements, queue positions, messages) are paced per
-// pool: at most lowPriorityWrites at once, refilled at lowPriorityRate a second (a fifth or so
-// of what the API server takes from one client here, measured by the hand-off bench). Behind a long
-// queue a pass could otherwise send hundreds of them (every position moves with each grant),
-// and the API server, busy with them, would be slow with the grant a released licence waits
-// for. Grants and revocations are never paced. What a pass cannot send goes out in the passes
-// that follow, each of which grants first; positions then lag by a few seconds at most.
-const (
-	lowPriorityWrites = 8
-	lowPriorityRate   = 48.0
-)
-
-// apply carries out a plan in the ledger's order (see ledger.go), and returns when a throttled,
-// held-back or paced write will be due. It stops at the first error; what landed stays landed,
-// and the next pass redoes only what did not.
-func (r *PoolReconciler) apply(ctx context.Context, snap *snapshot, plan writePlan, now time.Time) (time.Time, error) {
+// apply carries out a plan in the ledger's order (see ledger.go), and returns the writes that
+// move no licence, for the pool's slow lane (slow_lane.go). It stops at the first error; what
+// landed stays landed, and the next pass redoes only what did not.
+func (r *PoolReconciler) apply(ctx context.Context, snap *snapshot, plan writePlan) ([]slowWrite, error) {
 	// 1. Revocations first: a claimant stops showing a licence before the ledger frees it.
 	if err := r.writeClaimants(ctx, snap.pool, plan.revoke); err != nil {
-		return time.Time{}, err
+		return nil, err
 	}
 	// 2. The ledger, with optimistic concurrency on the pool and on each of its parts.
 	if err := r.writeLedger(ctx, snap.pool, plan); err != nil {
-		return time.Time{}, err
+		return nil, err
 	}
 	// 3. Grants, and ends decided on the ledger: all of them, whatever their number.
 	if err := r.writeClaimants(ctx, snap.pool, plan.checked); err != nil {
-		return time.Time{}, err
+		return nil, err
 	}
-	// 4. Everything else, as far as the pool's pace allows: announcements first, then the
-	// positions whose refresh is due.
-	head, tail := refreshKey{pool: snap.key}, refreshKey{pool: snap.key, tail: true}
-	headDue, headAt := r.memory.due(head, now, headRefreshEvery)
-	tailDue, tailAt := r.memory.due(tail, now, tailRefreshEvery)
-	want := len(plan.other)
-	if headDue {
-		want += len(plan.head)
-	}
-	if tailDue {
-		want += len(plan.tail)
-	}
-	budget, refill := r.memory.takeLowWrites(snap.key, now, want)
-	next := earliest(plan.announceAt, refill)
-	other, _ := takeWrites(plan.other, &budget)
-	if err := r.writeClaimants(ctx, snap.pool, other); err != nil {
-		return time.Time{}, err
-	}
-	for _, t := range []struct {
+	// 4. Everything else goes by the slow lane: announcements first, then positions.
+	slow := make([]slowWrite, 0, len(plan.other)+len(plan.head)+len(plan.tail))
+	for _, l := range []struct {
 		writes []statusWrite
-		key    refreshKey
-		due    bool
-		at     time.Time
-	}{{plan.head, head, headDue, headAt}, {plan.tail, tail, tailDue, tailAt}} {
-		if len(t.writes) == 0 {
-			continue
-		}
-		if !t.due {
-			next = earliest(next, t.at)
-			continue
-		}
-		batch, left := takeWrites(t.writes, &budget)
-		if err := r.writeClaimants(ctx, snap.pool, batch); err != nil {
-			return time.Time{}, err
-		}
-		if !left {
-			// A refresh cut short by the pace stays due, and a later pass writes on.
-			r.memory.refreshedAt(t.key, now)
+		class  laneClass
+	}{{plan.other, laneOther}, {plan.head, laneHead}, {plan.tail, laneTail}} {
+		for _, w := range l.writes {
+			slow = append(slow, slowWrite{statusWrite: w, class: l.class, order: len(slow)})
 		}
 	}
-	return next, r.deleteExpired(ctx, plan.remove)
-}
-
-// takeWrites takes as many writes as the budget allows, and reports whether some were left.
-func takeWrites(writes []statusWrite, budget *int) ([]statusWrite, bool) {
-	n := min(len(writes), *budget)
-	*budget -= n
-	return writes[:n], n < len(writes)
+	return slow, r.deleteExpired(ctx, plan.remove)
 }
 
 // writeClaimants patches the claimants' status in parallel, each with optimistic concurrency.

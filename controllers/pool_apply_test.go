@@ -2,11 +2,7 @@ package controllers
 
 import (
 	"context"
-	"fmt"
-	clocktesting "k8s.io/utils/clock/testing"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -187,62 +183,5 @@ func TestApplyStopsAtAConflict(t *testing.T) {
 				t.Errorf("events: only the writes that landed are reported (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-// TestApplyPacesLowPriorityWrites: a pass behind a long queue sends at most lowPriorityWrites
-// statuses that move no licence, the pool's pace refills at lowPriorityRate, and the pass asks
-// to be called again when the next batch may go; a grant is written whatever the pace.
-func TestApplyPacesLowPriorityWrites(t *testing.T) {
-	const queued = 3*lowPriorityWrites + 5
-	objs := []client.Object{withSessionLedger(testPool("p", 1)), testSession("a-grant", "p")}
-	for i := range queued {
-		s := waitingSession(fmt.Sprintf("w-%03d", i), "p")
-		s.Generation = 2 // the spec moved on: each status must be written again
-		s.CreationTimestamp = *mt(time.Duration(i) * time.Millisecond)
-		objs = append(objs, s)
-	}
-	var log writeLog
-	c := fakeAPI(t, log.funcs(), objs...)
-	r, _ := testReconciler(c, c)
-	clock := r.Clock.(*clocktesting.FakePassiveClock)
-	var passes int
-	for written := 0; written < queued; passes++ {
-		if passes > 10 {
-			t.Fatalf("%d waiting statuses still unwritten after %d passes", queued-written, passes)
-		}
-		r.memory.writes = nil // the fake client's cache is never behind: no echo to wait for
-		got, err := r.Reconcile(context.Background(), poolKey("p"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var waits, grants int
-		for _, w := range log.take() {
-			switch {
-			case strings.HasPrefix(w, "status session w-"):
-				waits++
-			case w == "status session a-grant":
-				grants++
-			}
-		}
-		written += waits
-		if waits > lowPriorityWrites {
-			t.Errorf("pass %d wrote %d waiting statuses, more than lowPriorityWrites (%d)", passes, waits, lowPriorityWrites)
-		}
-		if passes == 0 && grants != 1 {
-			t.Errorf("the first pass wrote the grant %d times, want once whatever the pace", grants)
-		}
-		if written < queued {
-			// The next batch (up to lowPriorityWrites) is due once the pace has refilled it.
-			batch := min(queued-written, lowPriorityWrites)
-			want := time.Duration(float64(batch)/lowPriorityRate*float64(time.Second)) + deadlineSlack
-			if d := got.RequeueAfter - want; d < -time.Millisecond || d > time.Millisecond {
-				t.Errorf("pass %d: %d left, RequeueAfter %v, want about %v", passes, queued-written, got.RequeueAfter, want)
-			}
-			clock.SetTime(clock.Now().Add(got.RequeueAfter))
-		}
-	}
-	if want := queued/lowPriorityWrites + 1; passes != want {
-		t.Errorf("%d passes, want %d", passes, want)
 	}
 }

@@ -3,12 +3,15 @@ package controllers
 import (
 	"context"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/internal/metrics"
 )
 
@@ -31,6 +34,12 @@ type PoolReconciler struct {
 	partSize int
 
 	memory poolMemory
+	// kicks asks for passes of pools from outside the watches: the slow lane's, when a pass
+	// is wanted after its writes (nil: none is asked for).
+	kicks chan event.GenericEvent
+	// laneInline has a pass send what its slow lane may send at once before it returns, and no
+	// more: unit tests see every write a pass led to, on a clock of their own.
+	laneInline bool
 }
 
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools,verbs=get;list;watch
@@ -43,8 +52,15 @@ type PoolReconciler struct {
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licenseledgers/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile is one pass over a pool: snapshot, decide, plan, apply.
+// Reconcile is one pass over a pool: snapshot, decide, plan, apply. The pool's slow lane
+// waits while it runs, and takes the writes that move no licence when it ends.
 func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	r.memory.passStarts(req.NamespacedName)
+	// A pass whose writes landed hands its slow ones over; any other leaves the lane as it was.
+	var slow []slowWrite
+	var seen *v1alpha1.LicensePool
+	handed := false
+	defer func() { r.endPass(ctx, req.NamespacedName, seen, slow, handed) }()
 	if wait := r.memory.backingOff(req.NamespacedName, r.Clock.Now()); wait > 0 {
 		// The API server refused the pool's last write for good (refusals.go).
 		return ctrl.Result{RequeueAfter: wait}, nil
@@ -72,25 +88,39 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if plan.ledgerErr != nil {
 		return ctrl.Result{}, plan.ledgerErr
 	}
-	if plan.waitsForEcho(snap.stale) {
-		// A licence would move on a claimant's state older than our own last write of it.
+	if plan.waitsForLane(snap.writing) {
+		// A licence would move on a claimant the slow lane is writing: its answer is a few
+		// milliseconds away.
 		return ctrl.Result{RequeueAfter: echoDelay}, nil
 	}
-	deferred := plan.deferStale(snap.stale)
 	r.memory.noteWaits(plan.quietStarted, nil, now)
-	due, err := r.apply(ctx, snap, plan, now)
+	slow, err = r.apply(ctx, snap, plan)
+	if err == nil {
+		err = r.memory.laneRefusal(req.NamespacedName)
+	}
 	if refusedForGood(err) {
 		return r.refused(ctx, snap, plan, err, now), nil
 	}
 	if err != nil {
 		return retryOnConflict(ctx, err)
 	}
+	seen, handed = snap.pool, true
 	if r.memory.accepted(req.NamespacedName) {
 		log.FromContext(ctx).Info("the API server accepts the pool's writes again")
 	}
 	poolGauges(req.Namespace, req.Name, snap.pool, res)
-	if deferred {
-		due = earliest(due, now.Add(echoDelay))
+	return requeueAt(earliest(res.Next, plan.announceAt), r.Clock.Now()), nil
+}
+
+// endPass lets the pool's slow lane go on, with the pass's writes if it handed them over, and
+// starts its drainer if none runs.
+func (r *PoolReconciler) endPass(ctx context.Context, pool types.NamespacedName, seen *v1alpha1.LicensePool, slow []slowWrite, handed bool) {
+	if !r.memory.passEnds(pool, seen, slow, handed, r.Clock.Now()) {
+		return
 	}
-	return requeueAt(earliest(res.Next, due), r.Clock.Now()), nil
+	if r.laneInline {
+		r.drain(ctx, pool)
+		return
+	}
+	go r.drain(ctx, pool)
 }

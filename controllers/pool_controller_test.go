@@ -66,7 +66,7 @@ func fakeAPI(t *testing.T, funcs interceptor.Funcs, objs ...client.Object) clien
 // around the cache through reader.
 func testReconciler(c client.Client, reader client.Reader) (*PoolReconciler, *eventLog) {
 	log := &eventLog{}
-	return &PoolReconciler{Client: c, APIReader: reader, Clock: clocktesting.NewFakePassiveClock(t0), Recorder: log}, log
+	return &PoolReconciler{Client: c, APIReader: reader, Clock: clocktesting.NewFakePassiveClock(t0), Recorder: log, laneInline: true}, log
 }
 
 func poolKey(name string) ctrl.Request {

@@ -17,19 +17,21 @@ import (
 // small, none of it needed for a correct decision (a restarted operator starts with none), and
 // all of it used to spare writes, reads and passes that would change nothing.
 //
-//   - Own writes in flight: the resourceVersion each status write of ours produced. The watch
-//     event that brings it back starts no pass (the pass that wrote it decided on that state),
-//     and a pass that finds the cache still behind one of them waits for it rather than decide
-//     on older state, as controllers that keep "expectations" do.
+//   - Own writes in flight: the resourceVersion each status write of ours produced, and the
+//     API server's answer. The watch event that brings it back starts no pass (the pass that
+//     wrote it decided on that state), and a pass that finds the cache still behind one of them
+//     decides on the answer rather than on older state (catchUp), as controllers that keep
+//     "expectations" would wait for it. A write of the slow lane is marked from when it is sent.
 //   - Deletions seen: the UIDs of claimants the watch reported deleted. A ledger entry whose
 //     claimant the cache does not show is either deleted or granted by another replica after
 //     this cache last heard; a deletion the watch delivered settles it without a read.
 //   - Quiet waits: when each session that waits unannounced was first seen (announceWaitAfter).
-//   - Throttled writes: when each pool's queue positions were last written (queueHead).
+//   - Slow lanes: each pool's writes that move no licence, waiting to be sent between passes,
+//     and when its queue positions were last written (slow_lane.go).
 //   - Renewals from the future: a renewTime further ahead of the operator's clock than
 //     renewSkew, and when the operator first saw it (renewedAt).
 //   - Parts created: the LicenseLedgers of each pool we created and the cache does not show
-//     yet (anyStale).
+//     yet (catchUp).
 //   - Refusals: for each pool whose last write the API server refused for good, how often in
 //     a row, and until when its passes back off (refusals.go).
 //
@@ -37,16 +39,17 @@ import (
 // since a Go map never shrinks and a burst of grants fills them with thousands of entries that
 // are gone within milliseconds.
 type poolMemory struct {
-	mu        sync.Mutex
-	writes    map[types.UID]ownWrite
-	deleted   map[types.UID]time.Time
-	swept     time.Time
-	quiet     map[types.UID]time.Time
-	refreshed map[refreshKey]time.Time
-	renewals  map[types.UID]renewal
-	lowWrites map[types.NamespacedName]tokens
-	refusals  map[types.NamespacedName]refusal
-	created   map[types.NamespacedName]map[types.UID]time.Time
+	mu     sync.Mutex
+	writes map[types.UID]ownWrite
+	// writesSwept: when writes was last cleared of entries past echoWait; swept, deleted.
+	writesSwept time.Time
+	deleted     map[types.UID]time.Time
+	swept       time.Time
+	quiet       map[types.UID]time.Time
+	renewals    map[types.UID]renewal
+	lanes       map[types.NamespacedName]*slowLane
+	refusals    map[types.NamespacedName]refusal
+	created     map[types.NamespacedName]map[types.UID]time.Time
 }
 
 // refusal is a run of refused writes of one pool: how many, and until when to back off.
@@ -55,7 +58,7 @@ type refusal struct {
 	until time.Time
 }
 
-// tokens is a pool's budget of writes that move no licence (lowPriorityWrites).
+// tokens is a pool's budget of writes that move no licence (slowBurst).
 type tokens struct {
 	n  float64
 	at time.Time
@@ -66,16 +69,16 @@ type renewal struct {
 	at, seen time.Time
 }
 
+// ownWrite is a write of ours: the resourceVersion it produced (rvInFlight while the slow lane
+// waits for its answer), when, and the object as the API server answered it (see catchUp).
 type ownWrite struct {
-	rv string
-	at time.Time
+	rv  string
+	at  time.Time
+	obj client.Object
 }
 
-// refreshKey names one kind of throttled write (the head or the tail of the queue) of a pool.
-type refreshKey struct {
-	pool types.NamespacedName
-	tail bool
-}
+// rvInFlight marks a write of the slow lane not answered yet: no resourceVersion is empty.
+const rvInFlight = ""
 
 // echoWait bounds how long a pass waits for the cache to bring back one of our writes; past
 // it the write is taken as seen (its event may have been folded into a relist).
@@ -110,7 +113,17 @@ func (m *poolMemory) wrote(before string, obj client.Object, now time.Time) {
 	if m.writes == nil {
 		m.writes = map[types.UID]ownWrite{}
 	}
-	m.writes[obj.GetUID()] = ownWrite{rv, now}
+	m.writes[obj.GetUID()] = ownWrite{rv: rv, at: now, obj: obj}
+	if now.Sub(m.writesSwept) < echoWait {
+		return
+	}
+	// An echo that outran its answer left the answer here; past echoWait nothing reads it.
+	m.writesSwept = now
+	for uid, w := range m.writes {
+		if now.Sub(w.at) >= echoWait {
+			delete(m.writes, uid)
+		}
+	}
 }
 
 // isEcho reports whether obj is exactly the state one of our writes produced. Either way the
@@ -127,10 +140,32 @@ func (m *poolMemory) isEcho(obj client.Object) bool {
 
 func (m *poolMemory) isEchoLocked(obj client.Object) bool {
 	w, ok := m.writes[obj.GetUID()]
-	if ok {
-		dropKey(&m.writes, obj.GetUID())
+	if !ok {
+		return false
 	}
-	return ok && w.rv == obj.GetResourceVersion()
+	if w.rv == rvInFlight {
+		// The echo of a write of the slow lane may outrun its answer: it shows what the
+		// write sends. The mark stays until the answer (slowLanded).
+		return w.obj != nil && sameWaitingStatus(w.obj, obj)
+	}
+	dropKey(&m.writes, obj.GetUID())
+	return w.rv == obj.GetResourceVersion()
+}
+
+// sameWaitingStatus reports whether two states of a claimant show the same phase, place and
+// message: what a write of the slow lane changes.
+func sameWaitingStatus(a, b client.Object) bool {
+	switch x := a.(type) {
+	case *v1alpha1.SharedSession:
+		y, ok := b.(*v1alpha1.SharedSession)
+		return ok && x.Status.Phase == y.Status.Phase && x.Status.QueuePosition == y.Status.QueuePosition &&
+			x.Status.Message == y.Status.Message && x.Status.ObservedGeneration == y.Status.ObservedGeneration
+	case *v1alpha1.SeatAssignment:
+		y, ok := b.(*v1alpha1.SeatAssignment)
+		return ok && x.Status.Phase == y.Status.Phase && x.Status.Reason == y.Status.Reason &&
+			x.Status.Message == y.Status.Message && x.Status.ObservedGeneration == y.Status.ObservedGeneration
+	}
+	return false
 }
 
 // updated takes in an update the watch delivered, under one lock (heartbeats make it the
@@ -144,60 +179,65 @@ func (m *poolMemory) updated(obj client.Object, now time.Time) bool {
 	return m.isEchoLocked(obj)
 }
 
-// behind reports whether the cache still shows one of these objects as it was before a write
-// of ours that landed less than echoWait ago; see stale.
-func (m *poolMemory) behind(now time.Time, pool *v1alpha1.LicensePool, seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession) bool {
-	poolStale, claimants := m.stale(now, pool, seats, sessions)
-	return poolStale || len(claimants) > 0
-}
-
-// stale reports which of these objects the cache still shows as they were before a write of
-// ours that landed less than echoWait ago: the pool, and the claimants by UID (nil when none).
-// Deciding on the older state of the pool, or writing a claimant from its older state, would
-// send a write again or lose a conflict to ourselves; a pass waits for the cache instead, as
-// controllers that keep "expectations" do, unless the claimant's write can wait for a later
-// pass (writePlan.deferStale).
-func (m *poolMemory) stale(now time.Time, pool *v1alpha1.LicensePool, seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession) (bool, map[types.UID]bool) {
+// catchUp brings the snapshot up to our own writes. Where the cache still shows an object (the
+// pool, a part of its ledger, a claimant) as it was before a write of ours that landed less
+// than echoWait ago, the snapshot takes the object as that write left it: the API server's
+// answer to it, which the echo will bring to the cache in a few milliseconds. Deciding on the
+// older state would send a write again, or lose a conflict to ourselves; waiting for the echo
+// would put its latency in front of the next grant. Claimants whose write of the slow lane is
+// still in flight have no answer yet: they are returned (nil when none), and none of their
+// writes may go out from this snapshot. It also reports whether a part we created is not
+// cached yet: a pass that missed it would take its holders for claimants without a licence.
+func (m *poolMemory) catchUp(now time.Time, s *snapshot) (writing map[types.UID]bool, partsBehind bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	partsBehind = m.partsBehindLocked(now, s.key, s.partObjs)
 	if len(m.writes) == 0 {
-		return false, nil
+		return nil, partsBehind
 	}
-	isStale := func(o client.Object) bool {
+	// newer is the object as our write left it, if the cache shows it from before.
+	newer := func(o client.Object) (client.Object, bool) {
 		w, ok := m.writes[o.GetUID()]
-		return ok && w.rv != o.GetResourceVersion() && now.Sub(w.at) < echoWait
-	}
-	var claimants map[types.UID]bool
-	note := func(o client.Object) {
-		if isStale(o) {
-			if claimants == nil {
-				claimants = map[types.UID]bool{}
+		switch {
+		case !ok || now.Sub(w.at) >= echoWait:
+			return nil, false
+		case w.rv == rvInFlight:
+			if writing == nil {
+				writing = map[types.UID]bool{}
 			}
-			claimants[o.GetUID()] = true
+			writing[o.GetUID()] = true
+			return nil, false
+		case w.rv == o.GetResourceVersion():
+			return nil, false
+		}
+		return w.obj, true
+	}
+	if s.pool != nil {
+		if o, ok := newer(s.pool); ok {
+			s.pool = o.(*v1alpha1.LicensePool)
 		}
 	}
-	for _, s := range seats {
-		note(s)
+	for i, p := range s.partObjs {
+		if o, ok := newer(p); ok {
+			s.partObjs[i] = o.(*v1alpha1.LicenseLedger)
+		}
 	}
-	for _, s := range sessions {
-		note(s)
+	for i, c := range s.seats {
+		if o, ok := newer(c); ok {
+			s.seats[i] = o.(*v1alpha1.SeatAssignment)
+		}
 	}
-	return pool != nil && isStale(pool), claimants
+	for i, c := range s.sessions {
+		if o, ok := newer(c); ok {
+			s.sessions[i] = o.(*v1alpha1.SharedSession)
+		}
+	}
+	return writing, partsBehind
 }
 
-// anyStale reports whether the cache still shows one of the pool's LicenseLedgers as it was
-// before a write of ours that landed less than echoWait ago, or does not show yet one we
-// created that recently: the ledger a pass would decide on is older than our own last write
-// of it (see stale). A pass that missed a part would take its holders for claimants without a
-// licence.
-func (m *poolMemory) anyStale(now time.Time, pool types.NamespacedName, parts []*v1alpha1.LicenseLedger) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, o := range parts {
-		if w, ok := m.writes[o.GetUID()]; ok && w.rv != o.GetResourceVersion() && now.Sub(w.at) < echoWait {
-			return true
-		}
-	}
+// partsBehindLocked reports whether the cache does not show yet a LicenseLedger of the pool
+// that we created less than echoWait ago, and forgets those it shows.
+func (m *poolMemory) partsBehindLocked(now time.Time, pool types.NamespacedName, parts []*v1alpha1.LicenseLedger) bool {
 	created := m.created[pool]
 	for uid, at := range created {
 		if now.Sub(at) >= echoWait || slices.ContainsFunc(parts, func(p *v1alpha1.LicenseLedger) bool { return p.UID == uid }) {
@@ -357,60 +397,13 @@ func (m *poolMemory) renewedAt(now time.Time, sessions []*v1alpha1.SharedSession
 	return out
 }
 
-// due reports whether a throttled kind of write of the pool may go out at now, at most once
-// per every, and if not, when it may.
-func (m *poolMemory) due(k refreshKey, now time.Time, every time.Duration) (bool, time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	next := m.refreshed[k].Add(every)
-	return !now.Before(next), next
-}
-
-// refreshedAt records that a throttled kind of write of the pool went out at now.
-func (m *poolMemory) refreshedAt(k refreshKey, now time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.refreshed == nil {
-		m.refreshed = map[refreshKey]time.Time{}
-	}
-	m.refreshed[k] = now
-}
-
-// takeLowWrites takes up to want writes from the pool's budget of writes that move no licence,
-// which refills at lowPriorityRate up to lowPriorityWrites, and returns how many it may send;
-// when that is fewer than wanted, also when the budget has refilled enough for the next batch.
-func (m *poolMemory) takeLowWrites(pool types.NamespacedName, now time.Time, want int) (int, time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.lowWrites[pool]
-	if !ok {
-		b = tokens{n: lowPriorityWrites, at: now}
-	}
-	b.n = min(lowPriorityWrites, b.n+now.Sub(b.at).Seconds()*lowPriorityRate)
-	b.at = now
-	n := min(want, int(b.n))
-	b.n -= float64(n)
-	if m.lowWrites == nil {
-		m.lowWrites = map[types.NamespacedName]tokens{}
-	}
-	m.lowWrites[pool] = b
-	if n == want {
-		return n, time.Time{}
-	}
-	batch := min(want-n, lowPriorityWrites)
-	wait := time.Duration((float64(batch) - b.n) / lowPriorityRate * float64(time.Second))
-	return n, now.Add(wait)
-}
-
 // poolGone forgets a pool that no longer exists and has no claimants.
 func (m *poolMemory) poolGone(pool types.NamespacedName) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.lowWrites, pool)
+	delete(m.lanes, pool)
 	delete(m.refusals, pool)
 	delete(m.created, pool)
-	delete(m.refreshed, refreshKey{pool: pool})
-	delete(m.refreshed, refreshKey{pool: pool, tail: true})
 }
 
 // refused notes a refused write of the pool and returns how long its passes back off: a

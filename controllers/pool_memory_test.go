@@ -21,14 +21,14 @@ func TestWatchMemory(t *testing.T) {
 	e.wrote("10", s, t0)
 	cached := s.DeepCopy()
 	cached.ResourceVersion = "10"
-	if !e.behind(t0, nil, nil, []*v1alpha1.SharedSession{cached}) {
-		t.Error("a cache without our write is not behind")
+	if got := caughtUp(&e, t0, cached); got != s {
+		t.Error("a snapshot of a cache without our write does not take the object as we wrote it")
 	}
-	if e.behind(t0.Add(echoWait), nil, nil, []*v1alpha1.SharedSession{cached}) {
-		t.Error("a write never seen holds passes back past echoWait")
+	if got := caughtUp(&e, t0.Add(echoWait), cached); got != cached {
+		t.Error("a write never seen is still taken past echoWait")
 	}
-	if e.behind(t0, nil, nil, []*v1alpha1.SharedSession{s}) {
-		t.Error("a cache holding our write is behind")
+	if got := caughtUp(&e, t0, s); got != s {
+		t.Error("a cache holding our write is not taken as it is")
 	}
 	if !e.isEcho(s) {
 		t.Error("our own write's echo was not recognised")
@@ -49,8 +49,18 @@ func TestWatchMemory(t *testing.T) {
 	if e.isEcho(later) {
 		t.Error("someone else's later write was taken for our echo")
 	}
-	if e.behind(t0, nil, nil, []*v1alpha1.SharedSession{later}) {
+	if got := caughtUp(&e, t0, later); got != later {
 		t.Error("a cache with a state newer than our write is taken as behind it")
+	}
+
+	// An echo that outran its answer leaves the answer behind: the next write past echoWait
+	// sweeps it, so that no copy of the object stays.
+	var sw poolMemory
+	sw.wrote("1", s, t0)
+	other := &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{UID: "v", ResourceVersion: "3"}}
+	sw.wrote("2", other, t0.Add(echoWait))
+	if _, kept := sw.writes["u"]; kept || len(sw.writes) != 1 {
+		t.Errorf("an answer past echoWait is kept: %v", sw.writes)
 	}
 
 	var g poolMemory
@@ -80,14 +90,10 @@ func TestMemoryOfWaitsAndRefreshes(t *testing.T) {
 	}
 
 	pool := types.NamespacedName{Namespace: "acme", Name: "p"}
-	head, tail := refreshKey{pool: pool}, refreshKey{pool: pool, tail: true}
-	m.refreshedAt(head, t0)
-	if due, _ := m.due(tail, t0, tailRefreshEvery); !due {
-		t.Error("the head's refresh made the tail wait")
-	}
+	m.passEnds(pool, nil, []slowWrite{{statusWrite: statusWrite{orig: waitingSession("w", "p")}, class: laneTail}}, true, t0)
 	m.poolGone(pool)
-	if due, _ := m.due(head, t0, headRefreshEvery); !due || len(m.refreshed) != 0 {
-		t.Errorf("a pool that is gone is still throttled: %v", m.refreshed)
+	if m.lanes != nil && m.lanes[pool] != nil {
+		t.Errorf("a pool that is gone still has a slow lane: %+v", m.lanes[pool])
 	}
 
 	// A deleted pool is not a claimant: its UID is not remembered as a deleted holder.
@@ -142,23 +148,34 @@ func TestRenewalsFromTheFuture(t *testing.T) {
 	}
 }
 
+// caughtUp is the session a snapshot of the cache showing cached decides on.
+func caughtUp(m *poolMemory, now time.Time, cached *v1alpha1.SharedSession) *v1alpha1.SharedSession {
+	s := &snapshot{sessions: []*v1alpha1.SharedSession{cached}}
+	m.catchUp(now, s)
+	return s.sessions[0]
+}
+
 // A pass waits for the cache to show a ledger part we created: without it, the part's holders
 // would look like claimants without a licence.
-func TestAnyStaleWaitsForACreatedPart(t *testing.T) {
+func TestCatchUpWaitsForACreatedPart(t *testing.T) {
 	var m poolMemory
 	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
 	part := &v1alpha1.LicenseLedger{}
 	part.UID, part.ResourceVersion = "uid-part-1", "7"
 	m.wrote("", part, t0)
 	m.createdPart(pool, part, t0)
-	if !m.anyStale(t0, pool, nil) {
+	behind := func(now time.Time, parts ...*v1alpha1.LicenseLedger) bool {
+		_, b := m.catchUp(now, &snapshot{key: pool, partObjs: parts})
+		return b
+	}
+	if !behind(t0) {
 		t.Error("the cache does not show the part we created: the pass must wait")
 	}
-	if m.anyStale(t0, pool, []*v1alpha1.LicenseLedger{part}) {
+	if behind(t0, part) {
 		t.Error("the cache shows the part as we wrote it: no wait")
 	}
 	m.createdPart(pool, part, t0)
-	if m.anyStale(t0.Add(echoWait), pool, nil) {
+	if behind(t0.Add(echoWait)) {
 		t.Error("past echoWait the part is taken as seen, as our other writes are")
 	}
 }

@@ -13,10 +13,11 @@ import (
 
 // Queue positions cost a write per waiting session each time the queue moves, so a standing
 // queue would turn every grant into a write for each waiter. A session that becomes the head
-// of the queue (position 1: "you are next") is written at once; other moves of the first
-// queueHead positions, and changes of the queue's length in their messages, are written at
-// most once per headRefreshEvery for each pool, and positions further back at most once per
-// tailRefreshEvery. A session's first status, and every change of phase, are written at once.
+// of the queue (position 1: "you are next") is written as soon as the slow lane allows (see
+// slow_lane.go); other moves of the first queueHead positions, and changes of the queue's
+// length in their messages, are written at most once per headRefreshEvery for each pool, and
+// positions further back at most once per tailRefreshEvery. A session's first status, and every
+// change of phase, are written at once or, when they move no licence, by the slow lane.
 const (
 	queueHead        = 20
 	headRefreshEvery = time.Second
@@ -203,7 +204,7 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 			return
 		}
 		// The memory forgets the wait when the watch shows the session with a phase
-		// (poolMemory.seen), not now: the pace may leave this write to a later pass.
+		// (poolMemory.seen), not now: the slow lane sends this write after the pass.
 		p.other = append(p.other, w)
 	case st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == v1alpha1.SessionWaiting &&
 		s.Generation == s.Status.ObservedGeneration && (st.QueuePosition != 1 || s.Status.QueuePosition == 1):
@@ -218,42 +219,19 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 	}
 }
 
-// waitsForEcho reports whether a write that moves a licence (a revocation, a grant, an end
-// decided on the ledger) would be sent from a claimant's state the cache shows from before our
-// last write of it: the pass must wait for the cache.
-func (p *writePlan) waitsForEcho(stale map[types.UID]bool) bool {
-	if len(stale) == 0 {
+// waitsForLane reports whether a write that moves a licence (a revocation, a grant, an end
+// decided on the ledger) would go to a claimant the slow lane is writing: the pass must wait
+// for the lane's answer.
+func (p *writePlan) waitsForLane(writing map[types.UID]bool) bool {
+	if len(writing) == 0 {
 		return false
 	}
 	for _, ws := range [][]statusWrite{p.revoke, p.checked} {
 		for _, w := range ws {
-			if stale[w.orig.GetUID()] {
+			if writing[w.orig.GetUID()] {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// deferStale leaves out of the plan the writes that move no licence to claimants the cache shows
-// from before our last write of them: a later pass writes them from the newer state, and this
-// one need not wait for it. It reports whether it left any out.
-func (p *writePlan) deferStale(stale map[types.UID]bool) bool {
-	if len(stale) == 0 {
-		return false
-	}
-	deferred := false
-	keep := func(ws []statusWrite) []statusWrite {
-		out := ws[:0:0]
-		for _, w := range ws {
-			if stale[w.orig.GetUID()] {
-				deferred = true
-				continue
-			}
-			out = append(out, w)
-		}
-		return out
-	}
-	p.other, p.head, p.tail = keep(p.other), keep(p.head), keep(p.tail)
-	return deferred
 }

@@ -75,19 +75,6 @@ func TestQueuePositionWritesWait(t *testing.T) {
 	if len(waits.quiet) != 0 {
 		t.Errorf("an announced wait is still remembered: %v", waits.quiet)
 	}
-
-	var tr poolMemory
-	pool := refreshKey{pool: types.NamespacedName{Namespace: "acme", Name: "p"}, tail: true}
-	if due, _ := tr.due(pool, t0, tailRefreshEvery); !due {
-		t.Error("a pool never refreshed is due")
-	}
-	tr.refreshedAt(pool, t0)
-	if due, at := tr.due(pool, t0.Add(time.Second), tailRefreshEvery); due || !at.Equal(t0.Add(tailRefreshEvery)) {
-		t.Errorf("just refreshed: due=%v at %v", due, at)
-	}
-	if due, _ := tr.due(pool, t0.Add(tailRefreshEvery), tailRefreshEvery); !due {
-		t.Error("due again after tailRefreshEvery")
-	}
 }
 
 func TestWaitingSeatCountsWait(t *testing.T) {
@@ -167,42 +154,25 @@ func TestPlanSortsByLicence(t *testing.T) {
 	}
 }
 
-// TestPlanAndStaleClaimants: a licence never moves on a claimant's state older than our own
-// last write of it (the pass waits), while writes that move none are left for a later pass.
-func TestPlanAndStaleClaimants(t *testing.T) {
+// TestPlanAndClaimantsBeingWritten: a licence never moves on a claimant the slow lane is
+// writing: the pass waits for the answer.
+func TestPlanAndClaimantsBeingWritten(t *testing.T) {
 	w := func(uid string) statusWrite {
 		s := &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Name: uid, UID: types.UID(uid)}}
 		return statusWrite{orig: s, next: s}
 	}
-	plan := func() writePlan {
-		return writePlan{revoke: []statusWrite{w("gone")}, checked: []statusWrite{w("granted")},
-			other: []statusWrite{w("queued"), w("fresh")}, head: []statusWrite{w("second")}, tail: []statusWrite{w("far")}}
-	}
+	plan := writePlan{revoke: []statusWrite{w("gone")}, checked: []statusWrite{w("granted")},
+		other: []statusWrite{w("queued")}, head: []statusWrite{w("second")}, tail: []statusWrite{w("far")}}
 	for _, uid := range []string{"gone", "granted"} {
-		p := plan()
-		if !p.waitsForEcho(map[types.UID]bool{types.UID(uid): true}) {
-			t.Errorf("%s is stale: the pass must wait before it moves its licence", uid)
+		if !plan.waitsForLane(map[types.UID]bool{types.UID(uid): true}) {
+			t.Errorf("%s is being written: the pass must wait before it moves its licence", uid)
 		}
 	}
-	p := plan()
-	stale := map[types.UID]bool{"queued": true, "second": true, "far": true}
-	if p.waitsForEcho(stale) {
-		t.Error("only writes that move no licence are stale: no need to wait")
+	if plan.waitsForLane(map[types.UID]bool{"queued": true, "second": true, "far": true}) {
+		t.Error("only claimants whose writes move no licence are being written: no need to wait")
 	}
-	if !p.deferStale(stale) {
-		t.Error("deferStale left nothing out")
-	}
-	names := func(ws []statusWrite) (out []string) {
-		for _, w := range ws {
-			out = append(out, w.orig.GetName())
-		}
-		return out
-	}
-	if got := names(p.other); !cmp.Equal(got, []string{"fresh"}) || len(p.head) != 0 || len(p.tail) != 0 || len(p.checked) != 1 {
-		t.Errorf("after deferStale: other %v, head %v, tail %v, checked %v", got, names(p.head), names(p.tail), names(p.checked))
-	}
-	if q := plan(); q.waitsForEcho(nil) || q.deferStale(nil) {
-		t.Error("nothing stale: no wait, nothing deferred")
+	if plan.waitsForLane(nil) {
+		t.Error("nothing being written: no wait")
 	}
 }
 

@@ -27,9 +27,9 @@ type snapshot struct {
 	// renewedAt overrides the renewTime of sessions whose agent wrote one from the future
 	// (poolMemory.renewedAt): the allocator judges heartbeats on the operator's clock.
 	renewedAt map[types.UID]time.Time
-	// stale are the claimants the cache still shows from before a write of ours
-	// (poolMemory.stale): none of them may be written from this snapshot.
-	stale map[types.UID]bool
+	// writing are the claimants the slow lane is writing (poolMemory.catchUp): none of them
+	// may be written from this snapshot.
+	writing map[types.UID]bool
 	// partObjs are the pool's LicenseLedgers, the parts of its ledger past the first (see
 	// "Parts" in ledger.go); partSize is how many holders of a kind a part records (0: the
 	// API's LedgerPartSize).
@@ -79,12 +79,12 @@ func (r *PoolReconciler) snapshot(ctx context.Context, key types.NamespacedName)
 			return nil, 0, err
 		}
 	}
-	poolStale, stale := r.memory.stale(r.Clock.Now(), s.pool, s.seats, s.sessions)
-	if poolStale || r.memory.anyStale(r.Clock.Now(), key, s.partObjs) {
-		// The ledger this pass would decide on is older than our own last write of it.
+	writing, partsBehind := r.memory.catchUp(r.Clock.Now(), s)
+	if partsBehind {
+		// The ledger this pass would decide on misses a part we created.
 		return nil, echoDelay, nil
 	}
-	s.stale = stale
+	s.writing = writing
 	s.uids = uidsOf(s.seats, s.sessions)
 	if ahead, err := r.ledgerAhead(ctx, s.pool, s.ledger(), s.uids); err != nil || ahead {
 		return nil, cacheDelay, err

@@ -159,7 +159,9 @@ func TestAllocatorSession(t *testing.T) {
 	}
 }
 
-func TestSnapshotWaitsForItsOwnWrite(t *testing.T) {
+// TestSnapshotCatchesUpWithItsOwnWrites: a snapshot decides on the objects as our own writes
+// left them, without waiting for their echo, and marks the claimants the slow lane is writing.
+func TestSnapshotCatchesUpWithItsOwnWrites(t *testing.T) {
 	// wrote has the memory record a write of ours to a copy of obj that produced
 	// resourceVersion rv, at the time given.
 	type write struct {
@@ -170,18 +172,20 @@ func TestSnapshotWaitsForItsOwnWrite(t *testing.T) {
 	pool := func() client.Object { return withSessionLedger(testPool("p", 1)) }
 	session := func() client.Object { return testSession("a", "p") }
 	tests := []struct {
-		name      string
-		wrote     []write
-		want      time.Duration
-		wantStale bool // the session is marked stale: none of its writes may go out from it
+		name        string
+		wrote       []write
+		wantPoolRV  string
+		wantSessRV  string
+		wantWriting bool // the session is marked as being written: none of its writes may go out from it
 	}{
-		{"nothing written: no wait", nil, 0, false},
+		{"nothing written", nil, "999", "999", false},
+		{"the cache still shows the session before our write: our write is decided on", []write{{session, "1000", t0}}, "999", "1000", false},
+		{"the cache still shows the pool before our write: our write is decided on", []write{{pool, "1000", t0}}, "1000", "999", false},
 		// The pass decides on it, and waits only if it would move a licence on it
-		// (writePlan.waitsForEcho); a write that moves none waits for a later pass.
-		{"the cache still shows the session before our write: marked stale", []write{{session, "1000", t0}}, 0, true},
-		{"the cache still shows the pool before our write", []write{{pool, "1000", t0}}, echoDelay, false},
-		{"the cache shows what our write produced", []write{{session, "999", t0}}, 0, false},
-		{"our write landed echoWait ago: taken as seen", []write{{session, "1000", t0.Add(-echoWait)}}, 0, false},
+		// (writePlan.waitsForLane); a write that moves none waits for a later pass.
+		{"the slow lane is writing the session", []write{{session, rvInFlight, t0}}, "999", "999", true},
+		{"the cache shows what our write produced", []write{{session, "999", t0}}, "999", "999", false},
+		{"our write landed echoWait ago: the cache is taken as it is", []write{{session, "1000", t0.Add(-echoWait)}}, "999", "999", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,24 +193,25 @@ func TestSnapshotWaitsForItsOwnWrite(t *testing.T) {
 			r, _ := testReconciler(c, c)
 			for _, w := range tc.wrote {
 				o := w.obj()
+				if w.rv == rvInFlight {
+					r.memory.writes = map[types.UID]ownWrite{o.GetUID(): {rv: rvInFlight, at: w.at}}
+					continue
+				}
 				o.SetResourceVersion(w.rv)
 				r.memory.wrote("998", o, w.at)
 			}
 			snap, wait, err := r.snapshot(context.Background(), poolKey("p").NamespacedName)
-			if err != nil {
-				t.Fatalf("snapshot failed: %v", err)
+			if err != nil || wait != 0 {
+				t.Fatalf("snapshot waits %v, error %v; want neither", wait, err)
 			}
-			if wait != tc.want {
-				t.Errorf("snapshot waits %v, want %v", wait, tc.want)
+			if snap.pool == nil || len(snap.sessions) != 1 {
+				t.Fatalf("snapshot holds pool %v and %d sessions, want the pool and its session", snap.pool, len(snap.sessions))
 			}
-			if (snap == nil) != (tc.want > 0) {
-				t.Errorf("snapshot = %v with wait %v: a snapshot comes without a wait, and only then", snap, wait)
+			if snap.pool.ResourceVersion != tc.wantPoolRV || snap.sessions[0].ResourceVersion != tc.wantSessRV {
+				t.Errorf("snapshot decides on pool %s, session %s; want %s, %s", snap.pool.ResourceVersion, snap.sessions[0].ResourceVersion, tc.wantPoolRV, tc.wantSessRV)
 			}
-			if snap != nil && snap.stale["uid-a"] != tc.wantStale {
-				t.Errorf("session marked stale: %v, want %v", snap.stale["uid-a"], tc.wantStale)
-			}
-			if snap != nil && (snap.pool == nil || len(snap.sessions) != 1) {
-				t.Errorf("snapshot holds pool %v and %d sessions, want the pool and its session", snap.pool, len(snap.sessions))
+			if snap.writing["uid-a"] != tc.wantWriting {
+				t.Errorf("session marked as being written: %v, want %v", snap.writing["uid-a"], tc.wantWriting)
 			}
 		})
 	}

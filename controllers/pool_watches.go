@@ -15,14 +15,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 )
 
 // SetupWithManager watches pools, and the seats, sessions, orders and ledger parts that name
-// them, all keyed by the pool.
+// them, all keyed by the pool; and the slow lanes' requests for a pass (slow_lane.go).
 func (r *PoolReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	memory := r.memory.watchPredicate(r.Clock.Now)
+	r.kicks = make(chan event.GenericEvent, 64)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("licensepool").
 		For(&v1alpha1.LicensePool{}, builder.WithPredicates(memory)).
@@ -33,6 +35,7 @@ func (r *PoolReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 		Watches(&v1alpha1.CustomerOrder{}, handler.EnqueueRequestsFromMapFunc(poolsOfOrder)).
 		Watches(&v1alpha1.LicenseLedger{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant),
 			builder.WithPredicates(memory)).
+		WatchesRawSource(source.Channel(r.kicks, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: workers,
 			// Failures retry quickly and back off to 2s at most, never the default's 16 minutes:

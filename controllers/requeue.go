@@ -11,8 +11,8 @@ import (
 
 // How long a pass waits before the pool is looked at again, when it has to.
 const (
-	// echoDelay: the cache has not brought back one of our own writes yet, and its event is
-	// a few milliseconds away.
+	// echoDelay: the answer to a write of the slow lane, or a part we created, has not come
+	// back yet, and is a few milliseconds away.
 	echoDelay = 5 * time.Millisecond
 	// conflictDelay: a write lost an optimistic-concurrency race; the winner's write is on its
 	// way to the cache.

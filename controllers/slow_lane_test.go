@@ -1,0 +1,265 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+)
+
+// laneWrites are n slow writes of one class to sessions named prefix-000, prefix-001, ...
+func laneWrites(prefix string, c laneClass, n int) []slowWrite {
+	out := make([]slowWrite, n)
+	for i := range out {
+		s := waitingSession(fmt.Sprintf("%s-%03d", prefix, i), "p")
+		out[i] = slowWrite{statusWrite: statusWrite{orig: s, next: s.DeepCopy()}, class: c}
+	}
+	return out
+}
+
+func laneNames(ws []statusWrite) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.orig.GetName()
+	}
+	return out
+}
+
+// TestSlowLanePace: the lane sends what a pass handed it at the pool's pace, announcements
+// first, then a round of the head and one of the tail; nothing while a pass runs; a round of
+// each at most once per its refresh period; and each claimant counts as being written until
+// the answer comes.
+func TestSlowLanePace(t *testing.T) {
+	var m poolMemory
+	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
+	var writes []slowWrite
+	writes = append(writes, laneWrites("tail", laneTail, 3)...)
+	writes = append(writes, laneWrites("head", laneHead, 3)...)
+	writes = append(writes, laneWrites("new", laneOther, slowBurst+2)...)
+	for i := range writes {
+		writes[i].order = i
+	}
+	m.passStarts(pool)
+	if !m.passEnds(pool, nil, writes, true, t0) {
+		t.Fatal("a lane handed writes asks for no drainer")
+	}
+	if m.passEnds(pool, nil, writes, true, t0) {
+		t.Error("a second drainer was asked for while one runs")
+	}
+
+	batch, _, _, done := m.nextSlow(pool, t0)
+	if done || len(batch) != slowBurst {
+		t.Fatalf("first batch: %d writes (done %v), want slowBurst (%d)", len(batch), done, slowBurst)
+	}
+	for _, name := range laneNames(batch) {
+		if !strings.HasPrefix(name, "new-") {
+			t.Errorf("the first batch holds %s before the announcements are out", name)
+		}
+	}
+	// In flight until answered: a snapshot marks them, and they are not sent twice.
+	cached := batch[0].orig.(*v1alpha1.SharedSession).DeepCopy()
+	cached.ResourceVersion = "7"
+	snap := &snapshot{sessions: []*v1alpha1.SharedSession{cached}}
+	if writing, _ := m.catchUp(t0, snap); !writing[batch[0].orig.GetUID()] {
+		t.Error("a claimant the lane is writing is not marked in a snapshot")
+	}
+	if more, _, wait, _ := m.nextSlow(pool, t0); len(more) != 0 || wait <= 0 {
+		t.Errorf("with the budget spent the lane sent %v (wait %v), want nothing and a wait", laneNames(more), wait)
+	}
+	if m.slowLanded(pool, batch, make([]error, len(batch))) {
+		t.Error("writes that all landed asked for a pass")
+	}
+	if writing, _ := m.catchUp(t0, snap); writing != nil {
+		t.Errorf("an answered write still marks its claimant: %v", writing)
+	}
+
+	// A pass holds the lane.
+	m.passStarts(pool)
+	later := t0.Add(headRefreshEvery / 5)
+	if held, _, _, _ := m.nextSlow(pool, later); len(held) != 0 {
+		t.Errorf("the lane sent %v while a pass ran", laneNames(held))
+	}
+	m.passEnds(pool, nil, nil, false, later)
+
+	var rest []string
+	for range 4 {
+		b, _, _, _ := m.nextSlow(pool, later)
+		rest = append(rest, laneNames(b)...)
+		m.slowLanded(pool, b, make([]error, len(b)))
+		later = later.Add(headRefreshEvery / 5)
+	}
+	want := "new-008 new-009 head-000 head-001 head-002 tail-000 tail-001 tail-002"
+	if got := strings.Join(rest, " "); got != want {
+		t.Errorf("the lane sent %q, want %q", got, want)
+	}
+
+	// A new pass hands the head's writes again: their round waits for headRefreshEvery since
+	// the last one began, at t0.
+	handedAt := t0.Add(headRefreshEvery * 9 / 10)
+	m.passEnds(pool, nil, laneWrites("head", laneHead, 3), true, handedAt)
+	if b, _, wait, done := m.nextSlow(pool, handedAt); len(b) != 0 || done || wait != t0.Add(headRefreshEvery).Sub(handedAt) {
+		t.Errorf("the head was refreshed again %v after its last round: sent %v (wait %v, done %v)", handedAt.Sub(t0), laneNames(b), wait, done)
+	}
+	if b, _, _, _ := m.nextSlow(pool, t0.Add(headRefreshEvery)); len(b) != 3 {
+		t.Errorf("once due the head's round sent %v, want its 3 writes", laneNames(b))
+	} else {
+		m.slowLanded(pool, b, make([]error, len(b)))
+	}
+	if _, _, _, done := m.nextSlow(pool, t0.Add(headRefreshEvery)); !done {
+		t.Error("an empty lane is not done")
+	}
+}
+
+// TestSlowLaneFailures: a write that lost a race asks for a pass once the batch is answered;
+// one refused for good empties the lane and is reported, once, to the next pass.
+func TestSlowLaneFailures(t *testing.T) {
+	var m poolMemory
+	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
+	m.passEnds(pool, nil, laneWrites("w", laneOther, 3), true, t0)
+	batch, _, _, _ := m.nextSlow(pool, t0)
+	conflict := apierrors.NewConflict(schema.GroupResource{}, "w-000", errors.New("raced"))
+	if !m.slowLanded(pool, batch[:1], []error{conflict}) {
+		// It has more in flight: the pass is asked for when they are answered.
+	} else {
+		t.Error("a pass was asked for while writes of the lane are in flight")
+	}
+	if !m.slowLanded(pool, batch[1:], make([]error, 2)) {
+		t.Error("a lost race asked for no pass")
+	}
+	if err := m.laneRefusal(pool); err != nil {
+		t.Errorf("a lost race was reported as a refusal: %v", err)
+	}
+
+	m.passEnds(pool, nil, laneWrites("w", laneOther, 3), true, t0)
+	batch, _, _, _ = m.nextSlow(pool, t0)
+	refused := &writeError{obj: batch[0].orig, op: "patch status", err: apierrors.NewForbidden(schema.GroupResource{}, "w-000", errors.New("policy"))}
+	if !m.slowLanded(pool, batch, []error{refused, nil, nil}) {
+		t.Error("a refusal asked for no pass")
+	}
+	if err := m.laneRefusal(pool); !refusedForGood(err) {
+		t.Errorf("the refusal reported is %v", err)
+	}
+	if err := m.laneRefusal(pool); err != nil {
+		t.Errorf("a refusal is reported twice: %v", err)
+	}
+}
+
+// TestReconcileHandsSlowWritesToTheLane: a pass behind a long queue writes its grant before it
+// returns, and leaves the waiting statuses to the slow lane, which writes them all.
+func TestReconcileHandsSlowWritesToTheLane(t *testing.T) {
+	const queued = 3*slowBurst + 5
+	objs := []client.Object{withSessionLedger(testPool("p", 1)), testSession("a-grant", "p")}
+	for i := range queued {
+		s := waitingSession(fmt.Sprintf("w-%03d", i), "p")
+		s.Generation = 2 // the spec moved on: each status must be written again
+		s.CreationTimestamp = *mt(time.Duration(i) * time.Millisecond)
+		objs = append(objs, s)
+	}
+	var log writeLog
+	c := fakeAPI(t, log.funcs(), objs...)
+	r, _ := testReconciler(c, c)
+	r.laneInline = false
+	clock := r.Clock.(*clocktesting.FakePassiveClock)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := r.Reconcile(ctx, poolKey("p")); err != nil {
+		t.Fatal(err)
+	}
+	granted := false
+	for _, w := range log.take() {
+		if w == "status session a-grant" {
+			granted = true
+		}
+	}
+	if !granted {
+		t.Fatal("the pass returned before its grant was written")
+	}
+	waits := map[string]bool{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(waits) < queued && time.Now().Before(deadline) {
+		for _, w := range log.take() {
+			if name, ok := strings.CutPrefix(w, "status session "); ok && strings.HasPrefix(name, "w-") {
+				waits[name] = true
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+		clock.SetTime(clock.Now().Add(50 * time.Millisecond)) // the lane's pace refills
+	}
+	if len(waits) != queued {
+		t.Errorf("the slow lane wrote %d of %d waiting statuses", len(waits), queued)
+	}
+}
+
+// TestSlowLaneWritesFromTheAnswer: a newer write to a claimant the lane is writing waits for
+// the answer and goes from it; one the answer already shows is dropped; and the echo of a write
+// that outran its answer starts no pass.
+func TestSlowLaneWritesFromTheAnswer(t *testing.T) {
+	var m poolMemory
+	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
+	cached := waitingSession("w-000", "p")
+	cached.ResourceVersion = "5"
+	// at is a pass's write of position pos, planned from the cached state.
+	at := func(pos int32) slowWrite {
+		next := cached.DeepCopy()
+		next.Status.QueuePosition = pos
+		return slowWrite{statusWrite: statusWrite{orig: cached, next: next, notes: []note{{}}}, class: laneOther}
+	}
+	// answer is a write of position pos, as the API server answered it with resourceVersion rv.
+	answer := func(pos int32, rv string) statusWrite {
+		w := at(pos).statusWrite
+		w.next.SetResourceVersion(rv)
+		return w
+	}
+	m.passEnds(pool, nil, []slowWrite{at(3)}, true, t0)
+	first, _, _, _ := m.nextSlow(pool, t0)
+	if len(first) != 1 {
+		t.Fatalf("sent %v, want the one write", laneNames(first))
+	}
+
+	// Its echo outruns the answer: known by what it shows.
+	echo := first[0].next.DeepCopyObject().(*v1alpha1.SharedSession)
+	echo.ResourceVersion = "6"
+	if !m.updated(echo, t0) {
+		t.Error("the echo of a write of the lane in flight started a pass")
+	}
+	other := echo.DeepCopy()
+	other.Status.Message = "someone else's"
+	if m.updated(other, t0) {
+		t.Error("a change that is not the lane's was taken for its echo")
+	}
+
+	// A newer pass wants position 2: it waits for the answer.
+	m.passEnds(pool, nil, []slowWrite{at(2)}, true, t0)
+	if b, _, _, _ := m.nextSlow(pool, t0); len(b) != 0 {
+		t.Fatalf("a second write to a claimant in flight was sent: %v", laneNames(b))
+	}
+	m.slowLanded(pool, []statusWrite{answer(3, "6")}, []error{nil})
+	b, _, _, _ := m.nextSlow(pool, t0.Add(time.Second))
+	if len(b) != 1 {
+		t.Fatalf("after the answer the lane sent %v, want the newer write", laneNames(b))
+	}
+	if b[0].orig.GetResourceVersion() != "6" || b[0].next.(*v1alpha1.SharedSession).Status.QueuePosition != 2 || b[0].notes != nil {
+		t.Errorf("the newer write goes from resourceVersion %s with position %d and notes %v; want 6, 2, none (they went with the first)",
+			b[0].orig.GetResourceVersion(), b[0].next.(*v1alpha1.SharedSession).Status.QueuePosition, b[0].notes)
+	}
+	m.slowLanded(pool, b, []error{nil})
+
+	// A newer write the answer already shows is dropped.
+	m.passEnds(pool, nil, []slowWrite{at(4)}, true, t0.Add(2*time.Second))
+	m.nextSlow(pool, t0.Add(2*time.Second))
+	m.passEnds(pool, nil, []slowWrite{at(4)}, true, t0.Add(2*time.Second))
+	m.slowLanded(pool, []statusWrite{answer(4, "9")}, []error{nil})
+	if more, _, _, done := m.nextSlow(pool, t0.Add(3*time.Second)); len(more) != 0 || !done {
+		t.Errorf("a write the answer already shows was sent again: %v (done %v)", laneNames(more), done)
+	}
+}
