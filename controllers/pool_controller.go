@@ -88,9 +88,10 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if plan.ledgerErr != nil {
 		return ctrl.Result{}, plan.ledgerErr
 	}
-	if plan.waitsForLane(snap.writing) {
+	if waited := plan.waitsForLane(snap.writing); len(waited) > 0 {
 		// A licence would move on a claimant the slow lane is writing: its answer is a few
-		// milliseconds away.
+		// milliseconds away. What the lane still holds for it, this pass's write replaces.
+		r.memory.dropQueued(req.NamespacedName, waited)
 		return ctrl.Result{RequeueAfter: echoDelay}, nil
 	}
 	r.memory.noteWaits(plan.quietStarted, nil, now)
@@ -105,7 +106,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return retryOnConflict(ctx, err)
 	}
 	seen, handed = snap.pool, true
-	if r.memory.accepted(req.NamespacedName) {
+	if !r.memory.laneRefusing(req.NamespacedName) && r.memory.accepted(req.NamespacedName) {
 		log.FromContext(ctx).Info("the API server accepts the pool's writes again")
 	}
 	poolGauges(req.Namespace, req.Name, snap.pool, res)
@@ -115,12 +116,13 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 // endPass lets the pool's slow lane go on, with the pass's writes if it handed them over, and
 // starts its drainer if none runs.
 func (r *PoolReconciler) endPass(ctx context.Context, pool types.NamespacedName, seen *v1alpha1.LicensePool, slow []slowWrite, handed bool) {
-	if !r.memory.passEnds(pool, seen, slow, handed, r.Clock.Now()) {
+	l := r.memory.passEnds(pool, seen, slow, handed, r.Clock.Now())
+	if l == nil {
 		return
 	}
 	if r.laneInline {
-		r.drain(ctx, pool)
+		r.drain(ctx, pool, l)
 		return
 	}
-	go r.drain(ctx, pool)
+	go r.drain(ctx, pool, l)
 }

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -69,12 +70,15 @@ type renewal struct {
 	at, seen time.Time
 }
 
-// ownWrite is a write of ours: the resourceVersion it produced (rvInFlight while the slow lane
-// waits for its answer), when, and the object as the API server answered it (see catchUp).
+// ownWrite is a write of ours: the resourceVersion it was based on (before) and the one it
+// produced (rv; rvInFlight while the slow lane waits for its answer), when, and the object as
+// the API server answered it (see catchUp), or, in flight, as it will be written. echoRV: the
+// resourceVersion of the echo that outran the answer of a write in flight.
 type ownWrite struct {
-	rv  string
-	at  time.Time
-	obj client.Object
+	before, rv string
+	echoRV     string
+	at         time.Time
+	obj        client.Object
 }
 
 // rvInFlight marks a write of the slow lane not answered yet: no resourceVersion is empty.
@@ -113,7 +117,7 @@ func (m *poolMemory) wrote(before string, obj client.Object, now time.Time) {
 	if m.writes == nil {
 		m.writes = map[types.UID]ownWrite{}
 	}
-	m.writes[obj.GetUID()] = ownWrite{rv: rv, at: now, obj: obj}
+	m.writes[obj.GetUID()] = ownWrite{before: before, rv: rv, at: now, obj: obj}
 	if now.Sub(m.writesSwept) < echoWait {
 		return
 	}
@@ -144,26 +148,40 @@ func (m *poolMemory) isEchoLocked(obj client.Object) bool {
 		return false
 	}
 	if w.rv == rvInFlight {
-		// The echo of a write of the slow lane may outrun its answer: it shows what the
-		// write sends. The mark stays until the answer (slowLanded).
-		return w.obj != nil && sameWaitingStatus(w.obj, obj)
+		// The echo of a write of the slow lane may outrun its answer: it is the first state
+		// after the one the write was based on, and shows what the write sends. The mark stays
+		// until the answer (slowLanded); any later state starts a pass.
+		if w.echoRV == "" && w.obj != nil && obj.GetResourceVersion() != w.before && sameWrite(w.obj, obj) {
+			w.echoRV = obj.GetResourceVersion()
+			m.writes[obj.GetUID()] = w
+			return true
+		}
+		return w.echoRV == obj.GetResourceVersion()
 	}
 	dropKey(&m.writes, obj.GetUID())
 	return w.rv == obj.GetResourceVersion()
 }
 
-// sameWaitingStatus reports whether two states of a claimant show the same phase, place and
-// message: what a write of the slow lane changes.
-func sameWaitingStatus(a, b client.Object) bool {
-	switch x := a.(type) {
+// sameWrite reports whether got is what a write of the slow lane (want) sends: the same
+// generation, metadata and deletion, and the phase, place, reason and message it writes. Times
+// are left out: the API server keeps them to the second.
+func sameWrite(want, got client.Object) bool {
+	if want.GetGeneration() != got.GetGeneration() || !want.GetDeletionTimestamp().Equal(got.GetDeletionTimestamp()) ||
+		!maps.Equal(want.GetLabels(), got.GetLabels()) || !maps.Equal(want.GetAnnotations(), got.GetAnnotations()) ||
+		!slices.Equal(want.GetFinalizers(), got.GetFinalizers()) {
+		return false
+	}
+	switch x := want.(type) {
 	case *v1alpha1.SharedSession:
-		y, ok := b.(*v1alpha1.SharedSession)
+		y, ok := got.(*v1alpha1.SharedSession)
 		return ok && x.Status.Phase == y.Status.Phase && x.Status.QueuePosition == y.Status.QueuePosition &&
-			x.Status.Message == y.Status.Message && x.Status.ObservedGeneration == y.Status.ObservedGeneration
+			x.Status.Message == y.Status.Message &&
+			x.Status.ObservedGeneration == y.Status.ObservedGeneration && len(x.Status.Conditions) == len(y.Status.Conditions)
 	case *v1alpha1.SeatAssignment:
-		y, ok := b.(*v1alpha1.SeatAssignment)
+		y, ok := got.(*v1alpha1.SeatAssignment)
 		return ok && x.Status.Phase == y.Status.Phase && x.Status.Reason == y.Status.Reason &&
-			x.Status.Message == y.Status.Message && x.Status.ObservedGeneration == y.Status.ObservedGeneration
+			x.Status.Message == y.Status.Message && x.Status.ObservedGeneration == y.Status.ObservedGeneration &&
+			len(x.Status.Conditions) == len(y.Status.Conditions)
 	}
 	return false
 }
@@ -180,8 +198,8 @@ func (m *poolMemory) updated(obj client.Object, now time.Time) bool {
 }
 
 // catchUp brings the snapshot up to our own writes. Where the cache still shows an object (the
-// pool, a part of its ledger, a claimant) as it was before a write of ours that landed less
-// than echoWait ago, the snapshot takes the object as that write left it: the API server's
+// pool, a part of its ledger, a claimant) exactly as it was before a write of ours that landed
+// less than echoWait ago, the snapshot takes the object as that write left it: the API server's
 // answer to it, which the echo will bring to the cache in a few milliseconds. Deciding on the
 // older state would send a write again, or lose a conflict to ourselves; waiting for the echo
 // would put its latency in front of the next grant. Claimants whose write of the slow lane is
@@ -207,7 +225,8 @@ func (m *poolMemory) catchUp(now time.Time, s *snapshot) (writing map[types.UID]
 			}
 			writing[o.GetUID()] = true
 			return nil, false
-		case w.rv == o.GetResourceVersion():
+		case w.before != o.GetResourceVersion() || w.obj == nil:
+			// The cache shows our write, or a state newer than it: it is taken as it is.
 			return nil, false
 		}
 		return w.obj, true

@@ -219,19 +219,20 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 	}
 }
 
-// waitsForLane reports whether a write that moves a licence (a revocation, a grant, an end
-// decided on the ledger) would go to a claimant the slow lane is writing: the pass must wait
-// for the lane's answer.
-func (p *writePlan) waitsForLane(writing map[types.UID]bool) bool {
+// waitsForLane returns the claimants the slow lane is writing that a write that moves a licence
+// (a revocation, a grant, an end decided on the ledger) would go to: the pass must wait for the
+// lane's answers.
+func (p *writePlan) waitsForLane(writing map[types.UID]bool) []types.UID {
 	if len(writing) == 0 {
-		return false
+		return nil
 	}
+	var out []types.UID
 	for _, ws := range [][]statusWrite{p.revoke, p.checked} {
 		for _, w := range ws {
 			if writing[w.orig.GetUID()] {
-				return true
+				out = append(out, w.orig.GetUID())
 			}
 		}
 	}
-	return false
+	return out
 }

@@ -164,14 +164,14 @@ func TestPlanAndClaimantsBeingWritten(t *testing.T) {
 	plan := writePlan{revoke: []statusWrite{w("gone")}, checked: []statusWrite{w("granted")},
 		other: []statusWrite{w("queued")}, head: []statusWrite{w("second")}, tail: []statusWrite{w("far")}}
 	for _, uid := range []string{"gone", "granted"} {
-		if !plan.waitsForLane(map[types.UID]bool{types.UID(uid): true}) {
+		if got := plan.waitsForLane(map[types.UID]bool{types.UID(uid): true}); !cmp.Equal(got, []types.UID{types.UID(uid)}) {
 			t.Errorf("%s is being written: the pass must wait before it moves its licence", uid)
 		}
 	}
-	if plan.waitsForLane(map[types.UID]bool{"queued": true, "second": true, "far": true}) {
+	if got := plan.waitsForLane(map[types.UID]bool{"queued": true, "second": true, "far": true}); got != nil {
 		t.Error("only claimants whose writes move no licence are being written: no need to wait")
 	}
-	if plan.waitsForLane(nil) {
+	if plan.waitsForLane(nil) != nil {
 		t.Error("nothing being written: no wait")
 	}
 }

@@ -126,6 +126,7 @@ func (r *PoolReconciler) freshSnapshot(ctx context.Context, cached *snapshot) (*
 	}
 	s.uids = uidsOf(s.seats, s.sessions)
 	s.renewedAt = r.memory.renewedAt(r.Clock.Now(), s.sessions)
+	s.writing = cached.writing // read around the cache, but the lane's writes are still in flight
 	return s, 0, nil
 }
 

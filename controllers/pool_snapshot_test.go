@@ -165,9 +165,10 @@ func TestSnapshotCatchesUpWithItsOwnWrites(t *testing.T) {
 	// wrote has the memory record a write of ours to a copy of obj that produced
 	// resourceVersion rv, at the time given.
 	type write struct {
-		obj func() client.Object
-		rv  string
-		at  time.Time
+		obj    func() client.Object
+		before string // the resourceVersion the write was based on
+		rv     string
+		at     time.Time
 	}
 	pool := func() client.Object { return withSessionLedger(testPool("p", 1)) }
 	session := func() client.Object { return testSession("a", "p") }
@@ -179,13 +180,14 @@ func TestSnapshotCatchesUpWithItsOwnWrites(t *testing.T) {
 		wantWriting bool // the session is marked as being written: none of its writes may go out from it
 	}{
 		{"nothing written", nil, "999", "999", false},
-		{"the cache still shows the session before our write: our write is decided on", []write{{session, "1000", t0}}, "999", "1000", false},
-		{"the cache still shows the pool before our write: our write is decided on", []write{{pool, "1000", t0}}, "1000", "999", false},
+		{"the cache still shows the session before our write: our write is decided on", []write{{session, "999", "1000", t0}}, "999", "1000", false},
+		{"the cache still shows the pool before our write: our write is decided on", []write{{pool, "999", "1000", t0}}, "1000", "999", false},
+		// The echo, and someone else's later write, came before our answer: the cache is newer.
+		{"the cache shows a state newer than our write: it is decided on", []write{{session, "998", "999", t0}, {pool, "997", "998", t0}}, "999", "999", false},
 		// The pass decides on it, and waits only if it would move a licence on it
-		// (writePlan.waitsForLane); a write that moves none waits for a later pass.
-		{"the slow lane is writing the session", []write{{session, rvInFlight, t0}}, "999", "999", true},
-		{"the cache shows what our write produced", []write{{session, "999", t0}}, "999", "999", false},
-		{"our write landed echoWait ago: the cache is taken as it is", []write{{session, "1000", t0.Add(-echoWait)}}, "999", "999", false},
+		// (writePlan.waitsForLane); a write that moves none waits in the lane.
+		{"the slow lane is writing the session", []write{{session, "999", rvInFlight, t0}}, "999", "999", true},
+		{"our write landed echoWait ago: the cache is taken as it is", []write{{session, "999", "1000", t0.Add(-echoWait)}}, "999", "999", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,11 +196,11 @@ func TestSnapshotCatchesUpWithItsOwnWrites(t *testing.T) {
 			for _, w := range tc.wrote {
 				o := w.obj()
 				if w.rv == rvInFlight {
-					r.memory.writes = map[types.UID]ownWrite{o.GetUID(): {rv: rvInFlight, at: w.at}}
+					r.memory.writes = map[types.UID]ownWrite{o.GetUID(): {before: w.before, rv: rvInFlight, at: w.at}}
 					continue
 				}
 				o.SetResourceVersion(w.rv)
-				r.memory.wrote("998", o, w.at)
+				r.memory.wrote(w.before, o, w.at)
 			}
 			snap, wait, err := r.snapshot(context.Background(), poolKey("p").NamespacedName)
 			if err != nil || wait != 0 {

@@ -2,11 +2,12 @@ package controllers
 
 import (
 	"context"
-	"slices"
+	"fmt"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -28,11 +29,16 @@ import (
 //     per headRefreshEvery, and the tail's, a round at most once per tailRefreshEvery. A round
 //     writes each session that needed a write when it began, as the newest pass planned it;
 //   - from the state the newest pass saw, with optimistic concurrency. A write that loses a race
-//     is dropped, and the lane asks for a pass, which plans it again from the newer state.
+//     to a heartbeat is sent again from the cached state; one that loses any other race is
+//     dropped, and the lane asks for a pass, which plans it again from the newer state.
 //
 // While a write of the lane is in flight its claimant counts as being written (poolMemory.catchUp):
-// a pass waits for the answer before it moves the claimant's licence, and a write that moves
-// none waits in the lane, which sends it from the answer.
+// a pass waits for the answer before it moves the claimant's licence (and the lane drops what it
+// still holds for that claimant: the pass's write replaces it), and a write that moves none
+// waits in the lane, which sends it from the answer.
+//
+// The drainer runs on the context of the pass that started it: controller-runtime cancels that
+// only when the manager stops (no ReconciliationTimeout is set).
 const (
 	slowBurst = 8
 	slowRate  = 48.0
@@ -58,9 +64,10 @@ type slowWrite struct {
 type slowLane struct {
 	pool   *v1alpha1.LicensePool // the newest pass's, for Events
 	writes map[types.UID]slowWrite
-	// queues, by laneClass: the claimants to write, in the order the pass planned them. That of
-	// laneOther holds every write of the class; those of the head and the tail hold the round
-	// under way. A claimant whose write is gone, or changed class, is skipped.
+	// order is the writes' claimants in the order the pass planned them; queues, by laneClass,
+	// the claimants to write: that of laneOther every write of the class, those of the head and
+	// the tail the round under way. A claimant whose write is gone, or changed class, is skipped.
+	order  []types.UID
 	queues [laneTail + 1][]types.UID
 	// count of the writes of each class; began, when the last round of the head and of the
 	// tail began.
@@ -75,9 +82,11 @@ type slowLane struct {
 	after  map[types.UID]laneClass
 	// kick: a pass is wanted once nothing is in flight.
 	kick bool
-	// refusal: a write the API server refused for good, for the next pass to report.
-	refusal error
-	wake    chan struct{}
+	// refusal: a write the API server refused for good, for the next pass to report; refusing:
+	// no write of the lane has landed since, so the pool's run of refusals goes on.
+	refusal  error
+	refusing bool
+	wake     chan struct{}
 }
 
 // refreshEvery is how often a round of a class may begin.
@@ -86,18 +95,6 @@ func refreshEvery(c laneClass) time.Duration {
 		return headRefreshEvery
 	}
 	return tailRefreshEvery
-}
-
-func (m *poolMemory) laneLocked(pool types.NamespacedName) *slowLane {
-	l := m.lanes[pool]
-	if l == nil {
-		if m.lanes == nil {
-			m.lanes = map[types.NamespacedName]*slowLane{}
-		}
-		l = &slowLane{wake: make(chan struct{}, 1)}
-		m.lanes[pool] = l
-	}
-	return l
 }
 
 // passStarts holds the pool's lane: it sends nothing more until the pass ends.
@@ -110,34 +107,46 @@ func (m *poolMemory) passStarts(pool types.NamespacedName) {
 }
 
 // passEnds lets the pool's lane go on. A pass that planned its writes (planned) hands them over:
-// they replace whatever the lane still held, since they were planned from a newer state. It
-// reports whether a drainer must be started for the lane.
-func (m *poolMemory) passEnds(pool types.NamespacedName, p *v1alpha1.LicensePool, writes []slowWrite, planned bool, now time.Time) bool {
+// they replace whatever the lane still held, since they were planned from a newer state; one
+// planned from a state an answer of ours has since replaced goes from the answer. It returns
+// the lane when a drainer must be started for it.
+func (m *poolMemory) passEnds(pool types.NamespacedName, p *v1alpha1.LicensePool, writes []slowWrite, planned bool, now time.Time) *slowLane {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l := m.lanes[pool]
 	if l == nil && len(writes) == 0 {
-		return false
+		return nil
 	}
 	if l == nil {
-		l = m.laneLocked(pool)
+		if m.lanes == nil {
+			m.lanes = map[types.NamespacedName]*slowLane{}
+		}
+		l = &slowLane{wake: make(chan struct{}, 1)}
+		m.lanes[pool] = l
 	}
 	l.passing = false
 	if planned {
 		l.pool = p
 		l.writes = make(map[types.UID]slowWrite, len(writes))
+		l.order = l.order[:0]
 		l.count = [laneTail + 1]int{}
 		l.queues[laneOther] = l.queues[laneOther][:0]
 		for _, w := range writes {
 			uid := w.orig.GetUID()
+			if ow, ok := m.writes[uid]; ok && ow.rv != rvInFlight && ow.obj != nil && ow.before == w.orig.GetResourceVersion() {
+				if !rebase(&w.statusWrite, ow.obj) {
+					continue
+				}
+			}
 			l.writes[uid] = w
+			l.order = append(l.order, uid)
 			l.count[w.class]++
 			if w.class == laneOther {
 				l.queues[laneOther] = append(l.queues[laneOther], uid)
 			}
 		}
 		for c := laneHead; c <= laneTail; c++ {
-			beginRound(l, c, writes, now)
+			beginRound(l, c, now)
 		}
 	}
 	select {
@@ -145,21 +154,20 @@ func (m *poolMemory) passEnds(pool types.NamespacedName, p *v1alpha1.LicensePool
 	default:
 	}
 	if l.running || len(l.writes) == 0 {
-		return false
+		return nil
 	}
 	l.running = true
-	return true
+	return l
 }
 
-// beginRound begins a round of the class, over these writes, if one is due and the lane has
-// writes of it.
-func beginRound(l *slowLane, c laneClass, writes []slowWrite, now time.Time) {
+// beginRound begins a round of the class, over the writes the lane holds, if one is due.
+func beginRound(l *slowLane, c laneClass, now time.Time) {
 	if !roundDue(l, c, now) {
 		return
 	}
-	for _, w := range writes {
-		if w.class == c {
-			l.queues[c] = append(l.queues[c], w.orig.GetUID())
+	for _, uid := range l.order {
+		if w, ok := l.writes[uid]; ok && w.class == c {
+			l.queues[c] = append(l.queues[c], uid)
 		}
 	}
 	l.began[c] = now
@@ -173,27 +181,19 @@ func roundDue(l *slowLane, c laneClass, now time.Time) bool {
 
 // nextSlow takes the lane's next writes, as many as its pace allows, and marks their claimants
 // in flight. With none to send now it says how long to wait (a pass may end sooner, which wakes
-// the drainer), or that the lane is done: it has nothing left, and its drainer stops.
-func (m *poolMemory) nextSlow(pool types.NamespacedName, now time.Time) (batch []statusWrite, p *v1alpha1.LicensePool, wait time.Duration, done bool) {
+// the drainer), or that the lane is done: it has nothing left (or is no longer the pool's), and
+// its drainer stops. p is the pool the newest pass saw, for the writes' Events.
+func (m *poolMemory) nextSlow(pool types.NamespacedName, l *slowLane, now time.Time) (batch []statusWrite, p *v1alpha1.LicensePool, wait time.Duration, done bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	l := m.lanes[pool]
-	if l == nil {
+	if m.lanes[pool] != l {
 		return nil, nil, 0, true
 	}
 	if l.passing {
 		return nil, nil, time.Second, false
 	}
-	if roundDue(l, laneHead, now) || roundDue(l, laneTail, now) {
-		// A round came due since the last pass: over the writes the lane holds.
-		held := make([]slowWrite, 0, l.count[laneHead]+l.count[laneTail])
-		for _, w := range l.writes {
-			held = append(held, w)
-		}
-		slices.SortFunc(held, func(a, b slowWrite) int { return a.order - b.order })
-		for c := laneHead; c <= laneTail; c++ {
-			beginRound(l, c, held, now)
-		}
+	for c := laneHead; c <= laneTail; c++ {
+		beginRound(l, c, now)
 	}
 	if l.budget.at.IsZero() {
 		l.budget = tokens{n: slowBurst, at: now}
@@ -228,7 +228,7 @@ func (m *poolMemory) nextSlow(pool types.NamespacedName, now time.Time) (batch [
 				m.writes = map[types.UID]ownWrite{}
 			}
 			// What it will write, to know its echo by should the echo outrun the answer.
-			m.writes[uid] = ownWrite{rv: rvInFlight, at: now, obj: w.next.DeepCopyObject().(client.Object)}
+			m.writes[uid] = ownWrite{rv: rvInFlight, before: w.orig.GetResourceVersion(), at: now, obj: w.next.DeepCopyObject().(client.Object)}
 		}
 	}
 	l.budget.n -= float64(len(batch))
@@ -244,8 +244,10 @@ func (m *poolMemory) nextSlow(pool types.NamespacedName, now time.Time) (batch [
 		}
 	}
 	switch {
+	case pending && len(l.flying) < slowBurst:
+		return nil, nil, max(time.Duration((1-l.budget.n)/slowRate*float64(time.Second)), time.Millisecond), false
 	case pending:
-		return nil, nil, time.Duration((1 - l.budget.n) / slowRate * float64(time.Second)), false
+		return nil, nil, time.Second, false // the answers wake the drainer
 	case !due.IsZero():
 		return nil, nil, due.Sub(now), false
 	}
@@ -254,11 +256,11 @@ func (m *poolMemory) nextSlow(pool types.NamespacedName, now time.Time) (batch [
 }
 
 // slowLanded takes in the answers to a batch of the lane's writes: each claimant's in-flight
-// mark goes (a write that landed has already left its resourceVersion, see wrote), a newer
-// write to it waiting in the lane is moved onto the answer, and a write that failed asks for a
-// pass. It reports whether a pass is wanted now: the lane has nothing in flight, and something
-// asked for one.
-func (m *poolMemory) slowLanded(pool types.NamespacedName, batch []statusWrite, errs []error) bool {
+// mark goes (a write that landed has already left its answer, see wrote), a newer write to it
+// waiting in the lane is moved onto the answer, and a write that failed asks for a pass. It
+// reports whether a pass is wanted now: the lane has nothing in flight, and something asked
+// for one.
+func (m *poolMemory) slowLanded(pool types.NamespacedName, l *slowLane, batch []statusWrite, errs []error) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, w := range batch {
@@ -266,8 +268,7 @@ func (m *poolMemory) slowLanded(pool types.NamespacedName, batch []statusWrite, 
 			dropKey(&m.writes, w.orig.GetUID())
 		}
 	}
-	l := m.lanes[pool]
-	if l == nil {
+	if m.lanes[pool] != l {
 		return false
 	}
 	for i, w := range batch {
@@ -278,13 +279,16 @@ func (m *poolMemory) slowLanded(pool types.NamespacedName, batch []statusWrite, 
 		newer, queued := l.writes[uid]
 		switch {
 		case errs[i] != nil:
+			// The pass it asks for plans the claimant again, from the newer state.
 			l.kick = true
 			if refusedForGood(errs[i]) && l.refusal == nil {
-				l.refusal = errs[i]
-				// The pass that reports it backs the pool off; nothing is retried hot.
-				clear(l.writes)
-				l.count = [laneTail + 1]int{}
+				l.refusal, l.refusing = errs[i], true
 			}
+			if queued {
+				delete(l.writes, uid)
+				l.count[newer.class]--
+			}
+			continue
 		case queued && rebase(&newer.statusWrite, w.next):
 			l.writes[uid] = newer
 			if waited {
@@ -294,7 +298,10 @@ func (m *poolMemory) slowLanded(pool types.NamespacedName, batch []statusWrite, 
 			delete(l.writes, uid)
 			l.count[newer.class]--
 		}
+		l.refusing = false
 	}
+	dropEmpty(&l.flying)
+	dropEmpty(&l.after)
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -306,14 +313,24 @@ func (m *poolMemory) slowLanded(pool types.NamespacedName, batch []statusWrite, 
 	return true
 }
 
-// rebase moves a write planned from a claimant's state before one of our writes onto the
-// state that write left (landed, the API server's answer), and reports whether it still
-// changes anything. Its Events went with the write that landed: the transition is the same.
+// dropEmpty lets an empty map go.
+func dropEmpty[K comparable, V any](m *map[K]V) {
+	if len(*m) == 0 {
+		*m = nil
+	}
+}
+
+// rebase moves a write planned from an older state of a claimant onto a newer one (landed: the
+// API server's answer to one of our writes, or the cached state after a heartbeat), and
+// reports whether it still changes anything. A session keeps the newer renewTime. Its Events
+// went with the write that landed: the transition is the same.
 func rebase(w *statusWrite, landed client.Object) bool {
 	next := landed.DeepCopyObject().(client.Object)
 	switch n := next.(type) {
 	case *v1alpha1.SharedSession:
+		renewed := n.Status.RenewTime // the holder's, which the operator never writes
 		n.Status = *w.next.(*v1alpha1.SharedSession).Status.DeepCopy()
+		n.Status.RenewTime = renewed
 		if equality.Semantic.DeepEqual(n.Status, landed.(*v1alpha1.SharedSession).Status) {
 			return false
 		}
@@ -329,6 +346,23 @@ func rebase(w *statusWrite, landed client.Object) bool {
 	return true
 }
 
+// dropQueued drops the writes the pool's lane holds for these claimants: a pass that waits for
+// their answers writes them itself.
+func (m *poolMemory) dropQueued(pool types.NamespacedName, uids []types.UID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.lanes[pool]
+	if l == nil {
+		return
+	}
+	for _, uid := range uids {
+		if w, ok := l.writes[uid]; ok {
+			delete(l.writes, uid)
+			l.count[w.class]--
+		}
+	}
+}
+
 // laneRefusal returns, once, a write of the lane the API server refused for good.
 func (m *poolMemory) laneRefusal(pool types.NamespacedName) error {
 	m.mu.Lock()
@@ -342,33 +376,38 @@ func (m *poolMemory) laneRefusal(pool types.NamespacedName) error {
 	return err
 }
 
-// laneWake is the channel that wakes the pool's drainer.
-func (m *poolMemory) laneWake(pool types.NamespacedName) <-chan struct{} {
+// laneRefusing reports whether the pool's lane had a write refused and none landed since: the
+// pool's run of refusals is not over, even when the pass's own writes land.
+func (m *poolMemory) laneRefusing(pool types.NamespacedName) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.laneLocked(pool).wake
+	l := m.lanes[pool]
+	return l != nil && l.refusing
 }
 
-// stopDrain marks the pool's lane as having no drainer.
-func (m *poolMemory) stopDrain(pool types.NamespacedName) {
+// stopDrain marks the lane as having no drainer.
+func (m *poolMemory) stopDrain(l *slowLane) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if l := m.lanes[pool]; l != nil {
-		l.running = false
-	}
+	l.running = false
 }
 
 // drain sends the writes of one pool's lane until it has none left. Unit tests drain inline
 // (laneInline): what the pace allows now, then return.
-func (r *PoolReconciler) drain(ctx context.Context, pool types.NamespacedName) {
-	wake := r.memory.laneWake(pool)
+func (r *PoolReconciler) drain(ctx context.Context, pool types.NamespacedName, l *slowLane) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.FromContext(ctx).Error(fmt.Errorf("%v", p), "the slow lane stopped on a panic; the next pass starts it again", "pool", pool.String())
+			r.memory.stopDrain(l)
+		}
+	}()
 	for {
-		batch, p, wait, done := r.memory.nextSlow(pool, r.Clock.Now())
+		batch, p, wait, done := r.memory.nextSlow(pool, l, r.Clock.Now())
 		if done {
 			return
 		}
 		if len(batch) == 0 && r.laneInline {
-			r.memory.stopDrain(pool)
+			r.memory.stopDrain(l)
 			return
 		}
 		if len(batch) == 0 {
@@ -376,38 +415,62 @@ func (r *PoolReconciler) drain(ctx context.Context, pool types.NamespacedName) {
 			select {
 			case <-ctx.Done():
 				timer.Stop()
-				r.memory.stopDrain(pool)
+				r.memory.stopDrain(l)
 				return
-			case <-wake:
+			case <-l.wake:
 			case <-timer.C:
 			}
 			timer.Stop()
 			continue
 		}
-		errs := make([]error, len(batch))
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var landed []note
-		for i, w := range batch {
-			wg.Go(func() {
-				if errs[i] = r.writeStatus(ctx, w); errs[i] == nil {
-					mu.Lock()
-					landed = append(landed, w.notes...)
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		r.report(p, landed)
-		for _, err := range errs {
-			if err != nil {
-				log.FromContext(ctx).V(1).Info("a write that moves no licence did not land; a pass plans it again", "reason", err.Error())
-			}
-		}
-		if r.memory.slowLanded(pool, batch, errs) {
+		errs := r.sendSlow(ctx, p, batch)
+		if r.memory.slowLanded(pool, l, batch, errs) {
 			r.kick(ctx, pool)
 		}
 	}
+}
+
+// sendSlow sends a batch of the lane's writes at once. A write that lost a race to a
+// heartbeat alone is sent again from the cached state.
+func (r *PoolReconciler) sendSlow(ctx context.Context, pool *v1alpha1.LicensePool, batch []statusWrite) []error {
+	errs := make([]error, len(batch))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var landed []note
+	for i := range batch {
+		wg.Go(func() {
+			errs[i] = r.writeStatus(ctx, batch[i])
+			if apierrors.IsConflict(errs[i]) {
+				if w, ok := r.fromHeartbeat(ctx, batch[i]); ok {
+					batch[i], errs[i] = w, r.writeStatus(ctx, w)
+				}
+			}
+			if errs[i] != nil {
+				log.FromContext(ctx).V(1).Info("a write that moves no licence did not land; a pass plans it again", "reason", errs[i].Error())
+				return
+			}
+			mu.Lock()
+			landed = append(landed, batch[i].notes...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	r.report(pool, landed)
+	return errs
+}
+
+// fromHeartbeat moves a session's write onto the cached session, if a heartbeat is all that
+// changed it since the write was planned.
+func (r *PoolReconciler) fromHeartbeat(ctx context.Context, w statusWrite) (statusWrite, bool) {
+	if _, ok := w.orig.(*v1alpha1.SharedSession); !ok {
+		return w, false
+	}
+	cached := &v1alpha1.SharedSession{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(w.orig), cached); err != nil ||
+		cached.UID != w.orig.GetUID() || cached.ResourceVersion == w.orig.GetResourceVersion() || !isHeartbeat(w.orig, cached) {
+		return w, false
+	}
+	return w, rebase(&w, cached)
 }
 
 // kick asks for a pass of the pool.

@@ -4,9 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -50,14 +56,15 @@ func TestSlowLanePace(t *testing.T) {
 		writes[i].order = i
 	}
 	m.passStarts(pool)
-	if !m.passEnds(pool, nil, writes, true, t0) {
+	l := m.passEnds(pool, nil, writes, true, t0)
+	if l == nil {
 		t.Fatal("a lane handed writes asks for no drainer")
 	}
-	if m.passEnds(pool, nil, writes, true, t0) {
+	if m.passEnds(pool, nil, writes, true, t0) != nil {
 		t.Error("a second drainer was asked for while one runs")
 	}
 
-	batch, _, _, done := m.nextSlow(pool, t0)
+	batch, _, _, done := m.nextSlow(pool, l, t0)
 	if done || len(batch) != slowBurst {
 		t.Fatalf("first batch: %d writes (done %v), want slowBurst (%d)", len(batch), done, slowBurst)
 	}
@@ -73,10 +80,10 @@ func TestSlowLanePace(t *testing.T) {
 	if writing, _ := m.catchUp(t0, snap); !writing[batch[0].orig.GetUID()] {
 		t.Error("a claimant the lane is writing is not marked in a snapshot")
 	}
-	if more, _, wait, _ := m.nextSlow(pool, t0); len(more) != 0 || wait <= 0 {
+	if more, _, wait, _ := m.nextSlow(pool, l, t0); len(more) != 0 || wait <= 0 {
 		t.Errorf("with the budget spent the lane sent %v (wait %v), want nothing and a wait", laneNames(more), wait)
 	}
-	if m.slowLanded(pool, batch, make([]error, len(batch))) {
+	if m.slowLanded(pool, l, batch, make([]error, len(batch))) {
 		t.Error("writes that all landed asked for a pass")
 	}
 	if writing, _ := m.catchUp(t0, snap); writing != nil {
@@ -86,16 +93,16 @@ func TestSlowLanePace(t *testing.T) {
 	// A pass holds the lane.
 	m.passStarts(pool)
 	later := t0.Add(headRefreshEvery / 5)
-	if held, _, _, _ := m.nextSlow(pool, later); len(held) != 0 {
+	if held, _, _, _ := m.nextSlow(pool, l, later); len(held) != 0 {
 		t.Errorf("the lane sent %v while a pass ran", laneNames(held))
 	}
 	m.passEnds(pool, nil, nil, false, later)
 
 	var rest []string
 	for range 4 {
-		b, _, _, _ := m.nextSlow(pool, later)
+		b, _, _, _ := m.nextSlow(pool, l, later)
 		rest = append(rest, laneNames(b)...)
-		m.slowLanded(pool, b, make([]error, len(b)))
+		m.slowLanded(pool, l, b, make([]error, len(b)))
 		later = later.Add(headRefreshEvery / 5)
 	}
 	want := "new-008 new-009 head-000 head-001 head-002 tail-000 tail-001 tail-002"
@@ -107,33 +114,34 @@ func TestSlowLanePace(t *testing.T) {
 	// the last one began, at t0.
 	handedAt := t0.Add(headRefreshEvery * 9 / 10)
 	m.passEnds(pool, nil, laneWrites("head", laneHead, 3), true, handedAt)
-	if b, _, wait, done := m.nextSlow(pool, handedAt); len(b) != 0 || done || wait != t0.Add(headRefreshEvery).Sub(handedAt) {
+	if b, _, wait, done := m.nextSlow(pool, l, handedAt); len(b) != 0 || done || wait != t0.Add(headRefreshEvery).Sub(handedAt) {
 		t.Errorf("the head was refreshed again %v after its last round: sent %v (wait %v, done %v)", handedAt.Sub(t0), laneNames(b), wait, done)
 	}
-	if b, _, _, _ := m.nextSlow(pool, t0.Add(headRefreshEvery)); len(b) != 3 {
+	if b, _, _, _ := m.nextSlow(pool, l, t0.Add(headRefreshEvery)); len(b) != 3 {
 		t.Errorf("once due the head's round sent %v, want its 3 writes", laneNames(b))
 	} else {
-		m.slowLanded(pool, b, make([]error, len(b)))
+		m.slowLanded(pool, l, b, make([]error, len(b)))
 	}
-	if _, _, _, done := m.nextSlow(pool, t0.Add(headRefreshEvery)); !done {
+	if _, _, _, done := m.nextSlow(pool, l, t0.Add(headRefreshEvery)); !done {
 		t.Error("an empty lane is not done")
 	}
 }
 
 // TestSlowLaneFailures: a write that lost a race asks for a pass once the batch is answered;
-// one refused for good empties the lane and is reported, once, to the next pass.
+// one refused for good is reported, once, to the next pass, and the pool's run of refusals
+// lasts until a write of the lane lands.
 func TestSlowLaneFailures(t *testing.T) {
 	var m poolMemory
 	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
-	m.passEnds(pool, nil, laneWrites("w", laneOther, 3), true, t0)
-	batch, _, _, _ := m.nextSlow(pool, t0)
+	l := m.passEnds(pool, nil, laneWrites("w", laneOther, 3), true, t0)
+	batch, _, _, _ := m.nextSlow(pool, l, t0)
 	conflict := apierrors.NewConflict(schema.GroupResource{}, "w-000", errors.New("raced"))
-	if !m.slowLanded(pool, batch[:1], []error{conflict}) {
+	if !m.slowLanded(pool, l, batch[:1], []error{conflict}) {
 		// It has more in flight: the pass is asked for when they are answered.
 	} else {
 		t.Error("a pass was asked for while writes of the lane are in flight")
 	}
-	if !m.slowLanded(pool, batch[1:], make([]error, 2)) {
+	if !m.slowLanded(pool, l, batch[1:], make([]error, 2)) {
 		t.Error("a lost race asked for no pass")
 	}
 	if err := m.laneRefusal(pool); err != nil {
@@ -141,9 +149,9 @@ func TestSlowLaneFailures(t *testing.T) {
 	}
 
 	m.passEnds(pool, nil, laneWrites("w", laneOther, 3), true, t0)
-	batch, _, _, _ = m.nextSlow(pool, t0)
+	batch, _, _, _ = m.nextSlow(pool, l, t0)
 	refused := &writeError{obj: batch[0].orig, op: "patch status", err: apierrors.NewForbidden(schema.GroupResource{}, "w-000", errors.New("policy"))}
-	if !m.slowLanded(pool, batch, []error{refused, nil, nil}) {
+	if !m.slowLanded(pool, l, batch, []error{refused, nil, nil}) {
 		t.Error("a refusal asked for no pass")
 	}
 	if err := m.laneRefusal(pool); !refusedForGood(err) {
@@ -151,6 +159,15 @@ func TestSlowLaneFailures(t *testing.T) {
 	}
 	if err := m.laneRefusal(pool); err != nil {
 		t.Errorf("a refusal is reported twice: %v", err)
+	}
+	if m.laneRefusing(pool) {
+		t.Error("writes of the lane landed after the refusal, yet its run of refusals goes on")
+	}
+	m.passEnds(pool, nil, laneWrites("w", laneOther, 1), true, t0)
+	batch, _, _, _ = m.nextSlow(pool, l, t0.Add(time.Second))
+	m.slowLanded(pool, l, batch, []error{refused})
+	if !m.laneRefusing(pool) {
+		t.Error("a refusal with nothing landed since does not keep the pool's run of refusals going")
 	}
 }
 
@@ -176,24 +193,26 @@ func TestReconcileHandsSlowWritesToTheLane(t *testing.T) {
 		t.Fatal(err)
 	}
 	granted := false
-	for _, w := range log.take() {
-		if w == "status session a-grant" {
-			granted = true
-		}
-	}
-	if !granted {
-		t.Fatal("the pass returned before its grant was written")
-	}
 	waits := map[string]bool{}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(waits) < queued && time.Now().Before(deadline) {
+	take := func() {
 		for _, w := range log.take() {
+			if w == "status session a-grant" {
+				granted = true
+			}
 			if name, ok := strings.CutPrefix(w, "status session "); ok && strings.HasPrefix(name, "w-") {
 				waits[name] = true
 			}
 		}
+	}
+	take()
+	if !granted {
+		t.Fatal("the pass returned before its grant was written")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(waits) < queued && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 		clock.SetTime(clock.Now().Add(50 * time.Millisecond)) // the lane's pace refills
+		take()
 	}
 	if len(waits) != queued {
 		t.Errorf("the slow lane wrote %d of %d waiting statuses", len(waits), queued)
@@ -220,8 +239,8 @@ func TestSlowLaneWritesFromTheAnswer(t *testing.T) {
 		w.next.SetResourceVersion(rv)
 		return w
 	}
-	m.passEnds(pool, nil, []slowWrite{at(3)}, true, t0)
-	first, _, _, _ := m.nextSlow(pool, t0)
+	l := m.passEnds(pool, nil, []slowWrite{at(3)}, true, t0)
+	first, _, _, _ := m.nextSlow(pool, l, t0)
 	if len(first) != 1 {
 		t.Fatalf("sent %v, want the one write", laneNames(first))
 	}
@@ -232,19 +251,29 @@ func TestSlowLaneWritesFromTheAnswer(t *testing.T) {
 	if !m.updated(echo, t0) {
 		t.Error("the echo of a write of the lane in flight started a pass")
 	}
-	other := echo.DeepCopy()
-	other.Status.Message = "someone else's"
-	if m.updated(other, t0) {
-		t.Error("a change that is not the lane's was taken for its echo")
+	if !m.updated(echo, t0) {
+		t.Error("the same echo, delivered again, started a pass")
+	}
+	// Any later state is someone else's change, even one that shows the same status.
+	terminated := echo.DeepCopy()
+	terminated.ResourceVersion, terminated.Generation = "7", 2
+	terminated.Spec.Terminate = true
+	if m.updated(terminated, t0) {
+		t.Error("a change of the spec after the echo was taken for the echo")
+	}
+	moved := echo.DeepCopy()
+	moved.ResourceVersion = "8"
+	if m.updated(moved, t0) {
+		t.Error("a second state after the one the write was based on was taken for its echo")
 	}
 
 	// A newer pass wants position 2: it waits for the answer.
 	m.passEnds(pool, nil, []slowWrite{at(2)}, true, t0)
-	if b, _, _, _ := m.nextSlow(pool, t0); len(b) != 0 {
+	if b, _, _, _ := m.nextSlow(pool, l, t0); len(b) != 0 {
 		t.Fatalf("a second write to a claimant in flight was sent: %v", laneNames(b))
 	}
-	m.slowLanded(pool, []statusWrite{answer(3, "6")}, []error{nil})
-	b, _, _, _ := m.nextSlow(pool, t0.Add(time.Second))
+	m.slowLanded(pool, l, []statusWrite{answer(3, "6")}, []error{nil})
+	b, _, _, _ := m.nextSlow(pool, l, t0.Add(time.Second))
 	if len(b) != 1 {
 		t.Fatalf("after the answer the lane sent %v, want the newer write", laneNames(b))
 	}
@@ -252,14 +281,195 @@ func TestSlowLaneWritesFromTheAnswer(t *testing.T) {
 		t.Errorf("the newer write goes from resourceVersion %s with position %d and notes %v; want 6, 2, none (they went with the first)",
 			b[0].orig.GetResourceVersion(), b[0].next.(*v1alpha1.SharedSession).Status.QueuePosition, b[0].notes)
 	}
-	m.slowLanded(pool, b, []error{nil})
+	m.slowLanded(pool, l, b, []error{nil})
 
 	// A newer write the answer already shows is dropped.
 	m.passEnds(pool, nil, []slowWrite{at(4)}, true, t0.Add(2*time.Second))
-	m.nextSlow(pool, t0.Add(2*time.Second))
+	m.nextSlow(pool, l, t0.Add(2*time.Second))
 	m.passEnds(pool, nil, []slowWrite{at(4)}, true, t0.Add(2*time.Second))
-	m.slowLanded(pool, []statusWrite{answer(4, "9")}, []error{nil})
-	if more, _, _, done := m.nextSlow(pool, t0.Add(3*time.Second)); len(more) != 0 || !done {
+	m.slowLanded(pool, l, []statusWrite{answer(4, "9")}, []error{nil})
+	if more, _, _, done := m.nextSlow(pool, l, t0.Add(3*time.Second)); len(more) != 0 || !done {
 		t.Errorf("a write the answer already shows was sent again: %v (done %v)", laneNames(more), done)
+	}
+}
+
+// TestPassWaitsForTheLaneBeforeAGrant: a pass that would grant a claimant the slow lane is
+// writing writes nothing and looks again in echoDelay; what the lane still holds for that
+// claimant is dropped, since the grant replaces it.
+func TestPassWaitsForTheLaneBeforeAGrant(t *testing.T) {
+	var log writeLog
+	next := testSession("next", "p")
+	c := fakeAPI(t, log.funcs(), withSessionLedger(testPool("p", 1)), next)
+	r, _ := testReconciler(c, c)
+	key := poolKey("p").NamespacedName
+	queued := laneWrites("next", laneHead, 1)
+	queued[0].orig, queued[0].next = next, next.DeepCopy()
+	r.memory.passEnds(key, nil, queued, true, t0)
+	r.memory.writes = map[types.UID]ownWrite{next.UID: {before: "1", rv: rvInFlight, at: t0}}
+	got, err := r.Reconcile(context.Background(), poolKey("p"))
+	if err != nil || got.RequeueAfter != echoDelay {
+		t.Fatalf("Reconcile = %+v, %v; want a look again in echoDelay", got, err)
+	}
+	if w := log.take(); len(w) != 0 {
+		t.Errorf("the pass wrote %v while the lane's answer for its grantee was out", w)
+	}
+	if n := len(r.memory.lanes[key].writes); n != 0 {
+		t.Errorf("the lane still holds %d writes for the claimant the pass waits for", n)
+	}
+	r.memory.writes = nil // the answer came
+	if _, err := r.Reconcile(context.Background(), poolKey("p")); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"status pool p", "status session next"}, log.take()); diff != "" {
+		t.Errorf("once answered, the pass grants (-want +got):\n%s", diff)
+	}
+}
+
+// TestSlowLaneDrainsAgain: a lane whose drainer finished asks for a new one with the next
+// pass's writes; a lane deleted with its pool is not brought back by its old drainer.
+func TestSlowLaneDrainsAgain(t *testing.T) {
+	var m poolMemory
+	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
+	l := m.passEnds(pool, nil, laneWrites("a", laneOther, 1), true, t0)
+	b, _, _, _ := m.nextSlow(pool, l, t0)
+	m.slowLanded(pool, l, b, make([]error, len(b)))
+	if _, _, _, done := m.nextSlow(pool, l, t0); !done {
+		t.Fatal("an empty lane is not done")
+	}
+	if again := m.passEnds(pool, nil, laneWrites("b", laneOther, 1), true, t0); again != l {
+		t.Fatalf("the next pass's writes got no drainer (lane %p, want %p)", again, l)
+	}
+	m.poolGone(pool)
+	if _, _, _, done := m.nextSlow(pool, l, t0); !done {
+		t.Error("the drainer of a pool that is gone goes on")
+	}
+	if m.lanes[pool] != nil {
+		t.Error("the old drainer brought the lane of a pool that is gone back")
+	}
+}
+
+// TestSlowLaneKicksAfterAConflict: a write of the lane that lost a race to more than a
+// heartbeat asks for one pass; one that lost it to a heartbeat alone is sent again from the
+// cached state, and asks for none.
+func TestSlowLaneKicksAfterAConflict(t *testing.T) {
+	w := waitingSession("w", "p")
+	c := fakeAPI(t, interceptor.Funcs{}, withSessionLedger(testPool("p", 1)), w)
+	r, _ := testReconciler(c, c)
+	r.laneInline = false
+	r.kicks = make(chan event.GenericEvent, 4)
+	key := poolKey("p").NamespacedName
+	ctx := context.Background()
+
+	// The session's heartbeat lands after the write was planned.
+	var planned v1alpha1.SharedSession
+	if err := c.Get(ctx, client.ObjectKeyFromObject(w), &planned); err != nil {
+		t.Fatal(err)
+	}
+	renewed := planned.DeepCopy()
+	renewed.Status.RenewTime = micro(0)
+	if err := c.Status().Update(ctx, renewed); err != nil {
+		t.Fatal(err)
+	}
+	send := func() {
+		t.Helper()
+		next := planned.DeepCopy()
+		next.Status.QueuePosition = 2
+		l := r.memory.passEnds(key, nil, []slowWrite{{statusWrite: statusWrite{orig: &planned, next: next}, class: laneOther}}, true, t0)
+		if l == nil {
+			t.Fatal("no drainer asked for")
+		}
+		r.drain(ctx, key, l)
+	}
+	send()
+	var got v1alpha1.SharedSession
+	if err := c.Get(ctx, client.ObjectKeyFromObject(w), &got); err != nil || got.Status.QueuePosition != 2 || got.Status.RenewTime == nil {
+		t.Errorf("after a heartbeat the lane wrote position %d, renewTime %v (%v); want 2 and the heartbeat kept", got.Status.QueuePosition, got.Status.RenewTime, err)
+	}
+	select {
+	case e := <-r.kicks:
+		t.Errorf("a race lost to a heartbeat asked for a pass of %s", client.ObjectKeyFromObject(e.Object))
+	default:
+	}
+
+	// The holder ends the session: the lane's write loses, and a pass is asked for.
+	got.Spec.Terminate = true
+	got.Generation = 2
+	if err := c.Update(ctx, &got); err != nil {
+		t.Fatal(err)
+	}
+	send()
+	select {
+	case e := <-r.kicks:
+		if client.ObjectKeyFromObject(e.Object) != key {
+			t.Errorf("a pass was asked for %s, want %s", client.ObjectKeyFromObject(e.Object), key)
+		}
+	default:
+		t.Error("a race lost to the holder asked for no pass")
+	}
+}
+
+// TestLaneRefusalsBackOff: a write of the lane the API server refuses for good is reported by
+// the next pass like any refusal, and the pool's backoff grows while nothing of the lane lands.
+func TestLaneRefusalsBackOff(t *testing.T) {
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: v1alpha1.GroupVersion.Group, Resource: "sharedsessions"}, "w", errors.New("a policy forbids it"))
+	funcs := interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+		if obj.GetName() == "w" {
+			return forbidden
+		}
+		return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+	}}
+	w := waitingSession("w", "p")
+	w.Generation = 2 // its status must be written again, by the lane
+	c := fakeAPI(t, funcs, withSessionLedger(testPool("p", 1), "a"), activeSession("a", "p"), w)
+	r, _ := testReconciler(c, c)
+	clock := r.Clock.(*clocktesting.FakePassiveClock)
+	var waits []time.Duration
+	for range 3 {
+		if _, err := r.Reconcile(context.Background(), poolKey("p")); err != nil { // the lane's write is refused
+			t.Fatal(err)
+		}
+		got, err := r.Reconcile(context.Background(), poolKey("p")) // and reported
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, got.RequeueAfter)
+		clock.SetTime(clock.Now().Add(got.RequeueAfter))
+		r.memory.writes = nil
+	}
+	if p := poolIn(t, c, "p"); !slices.ContainsFunc(p.Status.Conditions, func(c metav1.Condition) bool {
+		return c.Type == v1alpha1.ConditionReady && c.Status == metav1.ConditionFalse && c.Reason == v1alpha1.ReasonWriteRefused
+	}) {
+		t.Errorf("the pool does not say a write was refused: %+v", p.Status.Conditions)
+	}
+	if !(waits[0] < waits[1] && waits[1] < waits[2]) {
+		t.Errorf("backoffs %v: want each longer than the last", waits)
+	}
+}
+
+// TestSlowLaneTakesWritesFromKnownAnswers: a pass that planned from a state one of our writes
+// has since replaced (its answer came before the pass ended) hands a write that goes from the
+// answer, or none if the answer already shows it.
+func TestSlowLaneTakesWritesFromKnownAnswers(t *testing.T) {
+	var m poolMemory
+	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
+	cached := waitingSession("w", "p")
+	cached.ResourceVersion = "5"
+	answer := cached.DeepCopy()
+	answer.ResourceVersion, answer.Status.QueuePosition = "6", 3
+	m.wrote("5", answer, t0)
+	planned := func(pos int32) []slowWrite {
+		next := cached.DeepCopy()
+		next.Status.QueuePosition = pos
+		return []slowWrite{{statusWrite: statusWrite{orig: cached, next: next}, class: laneOther}}
+	}
+	l := m.passEnds(pool, nil, planned(2), true, t0)
+	b, _, _, _ := m.nextSlow(pool, l, t0)
+	if len(b) != 1 || b[0].orig.GetResourceVersion() != "6" {
+		t.Fatalf("the lane sends %v from resourceVersion %v, want one write from the answer (6)", laneNames(b), b)
+	}
+	m.slowLanded(pool, l, b, []error{nil})
+	m.wrote("5", answer, t0)
+	if m.passEnds(pool, nil, planned(3), true, t0); len(m.lanes[pool].writes) != 0 {
+		t.Errorf("a write the answer already shows was handed to the lane")
 	}
 }
