@@ -39,9 +39,14 @@ import (
 //
 // The drainer runs on the context of the pass that started it: controller-runtime cancels that
 // only when the manager stops (no ReconciliationTimeout is set).
+//
+// A lane holds at most laneHold writes of each class, the first the pass planned: behind a
+// queue of 100,000 it would otherwise keep a copy of every waiting session. A lane that had to
+// leave writes out asks for a pass once it runs dry, which plans the rest.
 const (
 	slowBurst = 8
 	slowRate  = 48.0
+	laneHold  = 1024
 )
 
 // laneClass is which kind of slow write a write is.
@@ -80,8 +85,11 @@ type slowLane struct {
 	// them waits in writes (and in after, by class, if its turn came) and goes from the answer.
 	flying map[types.UID]bool
 	after  map[types.UID]laneClass
-	// kick: a pass is wanted once nothing is in flight.
-	kick bool
+	// kick: a pass is wanted once nothing is in flight; leftOut: the pass planned more writes
+	// than the lane holds, and one is wanted once the lane runs dry (dry).
+	kick    bool
+	leftOut bool
+	dry     bool
 	// refusal: a write the API server refused for good, for the next pass to report; refusing:
 	// no write of the lane has landed since, so the pool's run of refusals goes on.
 	refusal  error
@@ -131,7 +139,12 @@ func (m *poolMemory) passEnds(pool types.NamespacedName, p *v1alpha1.LicensePool
 		l.order = l.order[:0]
 		l.count = [laneTail + 1]int{}
 		l.queues[laneOther] = l.queues[laneOther][:0]
+		l.leftOut = false
 		for _, w := range writes {
+			if l.count[w.class] == laneHold {
+				l.leftOut = true
+				continue
+			}
 			uid := w.orig.GetUID()
 			if ow, ok := m.writes[uid]; ok && ow.rv != rvInFlight && ow.obj != nil && ow.before == w.orig.GetResourceVersion() {
 				if !rebase(&w.statusWrite, ow.obj) {
@@ -252,7 +265,17 @@ func (m *poolMemory) nextSlow(pool types.NamespacedName, l *slowLane, now time.T
 		return nil, nil, due.Sub(now), false
 	}
 	l.running = false
+	l.dry, l.leftOut = l.leftOut, false
 	return nil, nil, 0, true
+}
+
+// ranDry reports, once, whether the lane ran dry with writes left out: a pass is wanted.
+func (m *poolMemory) ranDry(l *slowLane) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dry := l.dry
+	l.dry = false
+	return dry
 }
 
 // slowLanded takes in the answers to a batch of the lane's writes: each claimant's in-flight
@@ -404,6 +427,9 @@ func (r *PoolReconciler) drain(ctx context.Context, pool types.NamespacedName, l
 	for {
 		batch, p, wait, done := r.memory.nextSlow(pool, l, r.Clock.Now())
 		if done {
+			if r.memory.ranDry(l) {
+				r.kick(ctx, pool)
+			}
 			return
 		}
 		if len(batch) == 0 && r.laneInline {

@@ -473,3 +473,29 @@ func TestSlowLaneTakesWritesFromKnownAnswers(t *testing.T) {
 		t.Errorf("a write the answer already shows was handed to the lane")
 	}
 }
+
+// TestSlowLaneHoldsABoundedNumber: a lane holds at most laneHold writes of a class, and asks
+// for a pass once it has sent them, to plan the rest.
+func TestSlowLaneHoldsABoundedNumber(t *testing.T) {
+	var m poolMemory
+	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
+	l := m.passEnds(pool, nil, laneWrites("w", laneOther, laneHold+10), true, t0)
+	if n := len(l.writes); n != laneHold {
+		t.Fatalf("the lane holds %d writes, want laneHold (%d)", n, laneHold)
+	}
+	now := t0
+	for range 1000 {
+		b, _, _, done := m.nextSlow(pool, l, now)
+		if done {
+			break
+		}
+		m.slowLanded(pool, l, b, make([]error, len(b)))
+		now = now.Add(time.Second)
+	}
+	if !m.ranDry(l) {
+		t.Error("a lane that left writes out asked for no pass once it ran dry")
+	}
+	if m.ranDry(l) {
+		t.Error("a lane asked twice for the pass that plans what it left out")
+	}
+}
