@@ -214,9 +214,14 @@ var _ = Describe("The over-grant observer", Label("race"), func() {
 		// A pool managed by another system: seatkeeper leaves its seats alone.
 		newPool(ns, "p", int32p(1), nil, func(p *v1.LicensePool) { p.Spec.ManagedBy = "crm.example.com" })
 		for _, name := range []string{"a", "b"} {
-			s := newSeat(ns, name, "p", name, v1.AssigneeUser)
-			s.Status.Phase, s.Status.Reason, s.Status.Message = v1.SeatBound, v1.SeatReasonGranted, "written by the test"
-			Expect(k8s.Status().Update(ctx, s)).To(Succeed())
+			newSeat(ns, name, "p", name, v1.AssigneeUser)
+			// Until its cache shows the pool, the operator may say the seat waits for it: write
+			// over whatever it wrote.
+			Eventually(func(g Gomega) {
+				s := getSeat(g, ns, name)
+				s.Status.Phase, s.Status.Reason, s.Status.Message = v1.SeatBound, v1.SeatReasonGranted, "written by the test"
+				g.Expect(k8s.Status().Update(ctx, s)).To(Succeed())
+			}).Should(Succeed())
 		}
 		Eventually(func(g Gomega) {
 			g.Expect(getPool(g, ns, "p").Status.Seats.Bound).To(Equal(int32(2)))

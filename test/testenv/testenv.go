@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -45,11 +46,14 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
-// Environment is envtest with seatkeeper's generated CRDs installed.
+// Environment is envtest with seatkeeper's generated CRDs installed. kube-apiserver may take
+// longer than envtest's default 20 s to stop on a loaded 2-core machine: the suite's last step
+// must not fail on that.
 func Environment() *envtest.Environment {
 	return &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(Root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
+		CRDDirectoryPaths:       []string{filepath.Join(Root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing:   true,
+		ControlPlaneStopTimeout: 2 * time.Minute,
 	}
 }
 
