@@ -15,7 +15,7 @@ const (
 	SessionConnected SessionState = "Connected"
 )
 
-// SharedSessionSpec asks for one shared licence of a pool for one holder.
+// SharedSessionSpec asks for shared licences of a pool (one, or count at once) for one holder.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.terminate) || !oldSelf.terminate || (has(self.terminate) && self.terminate)",message="terminate cannot be undone: an ended session stays ended; create a new session instead",fieldPath=".terminate"
 type SharedSessionSpec struct {
 	// poolName is the LicensePool, in this namespace, the licence comes from. Immutable.
@@ -50,6 +50,21 @@ type SharedSessionSpec struct {
 	// +kubebuilder:validation:Minimum=-1000000
 	// +kubebuilder:validation:Maximum=1000000
 	Priority int32 `json:"priority,omitempty"`
+	// count is how many shared licences the session takes, all or none: it is granted only
+	// when count licences are free at once, and they are freed together when it ends. Immutable.
+	// The queue keeps its order (priority, then age): a session at the head that does not fit
+	// yet keeps the licences that free up until it does, so no session behind it is granted
+	// meanwhile. A session asking for more than the pool's whole limit (concurrentSessions plus
+	// orders) can never fit: it does not hold the queue but waits aside, its message says so,
+	// until the limit grows (or, with whenExhausted Reject, it is turned away).
+	// With countBy Holder, a holder uses as many licences as the largest count among its
+	// Active sessions.
+	// +optional
+	// +default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1024
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="count is immutable: end this session and create one with the count you need"
+	Count int32 `json:"count,omitempty"`
 	// terminate true ends the session (endReason Terminated) and keeps the record: how an
 	// administrator force-ends a session or a holder releases it. Cannot be undone.
 	// +optional
@@ -167,8 +182,9 @@ type SharedSessionStatus struct {
 	Message string `json:"message,omitempty"`
 }
 
-// SharedSession is a lease on one shared (concurrent) licence of a pool, in the manner of a
-// coordination.k8s.io Lease: the holder renews it, the operator grants, queues and ends it.
+// SharedSession is a lease on shared (concurrent) licences of a pool, spec.count of them, in
+// the manner of a coordination.k8s.io Lease: the holder renews it, the operator grants, queues
+// and ends it.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=sess,categories=licensing
@@ -177,6 +193,7 @@ type SharedSessionStatus struct {
 // +kubebuilder:printcolumn:name="Pool",type=string,JSONPath=`.spec.poolName`
 // +kubebuilder:printcolumn:name="Holder",type=string,JSONPath=`.spec.holder`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.spec.state`
+// +kubebuilder:printcolumn:name="Licences",type=integer,JSONPath=`.spec.count`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Position",type=integer,JSONPath=`.status.queuePosition`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.endReason`
