@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"hash/fnv"
 	"strconv"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -229,9 +230,13 @@ type PoolOrder struct {
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 }
 
-// Grants is one list of the ledger: the claimants that hold a licence.
+// Grants is one list of the ledger: the claimants that hold a licence, one entry per licence.
+// A SharedSession holding count licences (spec.count) is recorded count times: as its name
+// and as name/2 … name/count (LedgerEntries), so that the number of entries is the number of
+// licences the ledger grants. See controllers/ledger.go.
 type Grants struct {
-	// holders are the names of the SeatAssignments or SharedSessions holding a licence, sorted.
+	// holders are the names of the SeatAssignments or SharedSessions holding a licence, sorted;
+	// a session's second and further licences as name/2, name/3, ...
 	// +optional
 	// +listType=atomic
 	Holders []string `json:"holders,omitempty"`
@@ -257,6 +262,24 @@ func (g *Grants) RecordedUIDs() []types.UID {
 		return nil
 	}
 	return g.UIDs
+}
+
+// LedgerEntries are the ledger entries of a claimant that holds count licences: its name for
+// the first, and name/2 … name/count for the others. An object's name never holds a '/', so an
+// entry names one claimant and one of its licences.
+func LedgerEntries(name string, count int32) []string {
+	out := make([]string, 1, max(1, count))
+	out[0] = name
+	for k := int32(2); k <= count; k++ {
+		out = append(out, name+"/"+strconv.Itoa(int(k)))
+	}
+	return out
+}
+
+// LedgerHolder is the claimant a ledger entry belongs to (see LedgerEntries).
+func LedgerHolder(entry string) string {
+	name, _, _ := strings.Cut(entry, "/")
+	return name
 }
 
 // HoldersHash is the hash uidsFor records: FNV-1a (64 bits) of the names, each ended by a NUL.

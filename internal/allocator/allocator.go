@@ -48,9 +48,10 @@ type Pool struct {
 	ExpiresAt     *time.Time
 	ExpiryWarning time.Duration
 	Policy        Policy
-	// SeatLedger and SessionLedger are the names the pool's status records as holding a
-	// licence. nil means the list is not kept (the limit was unlimited), and the claimants'
-	// own status says who holds.
+	// SeatLedger and SessionLedger are the entries the pool's status records as holding a
+	// licence: a seat's name, a session's v1alpha1.LedgerEntries (one per licence; a session
+	// holds only when all of them are recorded). nil means the list is not kept (the limit was
+	// unlimited), and the claimants' own status says who holds.
 	SeatLedger    []string
 	SessionLedger []string
 	// CapacityChanges are instants at which an order's term starts or ends: the pool must be
@@ -73,11 +74,13 @@ type Seat struct {
 
 // Session is one SharedSession of the pool.
 type Session struct {
-	Name      string
-	Created   time.Time
-	Holder    string
-	State     v1alpha1.SessionState
-	Priority  int32
+	Name     string
+	Created  time.Time
+	Holder   string
+	State    v1alpha1.SessionState
+	Priority int32
+	// Count is how many licences the session takes, all or none (spec.count); 0 reads as 1.
+	Count     int32
 	Terminate bool
 
 	Phase          v1alpha1.SessionPhase
@@ -133,9 +136,11 @@ type Usage struct {
 	// CapacityReduced): not duplicates, nor seats of a missing or expired pool.
 	SeatsWaiting   int32
 	SessionLimit   *int32
-	SessionsActive int32 // licences in use: sessions, or holders with CountByHolder
-	SessionsIdle   int32
-	Waiting        int32
+	SessionsActive int32 // licences in use (see units)
+	SessionsIdle   int32 // licences of Active sessions in state Idle
+	Waiting        int32 // sessions waiting
+	// WaitingLicences are the licences the waiting sessions ask for.
+	WaitingLicences int32
 }
 
 // Result is the allocator's decision for one pool.
@@ -143,7 +148,10 @@ type Result struct {
 	// Seats and Sessions are in the order of the snapshot's slices.
 	Seats    []SeatResult
 	Sessions []SessionResult
-	// SeatLedger and SessionLedger are the holders to record, sorted; nil when not kept.
+	// SeatLedger and SessionLedger are the entries to record, sorted, one per licence (see
+	// Pool); nil when not kept. Without countBy Holder, len(SessionLedger) is the licences in
+	// use; with it, each Active session is recorded in full, so the ledger lists at least the
+	// licences in use.
 	SeatLedger    []string
 	SessionLedger []string
 	Usage         Usage

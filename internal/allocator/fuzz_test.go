@@ -67,6 +67,9 @@ func randomSnapshot(seed uint64) (Pool, []Seat, []Session, time.Time) {
 	for i := range rng.IntN(14) {
 		s := session(fmt.Sprintf("sess-%d", i), sec(100), holders[rng.IntN(len(holders))])
 		s.Priority = int32(rng.IntN(3))
+		if rng.IntN(3) == 0 {
+			s.Count = int32(1 + rng.IntN(7)) // sometimes more than the pool has
+		}
 		if rng.IntN(2) == 0 {
 			s.State = v1alpha1.SessionConnected
 		}
@@ -109,7 +112,8 @@ func randomSnapshot(seed uint64) (Pool, []Seat, []Session, time.Time) {
 		seatNames = append(seatNames, s.Name)
 	}
 	for _, s := range sessions {
-		sessionNames = append(sessionNames, s.Name)
+		// Each licence by itself: a ledger may record a session in part.
+		sessionNames = append(sessionNames, v1alpha1.LedgerEntries(s.Name, int32(s.licences()))...)
 	}
 	p.SeatLedger, p.SessionLedger = ledger(seatNames), ledger(sessionNames)
 	return p, seats, sessions, now
@@ -144,8 +148,8 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 		}
 	}
 
-	units := map[string]bool{}
-	noticedUnits := map[string]bool{} // licences of holders under notice, beyond the limit
+	units := map[string]int{}        // licences in use by unit (session, or holder with countBy Holder)
+	noticedUnits := map[string]int{} // licences of units under notice, beyond the limit
 	var activeNames []string
 	var waiting []int
 	for i, r := range res.Sessions {
@@ -155,13 +159,13 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 		}
 		switch r.Phase {
 		case v1alpha1.SessionActive:
-			activeNames = append(activeNames, s.Name)
+			activeNames = append(activeNames, v1alpha1.LedgerEntries(s.Name, int32(s.licences()))...)
 			key := s.Name
 			if p.Policy.CountByHolder {
 				key = s.Holder
 			}
 			if r.EndsAt != nil {
-				noticedUnits[key] = true
+				noticedUnits[key] = max(noticedUnits[key], s.licences())
 				if !r.EndsAt.After(now) {
 					t.Errorf("session %s is still Active past its notice (%v)", s.Name, r.EndsAt)
 				}
@@ -169,7 +173,7 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 					t.Errorf("session %s got a notice from a pool with no grace period", s.Name)
 				}
 			} else {
-				units[key] = true
+				units[key] = max(units[key], s.licences())
 			}
 			if decides && (r.GrantedAt == nil || r.Message == "") {
 				t.Errorf("active session %s lacks grantedAt or message", s.Name)
@@ -196,6 +200,22 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 			return
 		}
 		in := slices.Contains(ledger, name)
+		if kind == "session" {
+			// All or none: every licence of the session, or none of them.
+			var s Session
+			for _, x := range sessions {
+				if x.Name == name {
+					s = x
+				}
+			}
+			all, none := true, true
+			for _, e := range v1alpha1.LedgerEntries(name, int32(s.licences())) {
+				all, none = all && slices.Contains(ledger, e), none && !slices.Contains(ledger, e)
+			}
+			if !all && !none {
+				t.Errorf("session %s is recorded in part in the ledger %v", name, ledger)
+			}
+		}
 		if (l == Gains && !in) || (l == Loses && in) {
 			t.Errorf("%s %s: Licence %d disagrees with the ledger %v", kind, name, l, ledger)
 		}
@@ -206,23 +226,30 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 	for i, r := range res.Sessions {
 		checkLicence("session", sessions[i].Name, r.Licence, res.SessionLedger)
 	}
+	sum := func(m map[string]int) int {
+		n := 0
+		for _, c := range m {
+			n += c
+		}
+		return n
+	}
 	if p.SessionLimit != nil {
-		if len(units) > int(*p.SessionLimit) {
-			t.Errorf("over-grant: %d licences in use beyond those under notice, limit %d", len(units), *p.SessionLimit)
+		if n := sum(units); n > int(*p.SessionLimit) {
+			t.Errorf("over-grant: %d licences in use beyond those under notice, limit %d", n, *p.SessionLimit)
+		}
+		if n := sum(units) + sum(noticedUnits); int(res.Usage.SessionsActive) != n {
+			t.Errorf("usage says %d licences in use, the sessions hold %d", res.Usage.SessionsActive, n)
+		}
+		if !p.Policy.CountByHolder && len(res.SessionLedger) != int(res.Usage.SessionsActive) {
+			t.Errorf("the ledger records %d licences, %d are in use", len(res.SessionLedger), res.Usage.SessionsActive)
 		}
 		// While holders under notice keep a licence beyond the limit, nobody gains one.
-		inUse := map[string]bool{}
-		for k := range units {
-			inUse[k] = true
-		}
-		for k := range noticedUnits {
-			inUse[k] = true
-		}
-		if len(noticedUnits) > 0 && len(inUse) >= int(*p.SessionLimit) {
+		if len(noticedUnits) > 0 && sum(units)+sum(noticedUnits) >= int(*p.SessionLimit) {
 			for i, r := range res.Sessions {
-				held := inLedger(p.SessionLedger)[sessions[i].Name] // held already, by the ledger's word
-				if r.Licence == Gains && r.EndsAt == nil && !held && !(p.Policy.CountByHolder && inUse[sessions[i].Holder]) {
-					t.Errorf("%s was granted while %d licences are under notice beyond the limit %d", sessions[i].Name, len(noticedUnits), *p.SessionLimit)
+				held := recordsAll(inLedger(p.SessionLedger), sessions[i]) // held already, by the ledger's word
+				covered := p.Policy.CountByHolder && units[sessions[i].Holder] >= sessions[i].licences()
+				if r.Licence == Gains && r.EndsAt == nil && !held && !covered {
+					t.Errorf("%s was granted while %d licences are under notice beyond the limit %d", sessions[i].Name, sum(noticedUnits), *p.SessionLimit)
 				}
 			}
 		}
@@ -240,14 +267,16 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 			t.Errorf("queue out of order: %s before %s", sessions[waiting[k-1]].Name, sessions[i].Name)
 		}
 	}
-	// Fairness: nobody newly granted a licence ranks behind someone left waiting, unless
-	// (countBy Holder) the holder already had a licence.
+	// Fairness: nobody newly granted a licence ranks behind someone left waiting (the head
+	// keeps what frees until it fits), unless (countBy Holder) the holder already had its
+	// licences, or the one waiting asks for more than the whole limit.
 	for i, r := range res.Sessions {
-		if r.Phase != v1alpha1.SessionActive || sessions[i].Phase == v1alpha1.SessionActive || inLedger(p.SessionLedger)[sessions[i].Name] {
+		if r.Phase != v1alpha1.SessionActive || sessions[i].Phase == v1alpha1.SessionActive || recordsAll(inLedger(p.SessionLedger), sessions[i]) {
 			continue
 		}
 		for _, w := range waiting {
-			if rank(sessions[w], sessions[i]) < 0 && !p.Policy.CountByHolder {
+			tooLarge := p.SessionLimit != nil && sessions[w].licences() > int(*p.SessionLimit)
+			if rank(sessions[w], sessions[i]) < 0 && !p.Policy.CountByHolder && !tooLarge {
 				t.Errorf("%s was granted ahead of %s, who ranks first", sessions[i].Name, sessions[w].Name)
 			}
 		}

@@ -236,7 +236,7 @@ func TestSessionUsage(t *testing.T) {
 		session("c", 1, "bob"), session("d", 2, "carol"), session("e", 3, "dan"),
 	}
 	res := Decide(p, nil, ss, at(time.Second))
-	want := Usage{SessionLimit: lim(3), SessionsActive: 3, SessionsIdle: 3, Waiting: 1}
+	want := Usage{SessionLimit: lim(3), SessionsActive: 3, SessionsIdle: 3, Waiting: 1, WaitingLicences: 1}
 	if diff := cmp.Diff(want, res.Usage); diff != "" {
 		t.Errorf("usage (-want +got):\n%s", diff)
 	}
