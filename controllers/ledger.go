@@ -37,6 +37,18 @@ import (
 // again on fresh data. Only a limit that drops leaves a brief excess, which step 1 removes by
 // taking back the newest grants.
 //
+// A session that takes several licences (spec.count = n) is recorded once per licence: as its
+// name and as name/2 … name/n (v1alpha1.LedgerEntries; '/' never occurs in an object's name).
+// So an entry is a licence, in one part as in many, and everything below that bounds entries
+// bounds licences: the ledger never records more licences than the limit, and each part never
+// more than its share of them. A session holds only when every one of its entries is
+// recorded: the allocator treats one recorded in part (a pass cut short between two parts) as
+// not holding, and drops the stray entries or records the rest when it grants the session
+// again. An entry names its session for every check against the cache or the API server
+// (uidsOf maps each entry to the session's UID, unsure reads the session by its name). With
+// countBy Holder each Active session is still recorded in full, so the ledger may list more
+// entries than the licences in use (a holder uses its largest count), never fewer.
+//
 // The cache may lag behind the ledger, so an entry is trusted over the cache:
 //
 //   - an entry whose claimant the cache does not show, or shows under another UID (deleted and
@@ -70,6 +82,8 @@ import (
 //   - a grant is still committed before it shows on the claimant: step 3 follows the writes
 //     (and, for holders recorded earlier, the resourceVersion checks) of every part that
 //     records a grant of the pass;
+//   - the entries of one session (one per licence, above) are placed one by one, so they may
+//     lie in several parts; the session's grant then rests on each of them (partsToCheck);
 //   - a holder the decision keeps stays in its part; a new holder goes to the first part with
 //     room (placeHolders). When the limit drops, holders of parts past their new share move to
 //     parts with room: the parts that gain a holder are written first, those that only lose
@@ -81,8 +95,8 @@ import (
 //
 // The allocator sees the union of the parts: it decides as for one ledger.
 
-// holderUIDs maps the names of a pool's cached claimants to their UIDs, to match them with
-// the ledger's entries.
+// holderUIDs maps the ledger entries of a pool's cached claimants to their UIDs, to match them
+// with the ledger: a seat's name, and each of a session's entries (v1alpha1.LedgerEntries).
 type holderUIDs struct {
 	seats, sessions map[string]types.UID
 }
@@ -93,7 +107,9 @@ func uidsOf(seats []*v1alpha1.SeatAssignment, sessions []*v1alpha1.SharedSession
 		u.seats[s.Name] = s.UID
 	}
 	for _, s := range sessions {
-		u.sessions[s.Name] = s.UID
+		for _, e := range v1alpha1.LedgerEntries(s.Name, s.Spec.Count) {
+			u.sessions[e] = s.UID
+		}
 	}
 	return u
 }
@@ -194,7 +210,8 @@ func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.License
 	return false, nil
 }
 
-// ledgerEntry is a ledger holder to check against the API server.
+// ledgerEntry is a ledger holder to check against the API server: the claimant's name, for
+// any of a session's entries.
 type ledgerEntry struct {
 	name string
 	uid  types.UID
@@ -218,7 +235,7 @@ func unsure(l *v1alpha1.Grants, cached map[string]types.UID, deleted func(types.
 		if (ok && (want == "" || want == uid)) || deleted(want) {
 			continue
 		}
-		out = append(out, ledgerEntry{name: n, uid: want})
+		out = append(out, ledgerEntry{name: v1alpha1.LedgerHolder(n), uid: want})
 	}
 	return out
 }

@@ -103,13 +103,17 @@ func partsToCheck(p writePlan, layout ledgerLayout, parts ledgerParts) []*v1alph
 		if !w.grant {
 			continue
 		}
-		k, ok := layout.sessionPart[w.orig.GetName()]
-		if _, seat := w.orig.(*v1alpha1.SeatAssignment); seat {
-			k, ok = layout.seatPart[w.orig.GetName()]
+		// A session's licences may be recorded in several parts: its grant rests on each.
+		entries, where := []string{w.orig.GetName()}, layout.seatPart
+		if s, ok := w.orig.(*v1alpha1.SharedSession); ok {
+			entries, where = v1alpha1.LedgerEntries(s.Name, s.Spec.Count), layout.sessionPart
 		}
-		if ok && k > 0 && !written[k] && k < len(parts.objs) && parts.objs[k] != nil {
-			written[k] = true
-			out = append(out, parts.objs[k])
+		for _, e := range entries {
+			k, ok := where[e]
+			if ok && k > 0 && !written[k] && k < len(parts.objs) && parts.objs[k] != nil {
+				written[k] = true
+				out = append(out, parts.objs[k])
+			}
 		}
 	}
 	return out

@@ -297,6 +297,7 @@ func allocatorSession(s *v1alpha1.SharedSession) allocator.Session {
 		Holder:   s.Spec.Holder,
 		State:    stateOf(s),
 		Priority: s.Spec.Priority,
+		Count:    s.Spec.Count,
 		// A session being deleted (held back by someone's finalizer) ends like a terminated
 		// one, so that it stops showing Active before its licence goes to someone else.
 		Terminate:      s.Spec.Terminate || !s.DeletionTimestamp.IsZero(),
