@@ -38,4 +38,9 @@ const (
 	PodSchedulingGate = "licensing.seatkeeper.io/license"
 	// PodPoolAnnotation names the pool a gated Pod takes its licence from.
 	PodPoolAnnotation = "licensing.seatkeeper.io/pool"
+	// PodLicensesAnnotation is how many shared licences a gated Pod takes at once, as a
+	// decimal ("4"); without it, one. It becomes the session's spec.count.
+	PodLicensesAnnotation = "licensing.seatkeeper.io/licenses"
+	// MaxSessionCount is the most licences one session may take (spec.count's maximum).
+	MaxSessionCount = 1024
 )

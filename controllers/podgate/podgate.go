@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,8 +32,9 @@ const SessionLabel = "licensing.seatkeeper.io/pod"
 
 // Reconciler lets batch pods queue for a shared licence with no sidecar. A Pod with the
 // scheduling gate licensing.seatkeeper.io/license and the annotation
-// licensing.seatkeeper.io/pool gets a SharedSession owned by it (holder: the Pod's name); the
-// gate is removed once the session is granted, so the scheduler only then places the Pod.
+// licensing.seatkeeper.io/pool gets a SharedSession owned by it (holder: the Pod's name),
+// for as many licences as the annotation licensing.seatkeeper.io/licenses says (default 1);
+// the gate is removed once the session is granted, so the scheduler only then places the Pod.
 // The reconciler renews the session's heartbeat for the Pod while it runs, and ends the session
 // when the Pod succeeds, fails or is deleted. Pods without the gate are untouched.
 type Reconciler struct {
@@ -106,6 +109,11 @@ func (r *Reconciler) createSession(ctx context.Context, pod *corev1.Pod) error {
 		r.event(pod, corev1.EventTypeWarning, "MissingPool", "Gate", fmt.Sprintf("the pod has the %s scheduling gate but no %s annotation naming the pool; it stays gated", v1alpha1.PodSchedulingGate, v1alpha1.PodPoolAnnotation))
 		return nil
 	}
+	count, err := licensesOf(pod)
+	if err != nil {
+		r.event(pod, corev1.EventTypeWarning, "InvalidLicenses", "Gate", fmt.Sprintf("%v; the pod stays gated", err))
+		return nil
+	}
 	s := &v1alpha1.SharedSession{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: pod.Namespace, Name: podSessionName(pod.Name),
@@ -113,13 +121,30 @@ func (r *Reconciler) createSession(ctx context.Context, pod *corev1.Pod) error {
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID,
 				Controller: ptr.To(true)}},
 		},
-		Spec: v1alpha1.SharedSessionSpec{PoolName: pool, Holder: pod.Name},
+		Spec: v1alpha1.SharedSessionSpec{PoolName: pool, Holder: pod.Name, Count: count},
 	}
 	if err := r.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create session for pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	r.event(pod, corev1.EventTypeNormal, "LicenceRequested", "Gate", fmt.Sprintf("asked pool %s for a shared licence (session %s)", pool, s.Name))
+	what := "a shared licence"
+	if count > 1 {
+		what = fmt.Sprintf("%d shared licences", count)
+	}
+	r.event(pod, corev1.EventTypeNormal, "LicenceRequested", "Gate", fmt.Sprintf("asked pool %s for %s (session %s)", pool, what, s.Name))
 	return nil
+}
+
+// licensesOf reads how many licences the pod asks for: the licenses annotation, 1 without it.
+func licensesOf(pod *corev1.Pod) (int32, error) {
+	v, ok := pod.Annotations[v1alpha1.PodLicensesAnnotation]
+	if !ok {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > v1alpha1.MaxSessionCount {
+		return 0, fmt.Errorf("annotation %s is %q: it must be a whole number of licences from 1 to %d, e.g. \"4\"", v1alpha1.PodLicensesAnnotation, v, v1alpha1.MaxSessionCount)
+	}
+	return int32(n), nil
 }
 
 // removeGate drops seatkeeper's scheduling gate and keeps any other.

@@ -87,3 +87,27 @@ func TestPodOfSession(t *testing.T) {
 		t.Errorf("a session not taken for a pod maps to %v, want nothing", got)
 	}
 }
+
+func TestLicensesOf(t *testing.T) {
+	tests := []struct {
+		annotations map[string]string
+		want        int32
+		wantErr     bool
+	}{
+		{annotations: nil, want: 1},
+		{annotations: map[string]string{v1alpha1.PodLicensesAnnotation: "4"}, want: 4},
+		{annotations: map[string]string{v1alpha1.PodLicensesAnnotation: " 2 "}, want: 2},
+		{annotations: map[string]string{v1alpha1.PodLicensesAnnotation: "1024"}, want: 1024},
+		{annotations: map[string]string{v1alpha1.PodLicensesAnnotation: "0"}, wantErr: true},
+		{annotations: map[string]string{v1alpha1.PodLicensesAnnotation: "1025"}, wantErr: true},
+		{annotations: map[string]string{v1alpha1.PodLicensesAnnotation: "four"}, wantErr: true},
+		{annotations: map[string]string{v1alpha1.PodLicensesAnnotation: ""}, wantErr: true},
+	}
+	for _, tt := range tests {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: tt.annotations}}
+		got, err := licensesOf(pod)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("licensesOf(%v) = %d, %v; want %d (error: %v)", tt.annotations, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
