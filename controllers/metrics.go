@@ -21,7 +21,7 @@ func poolGauges(namespace, name string, pool *v1alpha1.LicensePool, res allocato
 	metrics.SetPool(namespace, name, metrics.PoolUsage{
 		SeatsLimit: u.SeatLimit, SeatsBound: u.SeatsBound, SeatsPending: u.SeatsPending,
 		SessionsLimit: u.SessionLimit, SessionsActive: u.SessionsActive, SessionsIdle: u.SessionsIdle,
-		Waiting: u.Waiting, ExpiresAt: expires,
+		Waiting: u.Waiting, WaitingLicences: u.WaitingLicences, ExpiresAt: expires,
 	})
 }
 

@@ -110,8 +110,10 @@ func summary(used int32, limit *int32) string {
 func timeOf(t *metav1.Time) *time.Time { return report.TimeOf(t) }
 
 const usageLong = `Show the usage of licence pools, one row per pool: named seats bound/limit and shared
-licences in use/limit (∞ when unlimited), how many of the sessions in use are Idle, how many
-wait in the queue, the expiry date and whether the pool is Ready.
+licences in use/limit (∞ when unlimited), how many of the licences in use are held by Idle
+sessions, how many sessions wait in the queue, the expiry date and whether the pool is Ready.
+Shared licences are counted as licences, not sessions: a session with spec.count 4 uses 4
+(with countBy Holder, a holder uses the largest count among its Active sessions).
 
 CSV and JSON give the numbers in separate fields: seatsBound, seatsPending, seatsLimit,
 sessionsActive, sessionsLimit (empty or null when unlimited), idle, waiting, expires (empty or

@@ -15,9 +15,10 @@ var (
 	SeatsBound      = gauge("seatkeeper_pool_seats_bound", "Seat assignments holding a seat.")
 	SeatsPending    = gauge("seatkeeper_pool_seats_pending", "Enabled seat assignments waiting for a seat.")
 	SessionsLimit   = gauge("seatkeeper_pool_sessions_limit", "Effective shared-licence limit of the pool; absent when unlimited.")
-	SessionsActive  = gauge("seatkeeper_pool_sessions_active", "Shared licences in use (sessions, or holders with countBy Holder).")
-	SessionsIdle    = gauge("seatkeeper_pool_sessions_idle", "Active sessions in state Idle.")
+	SessionsActive  = gauge("seatkeeper_pool_sessions_active", "Shared licences in use: each Active session's count, or with countBy Holder each holder's largest count.")
+	SessionsIdle    = gauge("seatkeeper_pool_sessions_idle", "Shared licences of Active sessions in state Idle.")
 	SessionsWaiting = gauge("seatkeeper_pool_sessions_waiting", "Sessions waiting in the pool's queue.")
+	WaitingLicences = gauge("seatkeeper_pool_sessions_waiting_licences", "Shared licences the sessions in the pool's queue ask for.")
 	ExpiryTimestamp = gauge("seatkeeper_pool_expiry_timestamp_seconds", "When the pool's licence expires, as a Unix time; absent when it does not.")
 
 	WaitSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -43,7 +44,7 @@ func gauge(name, help string) *prometheus.GaugeVec {
 	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, poolLabels)
 }
 
-var poolGauges = []*prometheus.GaugeVec{SeatsLimit, SeatsBound, SeatsPending, SessionsLimit, SessionsActive, SessionsIdle, SessionsWaiting, ExpiryTimestamp}
+var poolGauges = []*prometheus.GaugeVec{SeatsLimit, SeatsBound, SeatsPending, SessionsLimit, SessionsActive, SessionsIdle, SessionsWaiting, WaitingLicences, ExpiryTimestamp}
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(WaitSeconds, Ends, Denials, RefusedWrites)
@@ -57,6 +58,7 @@ type PoolUsage struct {
 	SeatsLimit, SessionsLimit             *int32
 	SeatsBound, SeatsPending              int32
 	SessionsActive, SessionsIdle, Waiting int32
+	WaitingLicences                       int32
 	ExpiresAt                             *float64
 }
 
@@ -69,6 +71,7 @@ func SetPool(namespace, pool string, u PoolUsage) {
 	SessionsActive.WithLabelValues(namespace, pool).Set(float64(u.SessionsActive))
 	SessionsIdle.WithLabelValues(namespace, pool).Set(float64(u.SessionsIdle))
 	SessionsWaiting.WithLabelValues(namespace, pool).Set(float64(u.Waiting))
+	WaitingLicences.WithLabelValues(namespace, pool).Set(float64(u.WaitingLicences))
 	// Present at 0 from the start, so that increase() sees the first refusal.
 	RefusedWrites.WithLabelValues(namespace, pool).Add(0)
 	if u.ExpiresAt != nil {
