@@ -293,7 +293,7 @@ var _ = Describe("Validation", Label("validation"), func() {
 		}))
 	})
 
-	It("fills in a session's state and priority", func(ctx SpecContext) {
+	It("fills in a session's state, priority and count", func(ctx SpecContext) {
 		session := aSession()(newNamespace())
 		Expect(k8s.Create(ctx, session)).To(Succeed())
 		Expect(storedSpec(ctx, session)).To(Equal(map[string]any{
@@ -301,6 +301,7 @@ var _ = Describe("Validation", Label("validation"), func() {
 			"holder":   "alice",
 			"state":    "Idle",
 			"priority": int64(0),
+			"count":    int64(1),
 		}))
 	})
 })
