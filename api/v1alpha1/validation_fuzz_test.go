@@ -77,8 +77,8 @@ func loadValidators() (map[string]*validator, error) {
 			}
 			validators[crd.Spec.Names.Kind] = &validator{structural: s, schema: sv, cel: cel.NewValidator(s, true, celconfig.PerCallLimit)}
 		}
-		if len(validators) != 5 {
-			loadErr = fmt.Errorf("found %d CRDs in config/crd/bases, want 5", len(validators))
+		if len(validators) != 6 {
+			loadErr = fmt.Errorf("found %d CRDs in config/crd/bases, want 6", len(validators))
 		}
 	})
 	return validators, loadErr
@@ -104,6 +104,8 @@ var kinds = []struct {
 	{"CustomerOrder", `{"spec":{"items":[{"product":"remote-support","seats":1}]}}`, []string{
 		"spec.customer", "spec.startsAt", "spec.expiresAt", "spec.cancelled",
 		"spec.items.0.product", "spec.items.0.poolName", "spec.items.0.seats", "spec.items.0.concurrentSessions"}, func() any { return &v1alpha1.CustomerOrder{} }},
+	{"LicenseCheckParameters", `{"spec":{"poolName":"p"}}`, []string{
+		"spec.poolName", "spec.licensesPerPod"}, func() any { return &v1alpha1.LicenseCheckParameters{} }},
 }
 
 // Values that have broken decoders before, or sit on a boundary.

@@ -219,7 +219,7 @@ var _ = Describe("GitOps health", Label("gitops"), func() {
 		for _, u := range objs {
 			kinds[u.GetKind()]++
 		}
-		Expect(kinds).To(HaveKeyWithValue("CustomResourceDefinition", 5))
+		Expect(kinds).To(HaveKeyWithValue("CustomResourceDefinition", 6))
 		Expect(kinds).To(HaveKeyWithValue("Namespace", 1))
 		Expect(kinds).To(HaveKeyWithValue("Deployment", 1))
 		Expect(kinds).To(HaveKeyWithValue("Service", 1))

@@ -147,6 +147,7 @@ var _ = Describe("Printer columns", Label("printer"), func() {
 			Entry("SharedSession", "sharedsessions", "sess", apiextensionsv1.NamespaceScoped,
 				[]string{".spec.poolName", ".spec.holder"}),
 			Entry("CustomerOrder", "customerorders", "order", apiextensionsv1.ClusterScoped, nil),
+			Entry("LicenseCheckParameters", "licensecheckparameters", "lcp", apiextensionsv1.ClusterScoped, nil),
 		)
 	})
 
