@@ -1,6 +1,7 @@
 // Package controllers holds seatkeeper's reconcilers: the pool controller, which applies the
 // allocator's decisions to a pool and its seats and sessions, and the order controller, which
-// reports where a CustomerOrder's capacity counts.
+// reports where a CustomerOrder's capacity counts; the pod gate and the Kueue admission check
+// (subpackages) take sessions for Pods and Workloads.
 package controllers
 
 import (
@@ -9,6 +10,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/seatkeeper/seatkeeper/controllers/kueuecheck"
 	"github.com/seatkeeper/seatkeeper/controllers/podgate"
 )
 
@@ -45,7 +47,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	gates := &podgate.Reconciler{Client: mgr.GetClient(), Clock: opts.Clock, Recorder: mgr.GetEventRecorder("seatkeeper")}
-	return gates.SetupWithManager(mgr)
+	if err := gates.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	// Kueue's admission check, when Kueue's CRDs are installed (it logs which).
+	return kueuecheck.Setup(mgr, opts.Clock)
 }
 
 // withDefaults fills in what the options leave unset: the real clock, and one pool worker.
