@@ -6,6 +6,9 @@ GO ?= go
 CONTROLLER_GEN := $(GO) tool controller-gen
 # kube-apiserver and etcd for envtest: downloaded or built once per machine, see hack/envtest-assets.sh.
 ENVTEST_ASSETS = $(shell ./hack/envtest-assets.sh)
+# Kueue's minimalkueue and CRDs for test/kueue: built once per machine from the Go module proxy,
+# see hack/kueue-assets.sh.
+KUEUE_ASSETS_DIR = $(shell ./hack/kueue-assets.sh)
 # Packages run by `make test`; TEST_ARGS passes extra flags (e.g. TEST_ARGS='-run Seats').
 TEST_PKGS ?= ./...
 TEST_ARGS ?=
@@ -44,10 +47,10 @@ FUZZ_TARGETS ?= ./internal/allocator:FuzzDecide ./api/v1alpha1:FuzzAcceptedObjec
 FUZZTIME ?= 10s
 
 .PHONY: test
-test: manifests generate vet lint-api ## Run every test (unit, envtest integration, the portal in Chromium, short fuzz) with -race.
+test: manifests generate vet lint-api ## Run every test (unit, envtest integration, the real Kueue, the portal in Chromium, short fuzz) with -race.
 	@# The portal's browser tests drive Chromium: hack/chromium.sh finds it, or installs it with apt-get.
 	chromium=$$(./hack/chromium.sh); \
-	CHROMIUM="$$chromium" KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -timeout 40m $(TEST_PKGS) $(TEST_ARGS)
+	CHROMIUM="$$chromium" KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" KUEUE_ASSETS="$(KUEUE_ASSETS_DIR)" $(GO) test -race -count=1 -timeout 40m $(TEST_PKGS) $(TEST_ARGS)
 	$(MAKE) --no-print-directory fuzz
 
 .PHONY: fuzz
