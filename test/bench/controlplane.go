@@ -24,9 +24,10 @@ type controlPlane struct {
 	kubeconfig string
 }
 
-// startControlPlane starts etcd and kube-apiserver with their logs and data under dir. The
+// startControlPlane starts etcd and kube-apiserver with their logs and data under dir and
+// installs the CRDs of the directories crds. The
 // caller stops it, even when this returns an error.
-func startControlPlane(assets, crds, dir string) (cp *controlPlane, err error) {
+func startControlPlane(assets string, crds []string, dir string) (cp *controlPlane, err error) {
 	cp = &controlPlane{}
 	etcdLog, err := os.Create(filepath.Join(dir, "etcd.log"))
 	if err != nil {
@@ -38,7 +39,7 @@ func startControlPlane(assets, crds, dir string) (cp *controlPlane, err error) {
 	}
 	cp.env = &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{crds},
+		CRDDirectoryPaths:     crds,
 		ErrorIfCRDPathMissing: true,
 		ControlPlane: envtest.ControlPlane{
 			Etcd:      &envtest.Etcd{Out: etcdLog, Err: etcdLog},

@@ -1,6 +1,7 @@
 // Command bench measures the seatkeeper operator against the API server's own limits: grant
 // latency and throughput, queue service, expiry lag, the cost of a heartbeat, and memory and
-// CPU with many sessions. It starts an envtest control plane (etcd and kube-apiserver with the
+// CPU with many sessions, and the latency of its Kueue admission check against the real Kueue
+// (minimalkueue from hack/kueue-assets.sh, run as another process). It starts an envtest control plane (etcd and kube-apiserver with the
 // CRDs of config/crd/bases), measures the API server alone as the baseline, then builds the
 // operator and runs it as a separate process, so that its CPU time (/proc/<pid>/stat), memory
 // (VmRSS) and client metrics (rest_client_requests_total, controller_runtime_reconcile_total
@@ -29,6 +30,7 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 )
@@ -62,6 +64,7 @@ type bench struct {
 	cp       *controlPlane
 	bin      string           // the operator binary
 	profiles string           // where -pprof profiles go, empty without it
+	kueue    string           // Kueue's assets (minimalkueue, crd/) when the kueue phase runs
 	op       *operator        // the operator the measurements before scale share
 	load     client.WithWatch // the benchmark's agents: no client-side rate limit
 	paced    client.Client    // the operator's client settings: QPS 500, burst 1000
@@ -113,8 +116,18 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err := buildOperator(ctx, b.root, b.bin, overlay); err != nil {
 		return err
 	}
+	crds := []string{filepath.Join(b.root, "config", "crd", "bases")}
+	if cfg.runs("kueue") {
+		// Kueue's CRDs are installed before the operator starts, which enables its admission
+		// check only when they are there. Without the kueue phase they are left out, so that
+		// the other figures stay comparable with runs from before the check.
+		if b.kueue, err = kueueAssets(b.root); err != nil {
+			return err
+		}
+		crds = append(crds, filepath.Join(b.kueue, "crd"))
+	}
 	b.logf("starting etcd and kube-apiserver from %s", assets)
-	b.cp, err = startControlPlane(assets, filepath.Join(b.root, "config", "crd", "bases"), b.work)
+	b.cp, err = startControlPlane(assets, crds, b.work)
 	defer func() {
 		b.logf("stopping the control plane")
 		if stopErr := b.cp.stop(); stopErr != nil {
@@ -178,6 +191,13 @@ func (b *bench) measure(ctx context.Context, res *results) {
 			r, err := b.grantLatency(ctx, res.Baseline)
 			if err == nil {
 				res.Latency = &r
+			}
+			return err
+		}},
+		{"kueue", "Kueue admission check against free licences", func(ctx context.Context) error {
+			r, err := b.kueueCheckLatency(ctx, res.Baseline)
+			if err == nil {
+				res.Kueue = &r
 			}
 			return err
 		}},
@@ -320,6 +340,9 @@ func (b *bench) clients() error {
 		return err
 	}
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := kueue.AddToScheme(scheme); err != nil {
 		return err
 	}
 	var err error

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,6 +20,7 @@ type results struct {
 	Sizes     sizes             `json:"sizes"`
 	Baseline  baselineResult    `json:"baseline"`
 	Latency   *latencyResult    `json:"grantLatency,omitempty"`
+	Kueue     *kueueResult      `json:"kueueCheck,omitempty"`
 	Churn     *churnResult      `json:"churn,omitempty"`
 	Queue     *queueResult      `json:"queueService,omitempty"`
 	Handoff   *handoffResult    `json:"handoff,omitempty"`
@@ -67,6 +69,14 @@ func evaluate(r results) []row {
 		add("grant latency", "p50 create → decision / decision → seen (grantedAt)",
 			pair(l.ToDecision.P50, l.FromDecision.P50), fmt.Sprintf("p99 %s / %s", fmtMs(l.ToDecision.P99), fmtMs(l.FromDecision.P99)), "", "")
 		add("grant latency", "per grant: reconciles, mean reconcile, operator GETs", fmt.Sprintf("%.2f, %s, %.2f", l.ReconcilesPerGrant, fmtMs(l.MeanReconcileMs), l.ReadsPerGrant), "", "", "")
+	}
+	if k := r.Kueue; k != nil {
+		add("kueue check", fmt.Sprintf("Workload QuotaReserved → check Ready, free licences, p50 / p99 (n=%d)", k.Check.N),
+			pair(k.Check.P50, k.Check.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", k.RatioP50, k.RatioP99),
+			"p99 ≤ 1 s", verdict(k.Check.N > 0 && k.Check.P99 <= 1000))
+		add("kueue check", "Kueue's parts, p50: create → QuotaReserved / check Ready → Admitted",
+			pair(k.ToQuota.P50, k.ToAdmitted.P50), fmt.Sprintf("p99 %s / %s", fmtMs(k.ToQuota.P99), fmtMs(k.ToAdmitted.P99)), "", "")
+		add("kueue check", "per Workload: operator API writes, GETs", fmt.Sprintf("%.2f, %.2f", k.WritesPerWorkload, k.ReadsPerWorkload), perMethod(k.WritesByMethod), "", "")
 	}
 	if c := r.Churn; c != nil {
 		title := fmt.Sprintf("grants/s sustained (N=%d, M=%d, %d clients, hold %s)", c.Sessions, c.Limit, c.Clients, time.Duration(c.HoldMs*float64(time.Millisecond)))
@@ -165,6 +175,16 @@ func evaluate(r results) []row {
 		add(name, "FAILED", err, "", "", "")
 	}
 	return rows
+}
+
+// perMethod prints requests per item by "METHOD code", sorted.
+func perMethod(by map[string]float64) string {
+	var parts []string
+	for k, v := range by {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 func plural(n int, noun string) string {
