@@ -102,6 +102,12 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		if err := r.createSession(ctx, wl, want, current); err != nil {
 			return ctrl.Result{}, err
 		}
+		if v.state == kueue.CheckStatePending && check.State == kueue.CheckStatePending {
+			// The session's first status brings the Workload back here: Ready at once with
+			// free licences, or the queue's message, without a write of Pending in between
+			// (which would race Kueue's own write of the quota reservation).
+			return ctrl.Result{}, nil
+		}
 	}
 	if err := r.setCheck(ctx, wl, check, v); err != nil {
 		// Kueue changed the Workload meanwhile: the watch brings its new version back here.
