@@ -63,6 +63,9 @@ func latencyBars(r results) []bar {
 	if l := r.Latency; l != nil {
 		bars = append(bars, bar{label: "create → Granted (free)", value: l.Grant.P50, whisker: l.Grant.P99, target: 3 * rt.P99})
 	}
+	if g := r.PodGate; g != nil {
+		bars = append(bars, bar{label: "gated Pod created → ungated", value: g.Ungate.P50, whisker: g.Ungate.P99, target: 1000})
+	}
 	if k := r.Kueue; k != nil {
 		bars = append(bars, bar{label: "Workload reserved → check Ready", value: k.Check.P50, whisker: k.Check.P99, target: 1000})
 	}

@@ -14,7 +14,7 @@ import (
 // phases the benchmark runs, in order. The baseline always runs: the other figures are
 // compared with it.
 func allPhases() []string {
-	return []string{"latency", "kueue", "churn", "queue", "handoff", "expiry", "heartbeat", "scale"}
+	return []string{"latency", "podgate", "kueue", "churn", "queue", "handoff", "expiry", "heartbeat", "scale"}
 }
 
 // extraPhases run only when -phases names them: "large" (100,000 holders in one pool, of each
@@ -57,6 +57,7 @@ type sizes struct {
 	LargeHolders    int           `json:"largeHolders"`   // holders of each kind in the large pool
 	LargeChurn      int           `json:"largeChurn"`     // holders released and replaced once it has settled
 	KueueWorkloads  int           `json:"kueueWorkloads"` // Workloads created one at a time against free licences
+	PodGatePods     int           `json:"podGatePods"`    // gated Pods created one at a time against free licences
 }
 
 func quickSizes() sizes {
@@ -65,7 +66,7 @@ func quickSizes() sizes {
 		ChurnSessions: 1000, ChurnLimit: 100, ChurnClients: 150, Hold: 200 * time.Millisecond,
 		QueueLimit: 20, QueueLength: 20, QueueSamples: 50, HandoffLimit: 5, HandoffSessions: 300, ExpiryPerKind: 30,
 		HBSessions: 100, Heartbeats: 1000, ScaleSessions: []int{1000, 5000}, ScalePools: []int{1, 10},
-		LargeHolders: 100000, LargeChurn: 1000, KueueWorkloads: 50,
+		LargeHolders: 100000, LargeChurn: 1000, KueueWorkloads: 50, PodGatePods: 50,
 	}
 }
 
@@ -75,7 +76,7 @@ func fullSizes() sizes {
 		ChurnSessions: 5000, ChurnLimit: 500, ChurnClients: 750, Hold: 200 * time.Millisecond,
 		QueueLimit: 50, QueueLength: 50, QueueSamples: 200, HandoffLimit: 5, HandoffSessions: 300, ExpiryPerKind: 100,
 		HBSessions: 1000, Heartbeats: 10000, ScaleSessions: []int{1000, 5000, 20000}, ScalePools: []int{1, 10, 100},
-		LargeHolders: 100000, LargeChurn: 1000, KueueWorkloads: 200,
+		LargeHolders: 100000, LargeChurn: 1000, KueueWorkloads: 200, PodGatePods: 200,
 	}
 }
 
@@ -85,7 +86,7 @@ func parseFlags(args []string) (config, error) {
 		fmt.Fprintf(fs.Output(), `usage: go run ./test/bench [-quick | -full] [flags]
 
 Starts an envtest control plane, runs the seatkeeper operator against it as a separate process,
-and measures grant latency and throughput, the Kueue admission check's latency (against the real
+and measures grant latency and throughput, the pod gate's latency, the Kueue admission check's latency (against the real
 Kueue from hack/kueue-assets.sh), queue service, expiry lag, heartbeat cost and memory against
 the API server's own round trip and status-write ceiling. Prints a table and writes a
 JSON file and an SVG chart under -out. Sizes left at 0 take the mode's value (full, -quick).
@@ -124,6 +125,7 @@ JSON file and an SVG chart under -out. Sizes left at 0 take the mode's value (fu
 	fs.IntVar(&s.LargeHolders, "large-holders", 0, "Holders of each kind in the large pool (-phases=large; 100000).")
 	fs.IntVar(&s.LargeChurn, "large-churn", 0, "Holders released and replaced in the large pool once it has settled (1000).")
 	fs.IntVar(&s.KueueWorkloads, "kueue-workloads", 0, "Workloads timed QuotaReserved→check Ready in the kueue run (50, 200).")
+	fs.IntVar(&s.PodGatePods, "podgate-pods", 0, "Gated Pods timed created→gate removed in the podgate run (50, 200).")
 	fs.StringVar(&scalePools, "scale-pools", "", "Pool counts for the scale run (1,10 quick; 1,10,100 full).")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -204,6 +206,7 @@ func (s sizes) withDefaults(base sizes) sizes {
 	pick(&s.LargeHolders, base.LargeHolders)
 	pick(&s.LargeChurn, base.LargeChurn)
 	pick(&s.KueueWorkloads, base.KueueWorkloads)
+	pick(&s.PodGatePods, base.PodGatePods)
 	return s
 }
 

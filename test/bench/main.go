@@ -194,6 +194,13 @@ func (b *bench) measure(ctx context.Context, res *results) {
 			}
 			return err
 		}},
+		{"podgate", "pod scheduling gate against free licences", func(ctx context.Context) error {
+			r, err := b.podGateLatency(ctx, res.Baseline)
+			if err == nil {
+				res.PodGate = &r
+			}
+			return err
+		}},
 		{"kueue", "Kueue admission check against free licences", func(ctx context.Context) error {
 			r, err := b.kueueCheckLatency(ctx, res.Baseline)
 			if err == nil {

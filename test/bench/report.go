@@ -20,6 +20,7 @@ type results struct {
 	Sizes     sizes             `json:"sizes"`
 	Baseline  baselineResult    `json:"baseline"`
 	Latency   *latencyResult    `json:"grantLatency,omitempty"`
+	PodGate   *podgateResult    `json:"podGate,omitempty"`
 	Kueue     *kueueResult      `json:"kueueCheck,omitempty"`
 	Churn     *churnResult      `json:"churn,omitempty"`
 	Queue     *queueResult      `json:"queueService,omitempty"`
@@ -69,6 +70,14 @@ func evaluate(r results) []row {
 		add("grant latency", "p50 create → decision / decision → seen (grantedAt)",
 			pair(l.ToDecision.P50, l.FromDecision.P50), fmt.Sprintf("p99 %s / %s", fmtMs(l.ToDecision.P99), fmtMs(l.FromDecision.P99)), "", "")
 		add("grant latency", "per grant: reconciles, mean reconcile, operator GETs", fmt.Sprintf("%.2f, %s, %.2f", l.ReconcilesPerGrant, fmtMs(l.MeanReconcileMs), l.ReadsPerGrant), "", "", "")
+	}
+	if g := r.PodGate; g != nil {
+		add("pod gate", fmt.Sprintf("gated Pod created → gate removed, free licences, p50 / p99 (n=%d)", g.Ungate.N),
+			pair(g.Ungate.P50, g.Ungate.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", g.RatioP50, g.RatioP99),
+			"p99 ≤ 1 s", verdict(g.Ungate.N > 0 && g.Ungate.P99 <= 1000))
+		add("pod gate", "parts, p50: create → session Active / Active → gate removed",
+			pair(g.ToActive.P50, g.ActiveToUn.P50), fmt.Sprintf("p99 %s / %s", fmtMs(g.ToActive.P99), fmtMs(g.ActiveToUn.P99)), "", "")
+		add("pod gate", "per Pod: operator API writes, GETs", fmt.Sprintf("%.2f, %.2f", g.WritesPerPod, g.ReadsPerPod), perMethod(g.WritesByMethod), "", "")
 	}
 	if k := r.Kueue; k != nil {
 		add("kueue check", fmt.Sprintf("Workload QuotaReserved → check Ready, free licences, p50 / p99 (n=%d)", k.Check.N),
