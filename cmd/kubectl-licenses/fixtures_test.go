@@ -86,16 +86,18 @@ func fixtures() []client.Object {
 			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionActive, GrantedAt: microAt(time.Hour + 2*time.Minute + 3*time.Second),
 				RenewTime: microAt(10 * time.Second), Message: "holds a shared licence of pool remote-support (2/12 in use)"},
 		},
-		// Active and Idle, granted before the day began: the duration runs past 24 hours.
+		// Active and Idle, granted before the day began: the duration runs past 24 hours. Its count
+		// is written out; alice's is left to the default, 1 all the same.
 		&v1alpha1.SharedSession{
 			ObjectMeta: objectMeta("acme", "carol-helpdesk", 27*time.Hour),
-			Spec:       v1alpha1.SharedSessionSpec{PoolName: "remote-support", Holder: "carol@acme.example"},
+			Spec:       v1alpha1.SharedSessionSpec{PoolName: "remote-support", Holder: "carol@acme.example", Count: 1},
 			Status:     v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionActive, GrantedAt: microAt(26*time.Hour + 5*time.Second)},
 		},
-		// In the queue, second and first (the first has the higher priority).
+		// In the queue, second and first (the first has the higher priority); the second asks for
+		// three licences at once.
 		&v1alpha1.SharedSession{
 			ObjectMeta: objectMeta("acme", "agent-1", 5*time.Minute),
-			Spec:       v1alpha1.SharedSessionSpec{PoolName: "remote-support", Holder: "agent-1@acme.example"},
+			Spec:       v1alpha1.SharedSessionSpec{PoolName: "remote-support", Holder: "agent-1@acme.example", Count: 3},
 			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionWaiting, QueuePosition: 2,
 				Message: "all 12 shared licences of pool remote-support are in use; waiting at position 2 of 2"},
 		},
@@ -120,10 +122,10 @@ func fixtures() []client.Object {
 			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionEnded, EndedAt: microAt(3 * time.Hour),
 				EndReason: v1alpha1.EndRejected, Message: `pool cad-floating has no shared licences ("concurrentSessions: 0")`},
 		},
-		// Just created: the operator has not seen it yet.
+		// Just created, for four licences: the operator has not seen it yet.
 		&v1alpha1.SharedSession{
 			ObjectMeta: objectMeta("globex", "gina-solver", time.Second),
-			Spec:       v1alpha1.SharedSessionSpec{PoolName: "solver", Holder: "gina@globex.example"},
+			Spec:       v1alpha1.SharedSessionSpec{PoolName: "solver", Holder: "gina@globex.example", Count: 4},
 		},
 	}
 	return append(append(pools, seats...), sessions...)

@@ -120,7 +120,7 @@ func TestListings(t *testing.T) {
 var csvHeaders = map[string]string{
 	"usage":    "namespace,pool,product,displayName,seatsBound,seatsPending,seatsLimit,sessionsActive,sessionsLimit,idle,waiting,expires,ready,message",
 	"seats":    "namespace,name,pool,assignee,kind,enabled,phase,reason,boundAt,message",
-	"sessions": "namespace,name,pool,holder,peer,state,phase,start,end,durationSeconds,duration,reason,queuePosition,message",
+	"sessions": "namespace,name,pool,holder,peer,state,phase,start,end,durationSeconds,duration,reason,queuePosition,message,licences",
 }
 
 // TestCSVParsesBack reads each listing's CSV back with encoding/csv: a stable header equal to

@@ -18,6 +18,7 @@ var sessionColumns = []column[sessionRow]{
 	{header: "POOL", cell: func(r sessionRow) string { return r.Pool }},
 	{header: "HOLDER", cell: func(r sessionRow) string { return r.Holder }},
 	{header: "PEER", cell: func(r sessionRow) string { return r.Peer }},
+	{header: "LICENCES", cell: func(r sessionRow) string { return strconv.Itoa(int(r.Licences)) }},
 	{header: "STATE", cell: func(r sessionRow) string { return r.State }},
 	{header: "PHASE", cell: func(r sessionRow) string { return r.Phase }},
 	{header: "START", cell: func(r sessionRow) string { return optionalTime(r.Start) }},
@@ -73,7 +74,8 @@ func (f sessionFilter) matches(s *v1alpha1.SharedSession) bool {
 const sessionsLong = `List shared sessions: the session log. For each session: its holder (from) and peer (to), the
 state the holder reports (Idle or Connected), its phase (Waiting, Active or Ended), when it was
 granted (start) and ended (end), how long it held the licence (until now while Active), why it
-ended (reason), and its place in the queue while Waiting. Ended sessions stay for the pool's
+ended (reason), its place in the queue while Waiting, and how many shared licences it takes
+(licences, spec.count: 1 unless the session asked for several at once). Ended sessions stay for the pool's
 sessionPolicy.retainEnded (24h unless set) as the record.
 
 Times are RFC 3339 in UTC. CSV and JSON give the duration twice: durationSeconds, a whole

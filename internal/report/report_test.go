@@ -57,7 +57,7 @@ func TestSessionCSV(t *testing.T) {
 	start := time.Date(2026, 12, 1, 8, 0, 0, 400e6, time.UTC)
 	s := &v1alpha1.SharedSession{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "s1"},
-		Spec:       v1alpha1.SharedSessionSpec{PoolName: "p", Holder: "=evil", Peer: "c,1"},
+		Spec:       v1alpha1.SharedSessionSpec{PoolName: "p", Holder: "=evil", Peer: "c,1", Count: 2},
 		Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionEnded, EndReason: v1alpha1.EndTerminated,
 			GrantedAt: &metav1.MicroTime{Time: start}, EndedAt: &metav1.MicroTime{Time: start.Add(90 * time.Minute)}},
 	}
@@ -70,8 +70,8 @@ func TestSessionCSV(t *testing.T) {
 	if err := WriteCSV(&b, []SessionRow{row}, func(t time.Time) string { return t.In(paris).Format("02/01/2006 15:04:05") }); err != nil {
 		t.Fatal(err)
 	}
-	want := "namespace,name,pool,holder,peer,state,phase,start,end,durationSeconds,duration,reason,queuePosition,message\r\n" +
-		"acme,s1,p,'=evil,\"c,1\",Idle,Ended,01/12/2026 09:00:00,01/12/2026 10:30:00,5400,1:30:00,Terminated,,\r\n"
+	want := "namespace,name,pool,holder,peer,state,phase,start,end,durationSeconds,duration,reason,queuePosition,message,licences\r\n" +
+		"acme,s1,p,'=evil,\"c,1\",Idle,Ended,01/12/2026 09:00:00,01/12/2026 10:30:00,5400,1:30:00,Terminated,,,2\r\n"
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("CSV (-want +got):\n%s", diff)
 	}

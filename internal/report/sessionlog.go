@@ -30,6 +30,9 @@ type SessionRow struct {
 	// QueuePosition is the 1-based place in the queue while Waiting, else null (CSV: empty).
 	QueuePosition *int32 `json:"queuePosition"`
 	Message       string `json:"message"`
+	// Licences is spec.count, how many shared licences the session takes (1 unless set). It is
+	// the last column so that scripts reading the CSV by position still find the others.
+	Licences int32 `json:"licences"`
 }
 
 // SessionRowOf makes the log entry of a session at time now. Times are cut to whole seconds
@@ -51,6 +54,7 @@ func SessionRowOf(s *v1alpha1.SharedSession, now time.Time) SessionRow {
 		End:       MicroTimeOf(s.Status.EndedAt),
 		Reason:    string(s.Status.EndReason),
 		Message:   s.Status.Message,
+		Licences:  LicencesOf(s),
 	}
 	if r.Start != nil {
 		var until *time.Time
@@ -72,6 +76,12 @@ func SessionRowOf(s *v1alpha1.SharedSession, now time.Time) SessionRow {
 		r.QueuePosition = &p
 	}
 	return r
+}
+
+// LicencesOf is how many shared licences a session takes: spec.count, or 1 (the API's default)
+// when a client that does not know the field left it out.
+func LicencesOf(s *v1alpha1.SharedSession) int32 {
+	return max(s.Spec.Count, 1)
 }
 
 // MicroTimeOf is t in UTC cut to whole seconds, or nil.
