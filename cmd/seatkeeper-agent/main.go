@@ -1,4 +1,4 @@
-// Command seatkeeper-agent is a sidecar that holds one shared licence for its pod or person:
+// Command seatkeeper-agent is a sidecar that holds a shared licence (or several, --licences) for its pod or person:
 // it creates a SharedSession, waits in the pool's queue, renews the heartbeat, and gives the
 // licence back on SIGTERM. Its /readyz is ready only while the licence is held, so the pod's
 // main container can be gated on it.
@@ -10,6 +10,7 @@
 //	--namespace  SEATKEEPER_NAMESPACE  the pool's namespace (default: POD_NAMESPACE, then the service account's)
 //	--session    SEATKEEPER_SESSION    the SharedSession's name (default: generated from the holder)
 //	--priority   SEATKEEPER_PRIORITY   queue priority
+//	--licences   SEATKEEPER_LICENCES   how many licences to take at once, all or none (default 1; the session's spec.count)
 //	--release    SEATKEEPER_RELEASE    terminate (default: end the session, keep the record) or delete
 //	--listen     SEATKEEPER_LISTEN     HTTP address (default :8090)
 //

@@ -44,12 +44,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs := flag.NewFlagSet("seatkeeper-agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
-	var release, priority string
+	var release, priority, licences string
 	fs.StringVar(&c.req.Pool, "pool", env("SEATKEEPER_POOL"), "LicensePool to take the licence from")
 	fs.StringVar(&c.req.Holder, "holder", env("SEATKEEPER_HOLDER", "POD_NAME"), "holder of the licence")
 	fs.StringVar(&c.req.Namespace, "namespace", env("SEATKEEPER_NAMESPACE", "POD_NAMESPACE"), "namespace of the pool")
 	fs.StringVar(&c.req.Name, "session", env("SEATKEEPER_SESSION"), "SharedSession name (default: generated from the holder)")
 	fs.StringVar(&priority, "priority", env("SEATKEEPER_PRIORITY"), "queue priority (higher is served first; an agent under the admission policy may only use 0)")
+	fs.StringVar(&licences, "licences", env("SEATKEEPER_LICENCES"), "how many shared licences to take at once, all or none (default 1)")
 	fs.StringVar(&release, "release", env("SEATKEEPER_RELEASE"), "how to give the licence back: terminate (end the session and keep it as the usage record) or delete")
 	fs.StringVar(&c.listen, "listen", env("SEATKEEPER_LISTEN"), "HTTP address for /readyz, /status and /state")
 	if err := fs.Parse(args); err != nil {
@@ -69,6 +70,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			return c, fmt.Errorf("--priority %q: %w", priority, err)
 		}
 		c.req.Priority = int32(p)
+	}
+	if licences != "" {
+		n, err := strconv.ParseInt(licences, 10, 32)
+		if err != nil || n < 1 || n > v1alpha1.MaxSessionCount {
+			return c, fmt.Errorf("--licences %q: want a whole number of licences from 1 to %d, e.g. 4", licences, v1alpha1.MaxSessionCount)
+		}
+		c.req.Count = int32(n)
 	}
 	// The session log is the record of who used a licence: keep it unless asked not to.
 	switch release {
@@ -132,7 +140,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, cfg *re
 	if ready != nil {
 		ready <- lis.Addr().String()
 	}
-	logf("asked pool %s/%s for a licence for %s (session %s)", conf.req.Namespace, conf.req.Pool, conf.req.Holder, lease.Name())
+	what := "a licence"
+	if conf.req.Count > 1 {
+		what = fmt.Sprintf("%d licences", conf.req.Count)
+	}
+	logf("asked pool %s/%s for %s for %s (session %s)", conf.req.Namespace, conf.req.Pool, what, conf.req.Holder, lease.Name())
 
 	<-lease.Done()
 	var ended *agent.EndedError

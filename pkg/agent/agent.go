@@ -7,6 +7,9 @@
 //	defer lease.Release(context.Background(), agent.Delete)
 //	if err := lease.Wait(ctx); err != nil { ... } // granted, or why not
 //	<-lease.Done()                                 // the operator ended it, or it was released
+//
+// Request.Count asks for several licences at once, all or none (a run on 4 cores, each core a
+// licence); it becomes the session's spec.count.
 package agent
 
 import (
@@ -38,6 +41,10 @@ type Request struct {
 	Priority int32
 	State    v1alpha1.SessionState
 	Peer     string
+	// Count is how many shared licences to take, all or none (the session's spec.count): the
+	// session is granted only when Count licences are free at once, and gives them back
+	// together. 0 means 1; at most v1alpha1.MaxSessionCount.
+	Count int32
 }
 
 // Options tune a lease.
@@ -110,6 +117,9 @@ func Acquire(ctx context.Context, c client.WithWatch, req Request, opts Options)
 	if req.Namespace == "" || req.Pool == "" || req.Holder == "" {
 		return nil, errors.New("agent: namespace, pool and holder are required")
 	}
+	if req.Count < 0 || req.Count > v1alpha1.MaxSessionCount {
+		return nil, fmt.Errorf("agent: count %d: a session takes from 1 to %d licences", req.Count, v1alpha1.MaxSessionCount)
+	}
 	interval := opts.HeartbeatInterval
 	if interval <= 0 {
 		interval = heartbeatInterval(ctx, c, req)
@@ -117,7 +127,7 @@ func Acquire(ctx context.Context, c client.WithWatch, req Request, opts Options)
 	s := &v1alpha1.SharedSession{
 		ObjectMeta: metav1.ObjectMeta{Namespace: req.Namespace, Name: req.Name},
 		Spec: v1alpha1.SharedSessionSpec{PoolName: req.Pool, Holder: req.Holder, Priority: req.Priority,
-			State: req.State, Peer: req.Peer},
+			State: req.State, Peer: req.Peer, Count: req.Count},
 	}
 	if s.Name == "" {
 		s.GenerateName = sessionNamePrefix(req.Holder)
