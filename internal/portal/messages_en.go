@@ -207,6 +207,7 @@ var messagesEN = map[string]string{
 	"log.peer":                   "To",
 	"log.state":                  "State",
 	"log.pool":                   "Pool",
+	"log.licences":               "Licences",
 	"log.since":                  "Since",
 	"log.duration":               "Duration",
 	"log.position":               "Position",

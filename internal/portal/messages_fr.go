@@ -206,6 +206,7 @@ var messagesFR = map[string]string{
 	"log.peer":                   "À",
 	"log.state":                  "État",
 	"log.pool":                   "Pool",
+	"log.licences":               "Licences",
 	"log.since":                  "Depuis",
 	"log.duration":               "Durée",
 	"log.position":               "Position",

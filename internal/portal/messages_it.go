@@ -206,6 +206,7 @@ var messagesIT = map[string]string{
 	"log.peer":                   "A",
 	"log.state":                  "Stato",
 	"log.pool":                   "Pool",
+	"log.licences":               "Licenze",
 	"log.since":                  "Dal",
 	"log.duration":               "Durata",
 	"log.position":               "Posizione",

@@ -19,10 +19,11 @@ import (
 	"github.com/seatkeeper/seatkeeper/internal/report"
 )
 
-// sessionView is one session on the sessions page.
+// sessionView is one session on the sessions page. Licences is how many shared licences it
+// takes (spec.count).
 type sessionView struct {
 	Name, Pool, Holder, Peer, State, Phase, Reason, Message string
-	Position                                                int32
+	Position, Licences                                      int32
 	Created, Start, End                                     time.Time
 	Duration                                                time.Duration
 	HasDuration                                             bool
@@ -34,7 +35,7 @@ func sessionViewOf(s *v1alpha1.SharedSession, now time.Time) sessionView {
 	r := report.SessionRowOf(s, now)
 	v := sessionView{
 		Name: r.Name, Pool: r.Pool, Holder: r.Holder, Peer: r.Peer, State: r.State, Phase: r.Phase,
-		Reason: r.Reason, Message: r.Message, Created: s.CreationTimestamp.Time,
+		Reason: r.Reason, Message: r.Message, Licences: r.Licences, Created: s.CreationTimestamp.Time,
 		Ending: s.Spec.Terminate && s.Status.Phase != v1alpha1.SessionEnded,
 	}
 	if r.QueuePosition != nil {

@@ -158,7 +158,7 @@ func TestSessionViewOf(t *testing.T) {
 					Message: "in use"},
 			},
 			want: sessionView{Name: "s1", Pool: "remote", Holder: "alice", Peer: "customer-42", State: "Connected", Phase: "Active",
-				Message: "in use", Created: created, Start: minute(1), Duration: 59 * time.Minute, HasDuration: true},
+				Message: "in use", Licences: 1, Created: created, Start: minute(1), Duration: 59 * time.Minute, HasDuration: true},
 		},
 		{
 			name: "active and being ended",
@@ -167,18 +167,18 @@ func TestSessionViewOf(t *testing.T) {
 				Spec:       v1alpha1.SharedSessionSpec{PoolName: "remote", Holder: "bob", Terminate: true},
 				Status:     v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionActive, GrantedAt: micro(minute(30))},
 			},
-			want: sessionView{Name: "s2", Pool: "remote", Holder: "bob", State: "Idle", Phase: "Active", Created: created,
+			want: sessionView{Name: "s2", Pool: "remote", Holder: "bob", State: "Idle", Phase: "Active", Licences: 1, Created: created,
 				Start: minute(30), Duration: 30 * time.Minute, HasDuration: true, Ending: true},
 		},
 		{
-			name: "waiting: its place in the queue, no duration",
+			name: "waiting for three licences: its place in the queue, no duration",
 			session: v1alpha1.SharedSession{
 				ObjectMeta: metav1.ObjectMeta{Name: "s3", CreationTimestamp: metav1.NewTime(created)},
-				Spec:       v1alpha1.SharedSessionSpec{PoolName: "remote", Holder: "carol"},
+				Spec:       v1alpha1.SharedSessionSpec{PoolName: "remote", Holder: "carol", Count: 3},
 				Status:     v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionWaiting, QueuePosition: 3, Message: "3rd in line"},
 			},
 			want: sessionView{Name: "s3", Pool: "remote", Holder: "carol", State: "Idle", Phase: "Waiting", Message: "3rd in line",
-				Position: 3, Created: created},
+				Position: 3, Licences: 3, Created: created},
 		},
 		{
 			name: "ended: from the grant to the end",
@@ -188,7 +188,7 @@ func TestSessionViewOf(t *testing.T) {
 				Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionEnded, GrantedAt: micro(minute(1)), EndedAt: micro(minute(31).Add(900 * time.Millisecond)),
 					EndReason: v1alpha1.EndTerminated, QueuePosition: 2},
 			},
-			want: sessionView{Name: "s4", Pool: "remote", Holder: "dave", State: "Idle", Phase: "Ended", Reason: "Terminated",
+			want: sessionView{Name: "s4", Pool: "remote", Holder: "dave", State: "Idle", Phase: "Ended", Reason: "Terminated", Licences: 1,
 				Created: created, Start: minute(1), End: minute(31), Duration: 30 * time.Minute, HasDuration: true},
 		},
 		{
@@ -198,7 +198,7 @@ func TestSessionViewOf(t *testing.T) {
 				Spec:       v1alpha1.SharedSessionSpec{PoolName: "remote", Holder: "erin"},
 				Status:     v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionEnded, EndedAt: micro(minute(0)), EndReason: v1alpha1.EndRejected},
 			},
-			want: sessionView{Name: "s5", Pool: "remote", Holder: "erin", State: "Idle", Phase: "Ended", Reason: "Rejected",
+			want: sessionView{Name: "s5", Pool: "remote", Holder: "erin", State: "Idle", Phase: "Ended", Reason: "Rejected", Licences: 1,
 				Created: created, End: minute(0)},
 		},
 	}
