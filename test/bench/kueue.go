@@ -167,21 +167,12 @@ func (b *bench) kueueCheckLatency(ctx context.Context, base baselineResult) (res
 			toAdmitted = append(toAdmitted, t.admitted.Sub(t.ready))
 		}
 	}
-	if err := b.op.waitIdle(ctx, 0); err != nil {
-		return res, err
-	}
-	after, err := b.op.usage(ctx)
+	d, err := b.op.usedSince(ctx, before)
 	if err != nil {
 		return res, err
 	}
-	d := after.since(before)
 	res.WritesPerWorkload, res.ReadsPerWorkload = d.Writes/float64(n), d.Reads/float64(n)
-	res.WritesByMethod = map[string]float64{}
-	for k, v := range d.Requests {
-		if !strings.HasPrefix(k, "GET ") {
-			res.WritesByMethod[k] = v / float64(n)
-		}
-	}
+	res.WritesByMethod = d.writesPer(n)
 	res.Check, res.ToQuota, res.ToAdmitted = summarize(checks), summarize(toQuota), summarize(toAdmitted)
 	res.RatioP50 = ratio(res.Check.P50, base.RoundTrip.P50)
 	res.RatioP99 = ratio(res.Check.P99, base.RoundTrip.P99)

@@ -76,14 +76,10 @@ func (b *bench) grantLatency(ctx context.Context, base baselineResult) (latencyR
 			}
 		}
 	}
-	if err := b.op.waitIdle(ctx, 0); err != nil {
-		return res, err
-	}
-	after, err := b.op.usage(ctx)
+	d, err := b.op.usedSince(ctx, before)
 	if err != nil {
 		return res, err
 	}
-	d := after.since(before)
 	res.ReconcilesPerGrant, res.ReadsPerGrant = d.Reconciles/float64(n), d.Reads/float64(n)
 	res.MeanReconcileMs = 1000 * ratio(d.ReconcileSeconds, d.Reconciles)
 	res.Grant = summarize(samples)

@@ -226,6 +226,29 @@ type delta struct {
 	Requests map[string]float64 `json:"requests"`
 }
 
+// usedSince waits for the operator to go idle, and returns what it used since before.
+func (o *operator) usedSince(ctx context.Context, before usage) (delta, error) {
+	if err := o.waitIdle(ctx, 0); err != nil {
+		return delta{}, err
+	}
+	after, err := o.usage(ctx)
+	if err != nil {
+		return delta{}, err
+	}
+	return after.since(before), nil
+}
+
+// writesPer is the operator's writes by "METHOD code", per one of n.
+func (d delta) writesPer(n int) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range d.Requests {
+		if !strings.HasPrefix(k, "GET ") {
+			out[k] = v / float64(n)
+		}
+	}
+	return out
+}
+
 func (u usage) since(before usage) delta {
 	d := delta{
 		Seconds:          u.at.Sub(before.at).Seconds(),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -108,21 +107,12 @@ func (b *bench) podGateLatency(ctx context.Context, base baselineResult) (res po
 			activeToUn = append(activeToUn, gone.Sub(active))
 		}
 	}
-	if err := b.op.waitIdle(ctx, 0); err != nil {
-		return res, err
-	}
-	after, err := b.op.usage(ctx)
+	d, err := b.op.usedSince(ctx, before)
 	if err != nil {
 		return res, err
 	}
-	d := after.since(before)
 	res.WritesPerPod, res.ReadsPerPod = d.Writes/float64(n), d.Reads/float64(n)
-	res.WritesByMethod = map[string]float64{}
-	for k, v := range d.Requests {
-		if !strings.HasPrefix(k, "GET ") {
-			res.WritesByMethod[k] = v / float64(n)
-		}
-	}
+	res.WritesByMethod = d.writesPer(n)
 	res.Ungate, res.ToActive, res.ActiveToUn = summarize(ungate), summarize(toActive), summarize(activeToUn)
 	res.RatioP50 = ratio(res.Ungate.P50, base.RoundTrip.P50)
 	res.RatioP99 = ratio(res.Ungate.P99, base.RoundTrip.P99)

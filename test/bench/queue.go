@@ -106,14 +106,11 @@ func (b *bench) queueService(ctx context.Context, base baselineResult) (queueRes
 		}
 		queue = append(queue, name)
 	}
-	if err := b.op.waitIdle(ctx, 0); err != nil {
-		return res, err
-	}
-	after, err := b.op.usage(ctx)
+	d, err := b.op.usedSince(ctx, before)
 	if err != nil {
 		return res, err
 	}
-	d, n := after.since(before), float64(len(samples))
+	n := float64(len(samples))
 	res.ReconcilesPerRelease, res.ReadsPerRelease = d.Reconciles/n, d.Reads/n
 	res.MeanReconcileMs = 1000 * ratio(d.ReconcileSeconds, d.Reconciles)
 	res.Service = summarize(samples)
