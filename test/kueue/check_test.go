@@ -8,8 +8,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -128,7 +128,9 @@ var _ = Describe("The licensing admission check", func() {
 			for _, name := range []string{"waiting-1", "waiting-2"} {
 				wl := testenv.Get[kueue.Workload](ctx, g, k8s, ns, name)
 				g.Expect(apimeta.IsStatusConditionTrue(wl.Status.Conditions, kueue.WorkloadQuotaReserved)).To(BeTrue())
-				g.Expect(check(wl).State).To(Equal(kueue.CheckStatePending))
+				st := check(wl) // nil until Kueue lists the check on the Workload
+				g.Expect(st).NotTo(BeNil(), name)
+				g.Expect(st.State).To(Equal(kueue.CheckStatePending))
 			}
 			var waiting int
 			for _, s := range sessionsOf(ctx, g, ns) {
@@ -266,4 +268,3 @@ func activeSessionOf(sessions []v1.SharedSession, wl *kueue.Workload) *v1.Shared
 	}
 	return nil
 }
-
