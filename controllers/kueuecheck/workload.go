@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,6 +27,7 @@ import (
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/heartbeat"
 )
 
 // SessionLabel marks a SharedSession taken for a Kueue Workload; its value is the Workload's UID.
@@ -181,14 +181,10 @@ func (r *WorkloadReconciler) endOthers(ctx context.Context, ns, name string, wl 
 			sess = s
 			continue
 		}
-		if s.Spec.Terminate || s.Status.Phase == v1alpha1.SessionEnded {
-			continue
-		}
 		// The licences go back at once; the garbage collector deletes the session with the
 		// Workload, and until then it is the record of the try.
-		err := r.Patch(ctx, s.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":true}}`)))
-		if err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("end session %s/%s of workload %s: %w", ns, s.Name, name, err)
+		if err := heartbeat.End(ctx, r.Client, s); err != nil {
+			return nil, fmt.Errorf("workload %s: %w", name, err)
 		}
 	}
 	return sess, nil
@@ -236,29 +232,10 @@ func (r *WorkloadReconciler) setCheck(ctx context.Context, wl *kueue.Workload, c
 	return nil
 }
 
-// renew heartbeats the session for its Workload at a third of the pool's heartbeatTimeout,
-// as the agent sidecar and the pod gate do.
+// renew heartbeats the session for its Workload (see internal/heartbeat).
 func (r *WorkloadReconciler) renew(ctx context.Context, s *v1alpha1.SharedSession, pool *v1alpha1.LicensePool) (ctrl.Result, error) {
-	timeout := 60 * time.Second
-	if pool != nil {
-		if t := pool.Spec.SessionPolicy.HeartbeatTimeout; t != nil && t.Duration > 0 {
-			timeout = t.Duration
-		}
-	}
-	interval := timeout / 3
-	last := s.CreationTimestamp.Time
-	if s.Status.RenewTime != nil {
-		last = s.Status.RenewTime.Time
-	}
-	now := r.Clock.Now()
-	if due := last.Add(interval); now.Before(due) {
-		return ctrl.Result{RequeueAfter: due.Sub(now)}, nil
-	}
-	body := fmt.Sprintf(`{"status":{"renewTime":%q}}`, metav1.NewMicroTime(now).UTC().Format(metav1.RFC3339Micro))
-	if err := r.Status().Patch(ctx, s.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(body))); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	return ctrl.Result{RequeueAfter: interval}, nil
+	next, err := heartbeat.Renew(ctx, r.Client, s, pool, r.Clock.Now())
+	return ctrl.Result{RequeueAfter: next}, err
 }
 
 // sessionName is the deterministic name of the session of the Workload's current try.

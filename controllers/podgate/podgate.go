@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/heartbeat"
 )
 
 // SessionLabel marks a SharedSession taken for a gated Pod; its value is the Pod's name.
@@ -64,13 +64,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// The Pod is gone (or is another Pod of that name): its licence goes back. In a real
 		// cluster the garbage collector also deletes the session; ending it first frees the
 		// licence at once and keeps the record until retention.
-		return ctrl.Result{}, r.terminate(ctx, sess)
+		return ctrl.Result{}, heartbeat.End(ctx, r.Client, sess)
 	}
 	if pod == nil || (!hasGate(pod) && sess == nil) {
 		return ctrl.Result{}, nil
 	}
 	if finished(pod) {
-		return ctrl.Result{}, r.terminate(ctx, sess)
+		return ctrl.Result{}, heartbeat.End(ctx, r.Client, sess)
 	}
 	if sess == nil {
 		return ctrl.Result{}, r.createSession(ctx, pod)
@@ -159,40 +159,14 @@ func (r *Reconciler) removeGate(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-// renew heartbeats the session for its Pod at a third of the pool's heartbeatTimeout.
+// renew heartbeats the session for the Pod (see internal/heartbeat).
 func (r *Reconciler) renew(ctx context.Context, s *v1alpha1.SharedSession) (ctrl.Result, error) {
-	timeout := 60 * time.Second
 	pool := &v1alpha1.LicensePool{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: s.Spec.PoolName}, pool); err == nil {
-		if t := pool.Spec.SessionPolicy.HeartbeatTimeout; t != nil && t.Duration > 0 {
-			timeout = t.Duration
-		}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: s.Spec.PoolName}, pool); err != nil {
+		pool = nil // the default heartbeatTimeout applies
 	}
-	interval := timeout / 3
-	last := s.CreationTimestamp.Time
-	if s.Status.RenewTime != nil {
-		last = s.Status.RenewTime.Time
-	}
-	now := r.Clock.Now()
-	if due := last.Add(interval); now.Before(due) {
-		return ctrl.Result{RequeueAfter: due.Sub(now)}, nil
-	}
-	body := fmt.Sprintf(`{"status":{"renewTime":%q}}`, metav1.NewMicroTime(now).UTC().Format(metav1.RFC3339Micro))
-	if err := r.Status().Patch(ctx, s.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(body))); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	return ctrl.Result{RequeueAfter: interval}, nil
-}
-
-func (r *Reconciler) terminate(ctx context.Context, s *v1alpha1.SharedSession) error {
-	if s == nil || s.Spec.Terminate || s.Status.Phase == v1alpha1.SessionEnded {
-		return nil
-	}
-	err := r.Patch(ctx, s.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":true}}`)))
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("end session %s/%s of a finished pod: %w", s.Namespace, s.Name, err)
-	}
-	return nil
+	next, err := heartbeat.Renew(ctx, r.Client, s, pool, r.Clock.Now())
+	return ctrl.Result{RequeueAfter: next}, err
 }
 
 func (r *Reconciler) event(pod *corev1.Pod, typ, reason, action, msg string) {
