@@ -34,14 +34,7 @@ func TestApplyMultiLicenceLedgerParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	writes := log.take()
-	lastLedger, firstGrant := -1, len(writes)
-	for i, w := range writes {
-		if strings.HasPrefix(w, "create part") || strings.HasPrefix(w, "status part") || w == "status pool p" {
-			lastLedger = i
-		} else if strings.HasPrefix(w, "status session") && firstGrant == len(writes) {
-			firstGrant = i
-		}
-	}
+	lastLedger, firstGrant := ledgerThenGrants(writes)
 	if lastLedger > firstGrant {
 		t.Fatalf("writes %q: want the ledger written before the grants", writes)
 	}

@@ -214,14 +214,7 @@ func TestApplyLedgerParts(t *testing.T) {
 	}
 	writes := log.take()
 	// Creations and the ledger come before any grant.
-	lastLedger, firstGrant := -1, len(writes)
-	for i, w := range writes {
-		if strings.HasPrefix(w, "create part") || strings.HasPrefix(w, "status part") || w == "status pool p" {
-			lastLedger = i
-		} else if strings.HasPrefix(w, "status session") && firstGrant == len(writes) {
-			firstGrant = i
-		}
-	}
+	lastLedger, firstGrant := ledgerThenGrants(writes)
 	if lastLedger > firstGrant || !slices.Contains(writes, "create part p.ledger-1") || !slices.Contains(writes, "create part p.ledger-2") {
 		t.Fatalf("writes %q: want the parts created and the ledger written before the grants", writes)
 	}
@@ -401,4 +394,18 @@ func TestPlaceHoldersGenerated(t *testing.T) {
 			t.Fatalf("case %d: the parts record %d holders, the decision kept %d", n, len(seen), len(holders))
 		}
 	}
+}
+
+// ledgerThenGrants finds, in a writeLog's writes, the last write of the ledger (a part's or the
+// pool's status) and the first write of a session's status: the ledger must come first.
+func ledgerThenGrants(writes []string) (lastLedger, firstGrant int) {
+	lastLedger, firstGrant = -1, len(writes)
+	for i, w := range writes {
+		if strings.HasPrefix(w, "create part") || strings.HasPrefix(w, "status part") || w == "status pool p" {
+			lastLedger = i
+		} else if strings.HasPrefix(w, "status session") && firstGrant == len(writes) {
+			firstGrant = i
+		}
+	}
+	return lastLedger, firstGrant
 }
