@@ -50,140 +50,188 @@ func verdict(ok bool) string {
 	return "MISS"
 }
 
-// evaluate turns the results into the table's rows, checking each target of the issue.
+// evaluate turns the results into the table's rows, checking each target of the issue: one
+// section per measurement that ran.
 func evaluate(r results) []row {
-	var rows []row
-	add := func(section, figure, value, ratio, target, verdict string) {
-		rows = append(rows, row{section, figure, value, ratio, target, verdict})
-	}
+	var t table
 	b := r.Baseline
-	add("baseline", "round trip: create + status update, p50 / p99", pair(b.RoundTrip.P50, b.RoundTrip.P99), "1×", "", "")
-	add("baseline", "ledger write: pool status patch, p50 / p99", pair(b.LedgerWrite.P50, b.LedgerWrite.P99), "", "", "")
-	add("baseline", "watch delivery: write answered → watcher sees it, p50 / p99", pair(b.WatchDelivery.P50, b.WatchDelivery.P99), "", "", "")
-	add("baseline", fmt.Sprintf("status-write ceiling: %d writers, QPS 500, burst 1000", b.Writers), fmt.Sprintf("%.0f writes/s", b.CeilingPerSec), "1×", "", "")
-	add("baseline", "status-write capacity: 64 writers, no client limit", fmt.Sprintf("%.0f writes/s", b.CapacityPerSec), fmt.Sprintf("%.2f× ceiling", ratio(b.CapacityPerSec, b.CeilingPerSec)), "", "")
-
-	if l := r.Latency; l != nil {
-		add("grant latency", fmt.Sprintf("create → Granted, free capacity, p50 / p95 / p99 (n=%d)", l.Grant.N),
-			fmt.Sprintf("%s / %s / %s", fmtMs(l.Grant.P50), fmtMs(l.Grant.P95), fmtMs(l.Grant.P99)),
-			fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", l.RatioP50, l.RatioP99), "p99 ≤ 3× round trip", verdict(l.RatioP99 <= 3))
-		add("grant latency", "p50 create → decision / decision → seen (grantedAt)",
-			pair(l.ToDecision.P50, l.FromDecision.P50), fmt.Sprintf("p99 %s / %s", fmtMs(l.ToDecision.P99), fmtMs(l.FromDecision.P99)), "", "")
-		add("grant latency", "per grant: reconciles, mean reconcile, operator GETs", fmt.Sprintf("%.2f, %s, %.2f", l.ReconcilesPerGrant, fmtMs(l.MeanReconcileMs), l.ReadsPerGrant), "", "", "")
+	t.baseline(b)
+	if r.Latency != nil {
+		t.latency(r.Latency)
 	}
-	if g := r.PodGate; g != nil {
-		add("pod gate", fmt.Sprintf("gated Pod created → gate removed, free licences, p50 / p99 (n=%d)", g.Ungate.N),
-			pair(g.Ungate.P50, g.Ungate.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", g.RatioP50, g.RatioP99),
-			"p99 ≤ 1 s", verdict(g.Ungate.N > 0 && g.Ungate.P99 <= 1000))
-		add("pod gate", "parts, p50: create → session Active / Active → gate removed",
-			pair(g.ToActive.P50, g.ActiveToUn.P50), fmt.Sprintf("p99 %s / %s", fmtMs(g.ToActive.P99), fmtMs(g.ActiveToUn.P99)), "", "")
-		add("pod gate", "per Pod: operator API writes, GETs", fmt.Sprintf("%.2f, %.2f", g.WritesPerPod, g.ReadsPerPod), perMethod(g.WritesByMethod), "", "")
+	if r.PodGate != nil {
+		t.podGate(r.PodGate)
 	}
-	if k := r.Kueue; k != nil {
-		add("kueue check", fmt.Sprintf("Workload QuotaReserved → check Ready, free licences, p50 / p99 (n=%d)", k.Check.N),
-			pair(k.Check.P50, k.Check.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", k.RatioP50, k.RatioP99),
-			"p99 ≤ 1 s", verdict(k.Check.N > 0 && k.Check.P99 <= 1000))
-		add("kueue check", "Kueue's parts, p50: create → QuotaReserved / check Ready → Admitted",
-			pair(k.ToQuota.P50, k.ToAdmitted.P50), fmt.Sprintf("p99 %s / %s", fmtMs(k.ToQuota.P99), fmtMs(k.ToAdmitted.P99)), "", "")
-		add("kueue check", "per Workload: operator API writes, GETs", fmt.Sprintf("%.2f, %.2f", k.WritesPerWorkload, k.ReadsPerWorkload), perMethod(k.WritesByMethod), "", "")
+	if r.Kueue != nil {
+		t.kueue(r.Kueue)
 	}
-	if c := r.Churn; c != nil {
-		title := fmt.Sprintf("grants/s sustained (N=%d, M=%d, %d clients, hold %s)", c.Sessions, c.Limit, c.Clients, time.Duration(c.HoldMs*float64(time.Millisecond)))
-		if c.Incomplete {
-			title += fmt.Sprintf(", stopped at the time limit after %d grants", c.Granted)
-		}
-		add("churn", title, fmt.Sprintf("%.1f /s", c.GrantsPerSec),
-			fmt.Sprintf("%.0f%% of ideal, %.1f%% of ceiling", 100*c.RatioToIdeal, 100*c.RatioToCeiling), "≥ 80% of write-bound ideal", verdict(c.RatioToIdeal >= 0.8))
-		add("churn", "write-bound ideal = ceiling ÷ writes per grant cycle", fmt.Sprintf("%.1f /s", c.IdealPerSec),
-			fmt.Sprintf("%.0f ÷ %.2f", b.CeilingPerSec, c.WritesPerCycle), "", "")
-		add("churn", "API writes per grant cycle: create + delete + operator's", fmt.Sprintf("%.2f", c.WritesPerCycle), "", "", "")
-		add("churn", "operator API writes per grant", fmt.Sprintf("%.2f", c.OperatorWritesPerGrant),
-			fmt.Sprintf("sessions %.2f, pool %.2f, Events %.2f, other %.2f", c.SessionWritesPerGrant, c.PoolWritesPerGrant, c.EventsPerGrant, c.OtherWritesPerGrant),
-			"≤ 1.1", verdict(c.OperatorWritesPerGrant <= 1.1))
-		add("churn", "operator writes per grant without Events; 409s, aborted", fmt.Sprintf("%.2f; %.2f, %.2f", c.OperatorWritesPerGrant-c.EventsPerGrant, c.ConflictsPerGrant, c.AbortedPerGrant), "", "", "")
-		add("churn", "reconciles per grant; operator CPU; machine busy", fmt.Sprintf("%.2f; %.1f s; %.0f%%", c.ReconcilesPerGrant, c.OperatorCPUSeconds, 100*c.MachineBusy), "", "", "")
-		add("churn", "create → Granted with queueing, p50 / p99", pair(c.GrantWait.P50, c.GrantWait.P99), fmt.Sprintf("%.0f%% were seen Waiting first", 100*c.QueuedFirst), "", "")
+	if r.Churn != nil {
+		t.churn(r.Churn, b)
 	}
-	if q := r.Queue; q != nil {
-		add("queue service", fmt.Sprintf("release → head Granted, p50 / p99 (M=%d, queue %d, n=%d)", q.Limit, q.Length, q.Service.N),
-			pair(q.Service.P50, q.Service.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", q.RatioP50, q.RatioP99), "p99 ≤ 2× round trip", verdict(q.RatioP99 <= 2))
-		add("queue service", "p50 release → decision / decision → seen (grantedAt)",
-			pair(q.ToDecision.P50, q.FromDecision.P50), fmt.Sprintf("p99 %s / %s", fmtMs(q.ToDecision.P99), fmtMs(q.FromDecision.P99)), "", "")
-		add("queue service", "per release: reconciles, mean reconcile, operator GETs", fmt.Sprintf("%.2f, %s, %.2f", q.ReconcilesPerRelease, fmtMs(q.MeanReconcileMs), q.ReadsPerRelease), "", "", "")
+	if r.Queue != nil {
+		t.queue(r.Queue)
 	}
-	if h := r.Handoff; h != nil {
-		rt := b.RoundTrip
-		add("hand-off", fmt.Sprintf("release → next grant, p50 / p99 (M=%d, %d sessions at once, hold %s, n=%d)", h.Limit, h.Sessions, time.Duration(h.HoldMs*float64(time.Millisecond)), h.Handoff.N),
-			pair(h.Handoff.P50, h.Handoff.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", h.RatioP50, h.RatioP99),
-			"p99 ≤ 100 ms and ≤ 1.5× round trip; p50 ≤ round trip + 10 ms",
-			verdict(h.Handoff.N > 0 && h.Handoff.P99 <= 100 && h.RatioP99 <= 1.5 && h.Handoff.P50 <= rt.P50+10))
-		add("hand-off", "grants/s sustained against M ÷ hold", fmt.Sprintf("%.1f /s", h.GrantsPerSec),
-			fmt.Sprintf("%.0f%% of %.0f /s", 100*h.RatioToIdeal, h.IdealPerSec), "≥ 90% of M ÷ hold", verdict(h.RatioToIdeal >= 0.9))
-		add("hand-off", "operator writes per grant; queue positions off by, for", fmt.Sprintf("%.2f; %d, %s", h.WritesPerGrant, h.StalestGap, fmtMs(h.StalestFor)), "", "", "")
+	if r.Handoff != nil {
+		t.handoff(r.Handoff, b)
 	}
-	if e := r.Expiry; e != nil {
-		for _, k := range []struct {
-			name string
-			s    summary
-		}{{"endedAt − deadline: heartbeat stopped (5s)", e.Heartbeat}, {"endedAt − deadline: idle (2s)", e.Idle}, {"endedAt − deadline: maxDuration (2s)", e.MaxDuration}} {
-			add("expiry lag", fmt.Sprintf("%s, p50 / p99 (n=%d)", k.name, k.s.N), pair(k.s.P50, k.s.P99), "", "p99 ≤ 1 s", verdict(k.s.N > 0 && k.s.P99 <= 1000))
-		}
-		if e.WrongReason > 0 {
-			add("expiry lag", "sessions that ended for another reason", fmt.Sprint(e.WrongReason), "", "0", verdict(false))
-		}
+	if r.Expiry != nil {
+		t.expiry(r.Expiry)
 	}
-	if h := r.Heartbeat; h != nil {
-		add("heartbeat", fmt.Sprintf("operator CPU per 1000 heartbeats (%d sessions, %.0f/s)", h.Sessions, h.PerSec), fmt.Sprintf("%.3f CPU s", h.CPUPer1000),
-			fmt.Sprintf("idle %.3f CPU s/s", h.IdleCPUPerSec), "", "")
-		add("heartbeat", "reconciles per heartbeat", fmt.Sprintf("%.4f", h.ReconcilesPerHB), "", "≤ 1", verdict(h.ReconcilesPerHB <= 1))
-		add("heartbeat", "pool recounts per heartbeat (= reconciles)", fmt.Sprintf("%.4f", h.ReconcilesPerHB), "", "0 (< 0.01)", verdict(h.ReconcilesPerHB < 0.01))
-		add("heartbeat", "operator API writes per heartbeat", fmt.Sprintf("%.4f", h.WritesPerHB), fmt.Sprintf("reads %.4f", h.ReadsPerHB), "0", verdict(h.WritesPerHB == 0))
+	if r.Heartbeat != nil {
+		t.heartbeat(r.Heartbeat)
 	}
-	if s := r.Scale; s != nil {
-		add("scale", "empty operator RSS / heap in use", fmt.Sprintf("%.1f MiB / %.1f MiB", mib(float64(s.EmptyRSS)), mib(s.EmptyHeap)), "", "", "")
-		largest := 0
-		for _, p := range s.Points {
-			largest = max(largest, p.Sessions)
-		}
-		for _, p := range s.Points {
-			target, v := "", ""
-			if p.Sessions == largest {
-				target = "≤ 4 KiB per session at 20k"
-				if largest < 20000 {
-					target = fmt.Sprintf("≤ 4 KiB per session (at %dk; target is at 20k)", largest/1000)
-				}
-				v = verdict(p.BytesPerSession <= 4096)
-			}
-			add("scale", fmt.Sprintf("%d sessions, %s: RSS, per session (heap)", p.Sessions, plural(p.Pools, "pool")),
-				fmt.Sprintf("%.1f MiB, %.2f KiB (%.2f KiB)", mib(float64(p.RSS)), p.BytesPerSession/1024, p.HeapPerSession/1024),
-				fmt.Sprintf("heap %.0f MiB + %.0f MiB free kept; settled in %.1fs, %.1f CPU s; idle %.1f%% CPU",
-					mib(p.HeapInuse), mib(p.HeapKept), p.SettleSeconds, p.SettleCPUSeconds, p.IdleCPUPercent), target, v)
-		}
+	if r.Scale != nil {
+		t.scale(r.Scale)
 	}
-	if l := r.Large; l != nil {
-		for _, p := range l.Points {
-			// The memory target is per holder at scale: in a small pool the operator's fixed
-			// memory dominates the quotient.
-			memTarget, memVerdict := "≤ 4 KiB per holder", verdict(p.BytesPerHolder <= 4096)
-			if p.Holders < 100000 {
-				memTarget, memVerdict = "≤ 4 KiB per holder (the target is at 100,000)", ""
-			}
-			add("large pool", fmt.Sprintf("%d %s in one pool: granted, time to settle", p.Holders, p.Kind),
-				fmt.Sprintf("%d, %.1f s", p.Granted, p.SettleSeconds), fmt.Sprintf("%s; %.0f grants/s while settling", plural(p.Parts, "ledger part"), p.SettleGrantsPerSec),
-				"all up to the limit", verdict(p.Granted == p.Holders))
-			add("large pool", fmt.Sprintf("%d %s: operator RSS, per holder (heap per holder)", p.Holders, p.Kind),
-				fmt.Sprintf("%.1f MiB, %.2f KiB (%.2f KiB)", mib(float64(p.RSS)), p.BytesPerHolder/1024, p.HeapPerHolder/1024),
-				fmt.Sprintf("heap %.0f MiB", mib(p.HeapInuse)), memTarget, memVerdict)
-			add("large pool", fmt.Sprintf("%d %s: grants/s once settled (%d released and replaced)", p.Holders, p.Kind, p.Churn),
-				fmt.Sprintf("%.0f /s", p.SettledGrantsPerSec), "", "", "")
-			add("large pool", fmt.Sprintf("%d %s: requests the API server refused", p.Holders, p.Kind),
-				fmt.Sprint(p.Refused), refusedDetail(p.RefusedByCode), "0", verdict(p.Refused == 0))
-		}
+	if r.Large != nil {
+		t.large(r.Large)
 	}
 	for name, err := range r.Errors {
-		add(name, "FAILED", err, "", "", "")
+		t.add(name, "FAILED", err, "", "", "")
 	}
-	return rows
+	return t.rows
+}
+
+// table collects the rows of the report.
+type table struct{ rows []row }
+
+func (t *table) add(section, figure, value, ratio, target, verdict string) {
+	t.rows = append(t.rows, row{section, figure, value, ratio, target, verdict})
+}
+
+func (t *table) baseline(b baselineResult) {
+	t.add("baseline", "round trip: create + status update, p50 / p99", pair(b.RoundTrip.P50, b.RoundTrip.P99), "1×", "", "")
+	t.add("baseline", "ledger write: pool status patch, p50 / p99", pair(b.LedgerWrite.P50, b.LedgerWrite.P99), "", "", "")
+	t.add("baseline", "watch delivery: write answered → watcher sees it, p50 / p99", pair(b.WatchDelivery.P50, b.WatchDelivery.P99), "", "", "")
+	t.add("baseline", fmt.Sprintf("status-write ceiling: %d writers, QPS 500, burst 1000", b.Writers), fmt.Sprintf("%.0f writes/s", b.CeilingPerSec), "1×", "", "")
+	t.add("baseline", "status-write capacity: 64 writers, no client limit", fmt.Sprintf("%.0f writes/s", b.CapacityPerSec), fmt.Sprintf("%.2f× ceiling", ratio(b.CapacityPerSec, b.CeilingPerSec)), "", "")
+}
+
+func (t *table) latency(l *latencyResult) {
+	t.add("grant latency", fmt.Sprintf("create → Granted, free capacity, p50 / p95 / p99 (n=%d)", l.Grant.N),
+		fmt.Sprintf("%s / %s / %s", fmtMs(l.Grant.P50), fmtMs(l.Grant.P95), fmtMs(l.Grant.P99)),
+		fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", l.RatioP50, l.RatioP99), "p99 ≤ 3× round trip", verdict(l.RatioP99 <= 3))
+	t.add("grant latency", "p50 create → decision / decision → seen (grantedAt)",
+		pair(l.ToDecision.P50, l.FromDecision.P50), fmt.Sprintf("p99 %s / %s", fmtMs(l.ToDecision.P99), fmtMs(l.FromDecision.P99)), "", "")
+	t.add("grant latency", "per grant: reconciles, mean reconcile, operator GETs", fmt.Sprintf("%.2f, %s, %.2f", l.ReconcilesPerGrant, fmtMs(l.MeanReconcileMs), l.ReadsPerGrant), "", "", "")
+}
+
+func (t *table) podGate(g *podgateResult) {
+	t.add("pod gate", fmt.Sprintf("gated Pod created → gate removed, free licences, p50 / p99 (n=%d)", g.Ungate.N),
+		pair(g.Ungate.P50, g.Ungate.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", g.RatioP50, g.RatioP99),
+		"p99 ≤ 1 s", verdict(g.Ungate.N > 0 && g.Ungate.P99 <= 1000))
+	t.add("pod gate", "parts, p50: create → session Active / Active → gate removed",
+		pair(g.ToActive.P50, g.ActiveToUn.P50), fmt.Sprintf("p99 %s / %s", fmtMs(g.ToActive.P99), fmtMs(g.ActiveToUn.P99)), "", "")
+	t.add("pod gate", "per Pod: operator API writes, GETs", fmt.Sprintf("%.2f, %.2f", g.WritesPerPod, g.ReadsPerPod), perMethod(g.WritesByMethod), "", "")
+}
+
+func (t *table) kueue(k *kueueResult) {
+	t.add("kueue check", fmt.Sprintf("Workload QuotaReserved → check Ready, free licences, p50 / p99 (n=%d)", k.Check.N),
+		pair(k.Check.P50, k.Check.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", k.RatioP50, k.RatioP99),
+		"p99 ≤ 1 s", verdict(k.Check.N > 0 && k.Check.P99 <= 1000))
+	t.add("kueue check", "Kueue's parts, p50: create → QuotaReserved / check Ready → Admitted",
+		pair(k.ToQuota.P50, k.ToAdmitted.P50), fmt.Sprintf("p99 %s / %s", fmtMs(k.ToQuota.P99), fmtMs(k.ToAdmitted.P99)), "", "")
+	t.add("kueue check", "per Workload: operator API writes, GETs", fmt.Sprintf("%.2f, %.2f", k.WritesPerWorkload, k.ReadsPerWorkload), perMethod(k.WritesByMethod), "", "")
+}
+
+func (t *table) churn(c *churnResult, b baselineResult) {
+	title := fmt.Sprintf("grants/s sustained (N=%d, M=%d, %d clients, hold %s)", c.Sessions, c.Limit, c.Clients, time.Duration(c.HoldMs*float64(time.Millisecond)))
+	if c.Incomplete {
+		title += fmt.Sprintf(", stopped at the time limit after %d grants", c.Granted)
+	}
+	t.add("churn", title, fmt.Sprintf("%.1f /s", c.GrantsPerSec),
+		fmt.Sprintf("%.0f%% of ideal, %.1f%% of ceiling", 100*c.RatioToIdeal, 100*c.RatioToCeiling), "≥ 80% of write-bound ideal", verdict(c.RatioToIdeal >= 0.8))
+	t.add("churn", "write-bound ideal = ceiling ÷ writes per grant cycle", fmt.Sprintf("%.1f /s", c.IdealPerSec),
+		fmt.Sprintf("%.0f ÷ %.2f", b.CeilingPerSec, c.WritesPerCycle), "", "")
+	t.add("churn", "API writes per grant cycle: create + delete + operator's", fmt.Sprintf("%.2f", c.WritesPerCycle), "", "", "")
+	t.add("churn", "operator API writes per grant", fmt.Sprintf("%.2f", c.OperatorWritesPerGrant),
+		fmt.Sprintf("sessions %.2f, pool %.2f, Events %.2f, other %.2f", c.SessionWritesPerGrant, c.PoolWritesPerGrant, c.EventsPerGrant, c.OtherWritesPerGrant),
+		"≤ 1.1", verdict(c.OperatorWritesPerGrant <= 1.1))
+	t.add("churn", "operator writes per grant without Events; 409s, aborted", fmt.Sprintf("%.2f; %.2f, %.2f", c.OperatorWritesPerGrant-c.EventsPerGrant, c.ConflictsPerGrant, c.AbortedPerGrant), "", "", "")
+	t.add("churn", "reconciles per grant; operator CPU; machine busy", fmt.Sprintf("%.2f; %.1f s; %.0f%%", c.ReconcilesPerGrant, c.OperatorCPUSeconds, 100*c.MachineBusy), "", "", "")
+	t.add("churn", "create → Granted with queueing, p50 / p99", pair(c.GrantWait.P50, c.GrantWait.P99), fmt.Sprintf("%.0f%% were seen Waiting first", 100*c.QueuedFirst), "", "")
+}
+
+func (t *table) queue(q *queueResult) {
+	t.add("queue service", fmt.Sprintf("release → head Granted, p50 / p99 (M=%d, queue %d, n=%d)", q.Limit, q.Length, q.Service.N),
+		pair(q.Service.P50, q.Service.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", q.RatioP50, q.RatioP99), "p99 ≤ 2× round trip", verdict(q.RatioP99 <= 2))
+	t.add("queue service", "p50 release → decision / decision → seen (grantedAt)",
+		pair(q.ToDecision.P50, q.FromDecision.P50), fmt.Sprintf("p99 %s / %s", fmtMs(q.ToDecision.P99), fmtMs(q.FromDecision.P99)), "", "")
+	t.add("queue service", "per release: reconciles, mean reconcile, operator GETs", fmt.Sprintf("%.2f, %s, %.2f", q.ReconcilesPerRelease, fmtMs(q.MeanReconcileMs), q.ReadsPerRelease), "", "", "")
+}
+
+func (t *table) handoff(h *handoffResult, b baselineResult) {
+	rt := b.RoundTrip
+	t.add("hand-off", fmt.Sprintf("release → next grant, p50 / p99 (M=%d, %d sessions at once, hold %s, n=%d)", h.Limit, h.Sessions, time.Duration(h.HoldMs*float64(time.Millisecond)), h.Handoff.N),
+		pair(h.Handoff.P50, h.Handoff.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", h.RatioP50, h.RatioP99),
+		"p99 ≤ 100 ms and ≤ 1.5× round trip; p50 ≤ round trip + 10 ms",
+		verdict(h.Handoff.N > 0 && h.Handoff.P99 <= 100 && h.RatioP99 <= 1.5 && h.Handoff.P50 <= rt.P50+10))
+	t.add("hand-off", "grants/s sustained against M ÷ hold", fmt.Sprintf("%.1f /s", h.GrantsPerSec),
+		fmt.Sprintf("%.0f%% of %.0f /s", 100*h.RatioToIdeal, h.IdealPerSec), "≥ 90% of M ÷ hold", verdict(h.RatioToIdeal >= 0.9))
+	t.add("hand-off", "operator writes per grant; queue positions off by, for", fmt.Sprintf("%.2f; %d, %s", h.WritesPerGrant, h.StalestGap, fmtMs(h.StalestFor)), "", "", "")
+}
+
+func (t *table) expiry(e *expiryResult) {
+	for _, k := range []struct {
+		name string
+		s    summary
+	}{{"endedAt − deadline: heartbeat stopped (5s)", e.Heartbeat}, {"endedAt − deadline: idle (2s)", e.Idle}, {"endedAt − deadline: maxDuration (2s)", e.MaxDuration}} {
+		t.add("expiry lag", fmt.Sprintf("%s, p50 / p99 (n=%d)", k.name, k.s.N), pair(k.s.P50, k.s.P99), "", "p99 ≤ 1 s", verdict(k.s.N > 0 && k.s.P99 <= 1000))
+	}
+	if e.WrongReason > 0 {
+		t.add("expiry lag", "sessions that ended for another reason", fmt.Sprint(e.WrongReason), "", "0", verdict(false))
+	}
+}
+
+func (t *table) heartbeat(h *heartbeatResult) {
+	t.add("heartbeat", fmt.Sprintf("operator CPU per 1000 heartbeats (%d sessions, %.0f/s)", h.Sessions, h.PerSec), fmt.Sprintf("%.3f CPU s", h.CPUPer1000),
+		fmt.Sprintf("idle %.3f CPU s/s", h.IdleCPUPerSec), "", "")
+	t.add("heartbeat", "reconciles per heartbeat", fmt.Sprintf("%.4f", h.ReconcilesPerHB), "", "≤ 1", verdict(h.ReconcilesPerHB <= 1))
+	t.add("heartbeat", "pool recounts per heartbeat (= reconciles)", fmt.Sprintf("%.4f", h.ReconcilesPerHB), "", "0 (< 0.01)", verdict(h.ReconcilesPerHB < 0.01))
+	t.add("heartbeat", "operator API writes per heartbeat", fmt.Sprintf("%.4f", h.WritesPerHB), fmt.Sprintf("reads %.4f", h.ReadsPerHB), "0", verdict(h.WritesPerHB == 0))
+}
+
+func (t *table) scale(s *scaleResult) {
+	t.add("scale", "empty operator RSS / heap in use", fmt.Sprintf("%.1f MiB / %.1f MiB", mib(float64(s.EmptyRSS)), mib(s.EmptyHeap)), "", "", "")
+	largest := 0
+	for _, p := range s.Points {
+		largest = max(largest, p.Sessions)
+	}
+	for _, p := range s.Points {
+		target, v := "", ""
+		if p.Sessions == largest {
+			target = "≤ 4 KiB per session at 20k"
+			if largest < 20000 {
+				target = fmt.Sprintf("≤ 4 KiB per session (at %dk; target is at 20k)", largest/1000)
+			}
+			v = verdict(p.BytesPerSession <= 4096)
+		}
+		t.add("scale", fmt.Sprintf("%d sessions, %s: RSS, per session (heap)", p.Sessions, plural(p.Pools, "pool")),
+			fmt.Sprintf("%.1f MiB, %.2f KiB (%.2f KiB)", mib(float64(p.RSS)), p.BytesPerSession/1024, p.HeapPerSession/1024),
+			fmt.Sprintf("heap %.0f MiB + %.0f MiB free kept; settled in %.1fs, %.1f CPU s; idle %.1f%% CPU",
+				mib(p.HeapInuse), mib(p.HeapKept), p.SettleSeconds, p.SettleCPUSeconds, p.IdleCPUPercent), target, v)
+	}
+}
+
+func (t *table) large(l *largeResult) {
+	for _, p := range l.Points {
+		// The memory target is per holder at scale: in a small pool the operator's fixed
+		// memory dominates the quotient.
+		memTarget, memVerdict := "≤ 4 KiB per holder", verdict(p.BytesPerHolder <= 4096)
+		if p.Holders < 100000 {
+			memTarget, memVerdict = "≤ 4 KiB per holder (the target is at 100,000)", ""
+		}
+		t.add("large pool", fmt.Sprintf("%d %s in one pool: granted, time to settle", p.Holders, p.Kind),
+			fmt.Sprintf("%d, %.1f s", p.Granted, p.SettleSeconds), fmt.Sprintf("%s; %.0f grants/s while settling", plural(p.Parts, "ledger part"), p.SettleGrantsPerSec),
+			"all up to the limit", verdict(p.Granted == p.Holders))
+		t.add("large pool", fmt.Sprintf("%d %s: operator RSS, per holder (heap per holder)", p.Holders, p.Kind),
+			fmt.Sprintf("%.1f MiB, %.2f KiB (%.2f KiB)", mib(float64(p.RSS)), p.BytesPerHolder/1024, p.HeapPerHolder/1024),
+			fmt.Sprintf("heap %.0f MiB", mib(p.HeapInuse)), memTarget, memVerdict)
+		t.add("large pool", fmt.Sprintf("%d %s: grants/s once settled (%d released and replaced)", p.Holders, p.Kind, p.Churn),
+			fmt.Sprintf("%.0f /s", p.SettledGrantsPerSec), "", "", "")
+		t.add("large pool", fmt.Sprintf("%d %s: requests the API server refused", p.Holders, p.Kind),
+			fmt.Sprint(p.Refused), refusedDetail(p.RefusedByCode), "0", verdict(p.Refused == 0))
+	}
 }
 
 // perMethod prints requests per item by "METHOD code", sorted.
