@@ -15,14 +15,24 @@ const (
 	// ConditionSessionsExhausted is True on a LicensePool with every shared licence in use.
 	ConditionSessionsExhausted = "SessionsExhausted"
 
+	// ConditionOverdraft is True on a LicensePool with licences in use beyond its limit (see
+	// spec.overdraftSessions), and False otherwise while overdraft is allowed.
+	ConditionOverdraft = "Overdraft"
+	// On a SharedSession, Overdraft is True while it holds licences beyond its pool's limit, and
+	// absent otherwise.
+	// ConditionReservationsFit is False on a LicensePool whose groups reserve more shared
+	// licences than its limit; it is absent when no group reserves any.
+	ConditionReservationsFit = "ReservationsFit"
+
 	// ConditionBound is True on a SeatAssignment that holds a seat.
 	ConditionBound = "Bound"
 
 	// ConditionGranted is True on a SharedSession while it holds a shared licence (phase Active).
 	ConditionGranted = "Granted"
 	// ConditionEndingSoon is True on an Active SharedSession under notice: the pool's capacity
-	// dropped and the session ends at status.endsAt unless a licence frees first. It is absent
-	// otherwise.
+	// dropped (reason CapacityReduced), or a session of higher priority takes its licence
+	// (reason Preempted), and the session ends at status.endsAt unless a licence frees first.
+	// It is absent otherwise.
 	ConditionEndingSoon = "EndingSoon"
 
 	// ConditionFulfilled is True on a CustomerOrder whose capacity is counted in its pools.

@@ -31,6 +31,88 @@ const (
 	CountByHolder CountBy = "Holder"
 )
 
+// PreemptionPolicy says which sessions a waiting session may take a licence from.
+// +kubebuilder:validation:Enum=Never;LowerPriority
+type PreemptionPolicy string
+
+const (
+	// PreemptNever: a session waits until a licence frees.
+	PreemptNever PreemptionPolicy = "Never"
+	// PreemptLowerPriority: a waiting session may take a licence from an Active session of
+	// strictly lower spec.priority.
+	PreemptLowerPriority PreemptionPolicy = "LowerPriority"
+)
+
+// Preemption is how a pool lets sessions of higher priority take licences from those of lower.
+type Preemption struct {
+	// policy is Never or LowerPriority. With LowerPriority, a waiting session that does not
+	// fit, and would fit if some Active sessions of lower priority gave back their licences,
+	// takes them from the most recently granted of those: each gets a notice (status.endsAt,
+	// status.preemptedBy, the condition EndingSoon with reason Preempted, an Event) and ends
+	// with endReason Preempted when gracePeriod runs out, unless licences free first or the
+	// waiting session no longer needs them. A session is never preempted by one of the same or
+	// lower priority, nor while it is under notice already.
+	// +optional
+	// +default="Never"
+	Policy PreemptionPolicy `json:"policy,omitempty"`
+
+	// gracePeriod is how long a preempted session keeps its licence after its notice. 0 ends
+	// it at once. At most 24h.
+	// +optional
+	// +default="30s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$')",message="gracePeriod must be a duration such as 90s, 15m or 8h (units: ns, us, ms, s, m, h; no days: 48h is two days)"
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) >= duration('0s')",message="gracePeriod must not be negative; 0 ends a preempted session at once"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) <= duration('24h')",message="gracePeriod must be at most 24h, e.g. 30s"
+	GracePeriod *metav1.Duration `json:"gracePeriod,omitempty"`
+}
+
+// HolderGroup is a set of holders an administrator names in the pool, with the licences they
+// may rely on and the most they may use. A session's holder (spec.holder) or a seat's assignee
+// (spec.assignee.name) belongs to the first group with a member that matches it; a holder in no
+// group uses the common licences.
+type HolderGroup struct {
+	// name identifies the group in status, metrics and messages, as a DNS label (e.g. cfd-team).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="a group's name must be a lowercase name of letters, digits and '-', starting and ending with a letter or digit, e.g. cfd-team"
+	Name string `json:"name,omitempty"`
+
+	// members are the holders that belong: exact names (alice@acme.example), or patterns in
+	// which * stands for any run of characters (sim-batch-*, *@cfd.acme.example). Names that
+	// look like e-mail addresses match without regard to case.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	Members []string `json:"members,omitempty"`
+
+	// reservedSessions are shared licences only the group's members may use. Members use their
+	// reservation first, then the common licences. The pool's reservations together cannot
+	// exceed spec.concurrentSessions.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000
+	ReservedSessions *int32 `json:"reservedSessions,omitempty"`
+
+	// maxSessions caps the shared licences the group's members use together. A session that
+	// would take the group past it waits, with a message that names the cap. Unset: no cap.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000
+	MaxSessions *int32 `json:"maxSessions,omitempty"`
+
+	// maxSeats caps the named seats the group's members hold together. Unset: no cap.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000
+	MaxSeats *int32 `json:"maxSeats,omitempty"`
+}
+
 // SessionPolicy governs the shared sessions of a pool.
 type SessionPolicy struct {
 	// heartbeatTimeout is how long a session may go without renewing status.renewTime. An Active
@@ -98,6 +180,20 @@ type SessionPolicy struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^[-+]?([0-9]{1,5}([.][0-9]{1,9})?(ns|us|µs|ms|s|m|h)){1,4}$') || duration(self) <= duration('24h')",message="capacityGracePeriod must be at most 24h, e.g. 5m"
 	CapacityGracePeriod *metav1.Duration `json:"capacityGracePeriod,omitempty"`
 
+	// maxPerHolder caps the shared licences one holder may use at once (FlexNet MAX for a
+	// user). A session that would take its holder past it waits (or, with whenExhausted Reject,
+	// is turned away) with a message that names the cap, without holding up the queue. Unset:
+	// no cap.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	MaxPerHolder int32 `json:"maxPerHolder,omitempty"`
+
+	// preemption lets a waiting session of higher priority take a licence from the most
+	// recently granted Active session of lower priority, after a notice. Off unless set.
+	// +optional
+	Preemption *Preemption `json:"preemption,omitempty"`
+
 	// retainEnded is how long an Ended session is kept, as the record for usage reports, before
 	// the operator deletes it.
 	// +optional
@@ -112,6 +208,7 @@ type SessionPolicy struct {
 
 // LicensePoolSpec is what a platform team declares about one product's licences in an account.
 // +kubebuilder:validation:XValidation:rule="(has(self.managedBy) ? self.managedBy : '') == (has(oldSelf.managedBy) ? oldSelf.managedBy : '')",message="managedBy is immutable: recreate the pool to hand it to another manager",fieldPath=".managedBy"
+// +kubebuilder:validation:XValidation:rule="!has(self.groups) || !has(self.concurrentSessions) || self.groups.map(g, has(g.reservedSessions) ? g.reservedSessions : 0).sum() <= self.concurrentSessions",message="the groups' reservedSessions together exceed concurrentSessions: lower a reservation or raise concurrentSessions",fieldPath=".groups"
 type LicensePoolSpec struct {
 	// product is the product this pool licenses, as a DNS label (e.g. remote-support). Immutable.
 	// +required
@@ -143,6 +240,17 @@ type LicensePoolSpec struct {
 	// +kubebuilder:validation:Maximum=1000000
 	ConcurrentSessions *int32 `json:"concurrentSessions,omitempty"`
 
+	// overdraftSessions lets the pool grant up to this many shared licences beyond its limit
+	// (concurrentSessions plus orders) when every licence is in use, as a vendor's OVERDRAFT
+	// does. Licences beyond the limit are marked (the session's status.overdraft, the pool's
+	// status.sessions.overdraft and condition Overdraft, a Warning event): they are the first
+	// covered again when licences free up, and the first taken back when a lowered limit must be
+	// enforced. Never more than this many. Unset or 0: none.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000
+	OverdraftSessions *int32 `json:"overdraftSessions,omitempty"`
+
 	// expiresAt is when the licence expires: after it nothing new is granted, seats go back to
 	// Pending and Active sessions end with PoolExpired.
 	// +optional
@@ -164,6 +272,14 @@ type LicensePoolSpec struct {
 	// +optional
 	// +default={}
 	SessionPolicy SessionPolicy `json:"sessionPolicy,omitzero"`
+
+	// groups name sets of holders with reserved licences and caps (see HolderGroup). A holder
+	// belongs to the first group that matches it.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Groups []HolderGroup `json:"groups,omitempty"`
 
 	// managedBy names the system that decides grants in this pool. Unset or
 	// licensing.seatkeeper.io/controller: seatkeeper. Anything else: seatkeeper only reports
@@ -211,6 +327,38 @@ type SessionUsage struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	Summary string `json:"summary,omitempty"`
+	// overdraft is the number of licences in use beyond the limit (see spec.overdraftSessions).
+	// +optional
+	Overdraft int32 `json:"overdraft"`
+	// reserved is the number of licences the groups reserve for their members.
+	// +optional
+	Reserved int32 `json:"reserved"`
+}
+
+// GroupUsage reports one group's use of the pool (see LicensePoolSpec.groups).
+type GroupUsage struct {
+	// name is the group's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name,omitempty"`
+	// sessionsActive is the number of shared licences the group's members use.
+	// +optional
+	SessionsActive int32 `json:"sessionsActive"`
+	// sessionsWaiting is the number of the group's sessions in the queue.
+	// +optional
+	SessionsWaiting int32 `json:"sessionsWaiting"`
+	// reservedSessions is the number of licences reserved for the group.
+	// +optional
+	ReservedSessions int32 `json:"reservedSessions"`
+	// maxSessions is the group's cap on shared licences, when it has one.
+	// +optional
+	MaxSessions *int32 `json:"maxSessions,omitempty"`
+	// seatsBound is the number of named seats the group's members hold.
+	// +optional
+	SeatsBound int32 `json:"seatsBound"`
+	// maxSeats is the group's cap on named seats, when it has one.
+	// +optional
+	MaxSeats *int32 `json:"maxSeats,omitempty"`
 }
 
 // PoolOrder is the capacity one active CustomerOrder adds to a pool.
@@ -309,7 +457,8 @@ type Ledger struct {
 
 // LicensePoolStatus is what the operator observed and decided for a pool.
 type LicensePoolStatus struct {
-	// conditions are Ready, Expired, ExpiringSoon, SeatsExhausted and SessionsExhausted.
+	// conditions are Ready, Expired, ExpiringSoon, SeatsExhausted, SessionsExhausted, Overdraft and
+	// (while groups reserve licences) ReservationsFit.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -329,6 +478,11 @@ type LicensePoolStatus struct {
 	// +listType=map
 	// +listMapKey=name
 	Orders []PoolOrder `json:"orders,omitempty"`
+	// groups reports each group's usage, in the order of spec.groups.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Groups []GroupUsage `json:"groups,omitempty"`
 	// ledger records who holds the pool's limited licences (the first part of the record, for a
 	// limit above 2048: see Ledger).
 	// +optional
@@ -347,6 +501,7 @@ type LicensePoolStatus struct {
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.spec.expiresAt`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Overdraft",type=integer,JSONPath=`.status.sessions.overdraft`,priority=1
 // +kubebuilder:printcolumn:name="Display Name",type=string,JSONPath=`.spec.displayName`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 type LicensePool struct {

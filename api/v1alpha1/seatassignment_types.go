@@ -67,7 +67,7 @@ const (
 )
 
 // SeatReason explains a SeatAssignment's phase.
-// +kubebuilder:validation:Enum=SeatGranted;LicensesNotAvailable;PoolNotFound;PoolExpired;DuplicateAssignee;ManagedExternally;CapacityReduced;Disabled;WriteRefused
+// +kubebuilder:validation:Enum=SeatGranted;LicensesNotAvailable;PoolNotFound;PoolExpired;DuplicateAssignee;ManagedExternally;CapacityReduced;Disabled;WriteRefused;GroupLimitReached
 type SeatReason string
 
 const (
@@ -79,6 +79,8 @@ const (
 	SeatReasonManagedExternally    SeatReason = "ManagedExternally"
 	SeatReasonCapacityReduced      SeatReason = "CapacityReduced"
 	SeatReasonDisabled             SeatReason = "Disabled"
+	// SeatReasonGroupLimitReached: the assignee's group holds all the seats its maxSeats allows.
+	SeatReasonGroupLimitReached SeatReason = "GroupLimitReached"
 	// SeatReasonWriteRefused: a seat is free, but the API server refused a write the grant
 	// needs (the pool's ledger, say); the pool's Ready condition says which and why.
 	SeatReasonWriteRefused SeatReason = "WriteRefused"

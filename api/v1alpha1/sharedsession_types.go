@@ -85,7 +85,7 @@ const (
 )
 
 // EndReason says why a session ended.
-// +kubebuilder:validation:Enum=Terminated;HeartbeatExpired;IdleTimeout;MaxDurationExceeded;PoolExpired;PoolNotFound;Rejected;NotEntitled;CapacityReduced
+// +kubebuilder:validation:Enum=Terminated;HeartbeatExpired;IdleTimeout;MaxDurationExceeded;PoolExpired;PoolNotFound;Rejected;NotEntitled;CapacityReduced;Preempted
 type EndReason string
 
 const (
@@ -98,6 +98,9 @@ const (
 	EndRejected            EndReason = "Rejected"
 	EndNotEntitled         EndReason = "NotEntitled"
 	EndCapacityReduced     EndReason = "CapacityReduced"
+	// EndPreempted: a waiting session of higher priority took the licence (see the pool's
+	// sessionPolicy.preemption).
+	EndPreempted EndReason = "Preempted"
 )
 
 // SharedSessionStatus is the lease's state. The holder writes only renewTime; the operator
@@ -108,10 +111,12 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.phase) || oldSelf.phase != 'Ended' || (has(self.phase) && self.phase == 'Ended')",message="an Ended session stays Ended: create a new session",fieldPath=".phase"
 // +kubebuilder:validation:XValidation:rule="!has(self.phase) || self.phase != 'Ended' || (has(self.endedAt) && has(self.endReason))",message="an Ended session needs endedAt and endReason: the record says when and why it ended",fieldPath=".phase"
 // +kubebuilder:validation:XValidation:rule="!has(self.endsAt) || (has(self.phase) && self.phase == 'Active')",message="only an Active session can be under notice (endsAt)",fieldPath=".endsAt"
+// +kubebuilder:validation:XValidation:rule="!has(self.preemptedBy) || has(self.endsAt)",message="a session under preemption (preemptedBy) needs endsAt: the notice says when it ends",fieldPath=".preemptedBy"
 // +kubebuilder:validation:XValidation:rule="!has(self.queuePosition) || (has(self.phase) && self.phase == 'Waiting')",message="only a Waiting session has a queuePosition: leave it out for a session that is Active or Ended",fieldPath=".queuePosition"
 // +kubebuilder:validation:XValidation:rule="(has(self.phase) && self.phase == 'Active') || !has(self.conditions) || !self.conditions.exists(c, c.type == 'Granted' && c.status == 'True')",message="only an Active session has the Granted condition True",fieldPath=".conditions"
 type SharedSessionStatus struct {
-	// conditions are Granted (True while Active) and Ready.
+	// conditions are Granted (True while Active) and Ready; EndingSoon while under notice, and
+	// Overdraft while the session holds licences beyond the pool's limit.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -162,14 +167,22 @@ type SharedSessionStatus struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$') || timestamp(self) >= timestamp('1970-01-01T00:00:00Z')",message="stateChangedAt must be on or after 1970-01-01T00:00:00.000000Z, e.g. 2026-11-23T12:00:00.000000Z"
 	StateChangedAt *metav1.MicroTime `json:"stateChangedAt,omitempty"`
 	// endsAt is set while an Active session is under notice: the pool's capacity dropped below
-	// what is in use, and the session ends then (CapacityReduced) unless a licence frees first.
-	// See the pool's sessionPolicy.capacityGracePeriod.
+	// what is in use, and the session ends then (CapacityReduced) unless a licence frees first
+	// (see the pool's sessionPolicy.capacityGracePeriod); or, with preemptedBy, a session of
+	// higher priority takes its licence then (Preempted).
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:MaxLength=40
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}(Z|[+-][0-9]{2}:[0-9]{2})$')",message="endsAt must be an RFC 3339 time with six fractional digits (microseconds), e.g. 2026-11-23T12:00:00.000000Z; in a shell: date -u +%Y-%m-%dT%H:%M:%S.000000Z"
 	EndsAt *metav1.MicroTime `json:"endsAt,omitempty"`
+	// preemptedBy is set, with endsAt, while an Active session is under notice because the
+	// waiting session it names, of higher priority, takes its licence (the pool's
+	// sessionPolicy.preemption). The session ends then with endReason Preempted.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	PreemptedBy string `json:"preemptedBy,omitempty"`
 	// observedState is the spec.state that stateChangedAt refers to.
 	// +optional
 	ObservedState SessionState `json:"observedState,omitempty"`
