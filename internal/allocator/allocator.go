@@ -28,6 +28,26 @@ type Policy struct {
 	// CapacityGrace is how long a holder the limit no longer covers keeps its licence after
 	// its notice; 0 ends it at once.
 	CapacityGrace time.Duration
+	// MaxPerHolder caps the licences one holder uses at once; 0: no cap.
+	MaxPerHolder int
+	// Overdraft is how many licences may be granted beyond SessionLimit.
+	Overdraft int
+	// Preempt lets a waiting session take licences from Active sessions of lower priority,
+	// which keep them for PreemptGrace after their notice (0: they end at once).
+	Preempt      bool
+	PreemptGrace time.Duration
+}
+
+// Group is a set of holders named in the pool (see v1alpha1.HolderGroup).
+type Group struct {
+	Name string
+	// Members are holder names, or patterns in which * stands for any run of characters.
+	Members []string
+	// Reserved licences only members may use; MaxSessions and MaxSeats cap what members use
+	// together (nil: no cap).
+	Reserved    int
+	MaxSessions *int32
+	MaxSeats    *int32
 }
 
 // DefaultPolicy is the policy of a pool that sets nothing, and of sessions whose pool is missing.
@@ -54,6 +74,9 @@ type Pool struct {
 	// unlimited), and the claimants' own status says who holds.
 	SeatLedger    []string
 	SessionLedger []string
+	// Groups are the pool's groups, in the order of its spec: a holder belongs to the first
+	// that matches it.
+	Groups []Group
 	// CapacityChanges are instants at which an order's term starts or ends: the pool must be
 	// looked at again then.
 	CapacityChanges []time.Time
@@ -92,8 +115,10 @@ type Session struct {
 	EndedAt        *time.Time
 	StateChangedAt *time.Time
 	ObservedState  v1alpha1.SessionState
-	// EndsAt is set while the session is under notice (see Policy.CapacityGrace).
-	EndsAt *time.Time
+	// EndsAt is set while the session is under notice (see Policy.CapacityGrace), and
+	// PreemptedBy too when the notice is for the waiting session it names.
+	EndsAt      *time.Time
+	PreemptedBy string
 }
 
 // SeatResult is the status a seat should have, and what that changes.
@@ -120,6 +145,11 @@ type SessionResult struct {
 	ObservedState  v1alpha1.SessionState
 	// EndsAt is when an Active session under notice ends; nil when it is not under notice.
 	EndsAt *time.Time
+	// PreemptedBy names the waiting session an Active one under notice gives its licences to;
+	// empty for a notice of reduced capacity.
+	PreemptedBy string
+	// Overdraft is true for an Active session holding licences beyond the limit.
+	Overdraft bool
 	// Delete is true for an Ended session past its retention.
 	Delete bool
 
@@ -141,6 +171,25 @@ type Usage struct {
 	Waiting        int32 // sessions waiting
 	// WaitingLicences are the licences the waiting sessions ask for.
 	WaitingLicences int32
+	// SessionsOverdraft is the licences in use beyond SessionLimit; Overdraft how many the
+	// pool allows beyond it.
+	SessionsOverdraft int32
+	Overdraft         int32
+	// Reserved is the licences the groups reserve (as honoured: see ReservationsFit).
+	Reserved int32
+	// Groups are each group's counts, in the pool's order.
+	Groups []GroupUsage
+}
+
+// GroupUsage is one group's counts after the decision.
+type GroupUsage struct {
+	Name            string
+	Reserved        int32
+	MaxSessions     *int32
+	SessionsActive  int32 // licences the members use
+	SessionsWaiting int32 // the members' sessions in the queue
+	MaxSeats        *int32
+	SeatsBound      int32
 }
 
 // Result is the allocator's decision for one pool.
@@ -157,6 +206,11 @@ type Result struct {
 	Usage         Usage
 	Expired       bool
 	ExpiringSoon  bool
+	// ReservationsFit is false when the groups reserve more licences than the limit; the
+	// reservations are then honoured in the groups' order until the limit, and
+	// ReservationsMessage says so.
+	ReservationsFit     bool
+	ReservationsMessage string
 	// Next is the earliest future deadline the decision depends on; zero when none.
 	Next time.Time
 	// NeedsFreshRead asks for the decision to be made again on a snapshot read from the API

@@ -39,7 +39,8 @@ const (
 	// SessionEnded: a session ends (its SessionResult.EndReason); ending is final.
 	SessionEnded Transition = "Ended"
 	// SessionNoticed: an Active session is told it ends at its SessionResult.EndsAt, because
-	// the pool's capacity dropped below what is in use.
+	// the pool's capacity dropped below what is in use, or (SessionResult.PreemptedBy set) a
+	// waiting session of higher priority takes its licences.
 	SessionNoticed Transition = "EndingSoon"
 )
 
@@ -97,7 +98,7 @@ func (d *decision) needsFreshRead(seats []Seat, sessions []Session) bool {
 			continue
 		}
 		switch r.EndReason {
-		case v1alpha1.EndPoolNotFound, v1alpha1.EndNotEntitled, v1alpha1.EndCapacityReduced:
+		case v1alpha1.EndPoolNotFound, v1alpha1.EndNotEntitled, v1alpha1.EndCapacityReduced, v1alpha1.EndPreempted:
 			return true
 		}
 	}
