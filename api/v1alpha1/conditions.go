@@ -16,10 +16,10 @@ const (
 	ConditionSessionsExhausted = "SessionsExhausted"
 
 	// ConditionOverdraft is True on a LicensePool with licences in use beyond its limit (see
-	// spec.overdraftSessions), and False otherwise while overdraft is allowed.
-	ConditionOverdraft = "Overdraft"
-	// On a SharedSession, Overdraft is True while it holds licences beyond its pool's limit, and
+	// spec.overdraftSessions), and False otherwise while overdraft is allowed. On a
+	// SharedSession it is True while the session holds licences beyond its pool's limit, and
 	// absent otherwise.
+	ConditionOverdraft = "Overdraft"
 	// ConditionReservationsFit is False on a LicensePool whose groups reserve more shared
 	// licences than its limit; it is absent when no group reserves any.
 	ConditionReservationsFit = "ReservationsFit"

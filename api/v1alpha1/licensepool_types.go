@@ -242,7 +242,7 @@ type LicensePoolSpec struct {
 
 	// overdraftSessions lets the pool grant up to this many shared licences beyond its limit
 	// (concurrentSessions plus orders) when every licence is in use, as a vendor's OVERDRAFT
-	// does. Licences beyond the limit are marked (the session's status.overdraft, the pool's
+	// does. Licences beyond the limit are marked (the session's condition Overdraft, the pool's
 	// status.sessions.overdraft and condition Overdraft, a Warning event): they are the first
 	// covered again when licences free up, and the first taken back when a lowered limit must be
 	// enforced. Never more than this many. Unset or 0: none.

@@ -1,6 +1,10 @@
 // Package allocator decides, for one licence pool, who holds a named seat or a shared licence,
 // who waits and in what order, who is ended and why, and when the next deadline falls.
 //
+// A pool's rules are decided here too: groups of holders with reserved licences and caps, a
+// cap per holder, overdraft beyond the limit (policies.go), and preemption by priority
+// (preemption.go).
+//
 // It is the only place where grants are decided. Decide is a pure function of a snapshot (the
 // pool, its seat assignments and sessions, and the time): it makes no client calls and reads no
 // clock, so the same snapshot always gives the same result. The pool controller builds the
@@ -220,7 +224,7 @@ type Result struct {
 
 // Decide computes who holds what in the pool at time now.
 func Decide(pool Pool, seats []Seat, sessions []Session, now time.Time) Result {
-	d := decision{pool: pool, now: now}
+	d := decision{pool: pool, now: now, rules: newRules(pool), seatsInGroup: make([]int, len(pool.Groups))}
 	if pool.Found && pool.ExpiresAt != nil {
 		d.res.Expired = !now.Before(*pool.ExpiresAt)
 		warnAt := pool.ExpiresAt.Add(-pool.ExpiryWarning)
@@ -244,9 +248,12 @@ func Decide(pool Pool, seats []Seat, sessions []Session, now time.Time) Result {
 }
 
 type decision struct {
-	pool Pool
-	now  time.Time
-	res  Result
+	pool  Pool
+	now   time.Time
+	rules *rules
+	res   Result
+	// seatsInGroup is how many seats each group's members hold after the seat decision.
+	seatsInGroup []int
 }
 
 // wake records t as a deadline the pool must be looked at again by.

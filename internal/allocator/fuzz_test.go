@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,19 @@ func randomSnapshot(seed uint64) (Pool, []Seat, []Session, time.Time) {
 		if rng.IntN(2) == 0 {
 			p.Policy.CapacityGrace = time.Second + sec(60)
 		}
+		if rng.IntN(2) == 0 {
+			p.Groups = randomGroups(rng)
+		}
+		if rng.IntN(4) == 0 {
+			p.Policy.MaxPerHolder = 1 + rng.IntN(3)
+		}
+		if rng.IntN(3) == 0 {
+			p.Policy.Overdraft = rng.IntN(3)
+		}
+		if rng.IntN(3) == 0 {
+			p.Policy.Preempt = true
+			p.Policy.PreemptGrace = sec(3) * 20
+		}
 	})
 	now := at(sec(150))
 	holders := []string{"alice", "bob", "carol", "dan", "eve", "kiosk"}
@@ -83,6 +97,10 @@ func randomSnapshot(seed uint64) (Pool, []Seat, []Session, time.Time) {
 			if rng.IntN(5) == 0 {
 				s.EndsAt = atp(sec(300)) // under a notice given earlier
 			}
+			if rng.IntN(5) == 0 {
+				// under a notice of preemption given earlier, for a session that may still wait
+				s.EndsAt, s.PreemptedBy = atp(sec(300)), fmt.Sprintf("sess-%d", rng.IntN(14))
+			}
 		case 1:
 			s.Phase, s.QueuePosition = v1alpha1.SessionWaiting, int32(rng.IntN(5))
 		case 2:
@@ -117,6 +135,23 @@ func randomSnapshot(seed uint64) (Pool, []Seat, []Session, time.Time) {
 	}
 	p.SeatLedger, p.SessionLedger = ledger(seatNames), ledger(sessionNames)
 	return p, seats, sessions, now
+}
+
+// randomGroups are one to three groups over the generated holders, by name and by pattern.
+func randomGroups(rng *rand.Rand) []Group {
+	patterns := [][]string{{"alice"}, {"b*"}, {"*e"}, {"c*", "dan"}, {"kiosk", "eve"}, {"*"}}
+	var groups []Group
+	for g := range 1 + rng.IntN(3) {
+		grp := Group{Name: fmt.Sprintf("g%d", g), Members: patterns[rng.IntN(len(patterns))], Reserved: rng.IntN(3)}
+		if rng.IntN(2) == 0 {
+			grp.MaxSessions = lim(int32(rng.IntN(4)))
+		}
+		if rng.IntN(2) == 0 {
+			grp.MaxSeats = lim(int32(rng.IntN(3)))
+		}
+		groups = append(groups, grp)
+	}
+	return groups
 }
 
 // checkInvariants reports every broken promise of one decision.
@@ -164,12 +199,12 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 			if p.Policy.CountByHolder {
 				key = s.Holder
 			}
-			if r.EndsAt != nil {
+			if r.EndsAt != nil && r.PreemptedBy == "" {
 				noticedUnits[key] = max(noticedUnits[key], s.licences())
 				if !r.EndsAt.After(now) {
 					t.Errorf("session %s is still Active past its notice (%v)", s.Name, r.EndsAt)
 				}
-				if p.Policy.CapacityGrace == 0 {
+				if p.Policy.CapacityGrace == 0 && r.PreemptedBy == "" {
 					t.Errorf("session %s got a notice from a pool with no grace period", s.Name)
 				}
 			} else {
@@ -234,8 +269,8 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 		return n
 	}
 	if p.SessionLimit != nil {
-		if n := sum(units); n > int(*p.SessionLimit) {
-			t.Errorf("over-grant: %d licences in use beyond those under notice, limit %d", n, *p.SessionLimit)
+		if n := sum(units); n > int(*p.SessionLimit)+p.Policy.Overdraft {
+			t.Errorf("over-grant: %d licences in use beyond those under notice, limit %d with %d of overdraft", n, *p.SessionLimit, p.Policy.Overdraft)
 		}
 		if n := sum(units) + sum(noticedUnits); int(res.Usage.SessionsActive) != n {
 			t.Errorf("usage says %d licences in use, the sessions hold %d", res.Usage.SessionsActive, n)
@@ -244,7 +279,7 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 			t.Errorf("the ledger records %d licences, %d are in use", len(res.SessionLedger), res.Usage.SessionsActive)
 		}
 		// While holders under notice keep a licence beyond the limit, nobody gains one.
-		if len(noticedUnits) > 0 && sum(units)+sum(noticedUnits) >= int(*p.SessionLimit) {
+		if len(noticedUnits) > 0 && sum(units)+sum(noticedUnits) > int(*p.SessionLimit)+p.Policy.Overdraft {
 			for i, r := range res.Sessions {
 				held := recordsAll(inLedger(p.SessionLedger), sessions[i]) // held already, by the ledger's word
 				covered := p.Policy.CountByHolder && units[sessions[i].Holder] >= sessions[i].licences()
@@ -275,12 +310,127 @@ func checkInvariants(t *testing.T, p Pool, seats []Seat, sessions []Session, now
 			continue
 		}
 		for _, w := range waiting {
-			tooLarge := p.SessionLimit != nil && sessions[w].licences() > int(*p.SessionLimit)
-			if rank(sessions[w], sessions[i]) < 0 && !p.Policy.CountByHolder && !tooLarge {
+			tooLarge := p.SessionLimit != nil && sessions[w].licences() > int(*p.SessionLimit)+p.Policy.Overdraft
+			aside := strings.Contains(res.Sessions[w].Message, "without holding up the queue")
+			// A member may be granted from its group's reservation while one who is not waits.
+			fromReserve := reserves(p, sessions[i].Holder) && groupIndex(p, sessions[w].Holder) != groupIndex(p, sessions[i].Holder)
+			if rank(sessions[w], sessions[i]) < 0 && !p.Policy.CountByHolder && !tooLarge && !aside && !fromReserve {
 				t.Errorf("%s was granted ahead of %s, who ranks first", sessions[i].Name, sessions[w].Name)
 			}
 		}
 	}
+}
+
+// checkPolicies reports every broken promise of the pool's rules: reservations, caps,
+// overdraft and preemption, counted from the decision's results.
+func checkPolicies(t *testing.T, p Pool, sessions []Session, now time.Time, res Result) {
+	t.Helper()
+	byName := map[string]int{}
+	for i, s := range sessions {
+		byName[s.Name] = i
+	}
+	r := newRules(p)
+	held, all := newUnits(r, p.Policy.CountByHolder), newUnits(r, p.Policy.CountByHolder)
+	for i, x := range res.Sessions {
+		s := sessions[i]
+		if x.Phase != v1alpha1.SessionActive {
+			if x.PreemptedBy != "" {
+				t.Errorf("%s is %s yet under preemption", s.Name, x.Phase)
+			}
+			continue
+		}
+		if x.EndsAt == nil {
+			held.add(s.Holder, s.licences())
+			all.add(s.Holder, s.licences())
+		} else {
+			all.addNoticed(s.Holder, s.licences())
+		}
+		if x.PreemptedBy != "" {
+			j, ok := byName[x.PreemptedBy]
+			switch {
+			case !ok || res.Sessions[j].Phase != v1alpha1.SessionWaiting:
+				t.Errorf("%s is preempted for %s, which does not wait", s.Name, x.PreemptedBy)
+			case sessions[j].Priority <= s.Priority:
+				t.Errorf("%s (priority %d) is preempted for %s, of priority %d", s.Name, s.Priority, x.PreemptedBy, sessions[j].Priority)
+			case x.EndsAt == nil || !x.EndsAt.After(now):
+				t.Errorf("%s is preempted with no notice in the future: %v", s.Name, x.EndsAt)
+			}
+			if k, ok := byName[s.PreemptedBy]; ok && s.EndsAt != nil && s.EndsAt.After(now) && s.PreemptedBy != x.PreemptedBy &&
+				res.Sessions[k].Phase == v1alpha1.SessionWaiting && sessions[k].Priority > s.Priority {
+				t.Errorf("%s, under notice for %s that still waits, was preempted for %s", s.Name, s.PreemptedBy, x.PreemptedBy)
+			}
+		}
+	}
+	for i, x := range res.Sessions {
+		if x.Phase == v1alpha1.SessionEnded && x.EndReason == v1alpha1.EndPreempted && sessions[i].Phase != v1alpha1.SessionEnded {
+			by := sessions[i].PreemptedBy
+			if by == "" {
+				by, _, _ = strings.Cut(strings.TrimPrefix(x.Message, "session "), ",")
+			}
+			j, ok := byName[by]
+			if !ok || sessions[j].Priority <= sessions[i].Priority {
+				t.Errorf("%s was ended Preempted for %q, not of higher priority", sessions[i].Name, by)
+			}
+		}
+	}
+	if r.limit >= 0 {
+		if used := held.commonUsed(); used > r.common() {
+			t.Errorf("reserved licences used by others: %d common licences in use of %d", used, r.common())
+		}
+		if over := int(res.Usage.SessionsOverdraft); over != max(0, all.total()-int(*p.SessionLimit)) || over > p.Policy.Overdraft+all.total()-held.total() {
+			t.Errorf("overdraft in use %d, with %d licences in use of %d and %d of overdraft", over, all.total(), *p.SessionLimit, p.Policy.Overdraft)
+		}
+		marked := 0
+		for _, x := range res.Sessions {
+			if x.Overdraft {
+				marked++
+			}
+		}
+		if (marked > 0) != (res.Usage.SessionsOverdraft > 0) {
+			t.Errorf("%d sessions marked overdraft, with %d licences of overdraft in use", marked, res.Usage.SessionsOverdraft)
+		}
+	}
+	for g, grp := range p.Groups {
+		if grp.MaxSessions != nil && held.group[g] > int(*grp.MaxSessions) {
+			t.Errorf("group %s uses %d licences, beyond its cap of %d", grp.Name, held.group[g], *grp.MaxSessions)
+		}
+		if int(res.Usage.Groups[g].SessionsActive) != all.group[g] {
+			t.Errorf("group %s: usage says %d licences, its members hold %d", grp.Name, res.Usage.Groups[g].SessionsActive, all.group[g])
+		}
+	}
+	for h, n := range held.use {
+		if p.Policy.MaxPerHolder > 0 && n > p.Policy.MaxPerHolder {
+			t.Errorf("%s uses %d licences, beyond the cap per holder of %d", h, n, p.Policy.MaxPerHolder)
+		}
+	}
+	// Nobody starves: a waiting session that the rules would let in now has a session ahead of
+	// it that waits and keeps the free licences.
+	if p.Policy.Reject {
+		return
+	}
+	for i, x := range res.Sessions {
+		s := sessions[i]
+		if x.Phase != v1alpha1.SessionWaiting || all.check(s.Holder, s.licences(), all.extra(s.Holder, s.licences())) != fits {
+			continue
+		}
+		headAhead := false
+		for j, y := range res.Sessions {
+			if y.Phase == v1alpha1.SessionWaiting && rank(sessions[j], s) < 0 && !strings.Contains(y.Message, "without holding up the queue") {
+				headAhead = true
+			}
+		}
+		if !headAhead {
+			t.Errorf("%s waits (%q) although the rules let it in and nobody ahead of it waits", s.Name, x.Message)
+		}
+	}
+}
+
+// groupIndex is the group a holder belongs to, or -1; reserves says whether it reserves any.
+func groupIndex(p Pool, holder string) int { return newRules(p).groupOf(holder) }
+
+func reserves(p Pool, holder string) bool {
+	g := groupIndex(p, holder)
+	return g >= 0 && p.Groups[g].Reserved > 0
 }
 
 func rank(a, b Session) int {
@@ -306,7 +456,7 @@ func applied(p Pool, seats []Seat, sessions []Session, res Result) (Pool, []Seat
 		s := sessions[i]
 		s.Phase, s.QueuePosition, s.EndReason, s.Message = r.Phase, r.QueuePosition, r.EndReason, r.Message
 		s.GrantedAt, s.EndedAt, s.StateChangedAt, s.ObservedState = r.GrantedAt, r.EndedAt, r.StateChangedAt, r.ObservedState
-		s.EndsAt = r.EndsAt
+		s.EndsAt, s.PreemptedBy = r.EndsAt, r.PreemptedBy
 		kept = append(kept, s)
 	}
 	return p, seats, kept
@@ -316,6 +466,9 @@ func checkSeed(t *testing.T, seed uint64) {
 	p, seats, sessions, now := randomSnapshot(seed)
 	res := Decide(p, seats, sessions, now)
 	checkInvariants(t, p, seats, sessions, now, res)
+	if p.Found && p.ManagedBy == "" {
+		checkPolicies(t, p, sessions, now, res)
+	}
 
 	// Deciding again on the applied result changes nothing: no write loops.
 	p2, seats2, sessions2 := applied(p, seats, sessions, res)

@@ -26,9 +26,36 @@ func (d *decision) decideSeats(seats []Seat) {
 		return
 	}
 	candidates := d.onePerAssignee(seats, d.eligibleSeats(seats))
-	bound, revoked := d.keepOrRevokeSeats(seats, candidates)
-	d.fillSeats(candidates, bound, revoked)
-	d.seatResults(seats, candidates, bound, revoked)
+	bound, revoked, capped := d.keepOrRevokeSeats(seats, candidates)
+	d.fillSeats(seats, candidates, bound, revoked, capped)
+	d.seatResults(seats, candidates, bound, revoked, capped)
+}
+
+// capSeats takes back, most recently bound first, the seats of a group that holds more than its
+// maxSeats (the cap was lowered), before the pool's limit is applied to the rest. It returns
+// the holders left, and those its cap holds back.
+func (d *decision) capSeats(seats []Seat, holders []int) (kept []int, capped map[int]bool) {
+	capped = map[int]bool{}
+	byGroup := make([][]int, len(d.rules.groups))
+	for _, i := range holders {
+		if g := d.rules.groupOf(seats[i].Assignee); g >= 0 {
+			byGroup[g] = append(byGroup[g], i)
+		}
+	}
+	for g, members := range byGroup {
+		if lim := d.rules.groups[g].MaxSeats; lim != nil && len(members) > int(*lim) {
+			slices.SortFunc(members, func(a, b int) int { return newestBound(seats[a], seats[b]) })
+			for _, i := range members[:len(members)-int(*lim)] {
+				capped[i] = true
+			}
+		}
+	}
+	for _, i := range holders {
+		if !capped[i] {
+			kept = append(kept, i)
+		}
+	}
+	return kept, capped
 }
 
 // seatsOfMissingPool: every enabled seat waits for the pool to be created.
@@ -102,7 +129,7 @@ func (d *decision) onePerAssignee(seats []Seat, order []int) []int {
 
 // keepOrRevokeSeats keeps the candidates that hold a seat (by the ledger when it is kept),
 // except the most recently bound when there are more holders than seats: those are revoked.
-func (d *decision) keepOrRevokeSeats(seats []Seat, candidates []int) (bound, revoked map[int]bool) {
+func (d *decision) keepOrRevokeSeats(seats []Seat, candidates []int) (bound, revoked, capped map[int]bool) {
 	ledger := inLedger(d.pool.SeatLedger)
 	var holders []int
 	for _, i := range candidates {
@@ -111,6 +138,7 @@ func (d *decision) keepOrRevokeSeats(seats []Seat, candidates []int) (bound, rev
 		}
 	}
 	bound, revoked = map[int]bool{}, map[int]bool{}
+	holders, capped = d.capSeats(seats, holders)
 	if lim := d.pool.SeatLimit; lim != nil && len(holders) > int(*lim) {
 		slices.SortFunc(holders, func(a, b int) int { return newestBound(seats[a], seats[b]) })
 		excess := len(holders) - int(*lim)
@@ -119,10 +147,21 @@ func (d *decision) keepOrRevokeSeats(seats []Seat, candidates []int) (bound, rev
 		}
 		holders = holders[excess:]
 	}
+	inGroup := make([]int, len(d.rules.groups))
 	for _, i := range holders {
 		bound[i] = true
+		if g := d.rules.groupOf(seats[i].Assignee); g >= 0 {
+			inGroup[g]++
+		}
 	}
-	return bound, revoked
+	for i := range capped {
+		// Its group is under its cap once the limit took seats back too: the limit took it.
+		if g := d.rules.groupOf(seats[i].Assignee); inGroup[g] < int(*d.rules.groups[g].MaxSeats) {
+			delete(capped, i)
+			revoked[i] = true
+		}
+	}
+	return bound, revoked, capped
 }
 
 // newestBound orders holders most recently bound first; a holder with no boundAt yet counts
@@ -141,20 +180,39 @@ func newestBound(a, b Seat) int {
 }
 
 // fillSeats binds waiting candidates, oldest first, while seats are free. A revoked holder
-// does not bind again in the pass that revoked it.
-func (d *decision) fillSeats(candidates []int, bound, revoked map[int]bool) {
+// does not bind again in the pass that revoked it; one whose group holds its maxSeats waits
+// (capped), without holding up the others. It counts each group's seats.
+func (d *decision) fillSeats(seats []Seat, candidates []int, bound, revoked, capped map[int]bool) {
+	d.seatsInGroup = make([]int, len(d.rules.groups))
+	for i := range bound {
+		if g := d.rules.groupOf(seats[i].Assignee); g >= 0 {
+			d.seatsInGroup[g]++
+		}
+	}
 	for _, i := range candidates {
-		if bound[i] || revoked[i] {
+		if bound[i] || capped[i] {
 			continue
 		}
-		if d.pool.SeatLimit == nil || len(bound) < int(*d.pool.SeatLimit) {
-			bound[i] = true
+		g := d.rules.groupOf(seats[i].Assignee)
+		if g >= 0 && d.rules.groups[g].MaxSeats != nil && d.seatsInGroup[g] >= int(*d.rules.groups[g].MaxSeats) {
+			capped[i] = true // said first: its group's cap holds it back even once a seat frees
+			continue
+		}
+		if revoked[i] {
+			continue
+		}
+		if d.pool.SeatLimit != nil && len(bound) >= int(*d.pool.SeatLimit) {
+			continue
+		}
+		bound[i] = true
+		if g >= 0 {
+			d.seatsInGroup[g]++
 		}
 	}
 }
 
 // seatResults writes each candidate's result and the seat ledger.
-func (d *decision) seatResults(seats []Seat, candidates []int, bound, revoked map[int]bool) {
+func (d *decision) seatResults(seats []Seat, candidates []int, bound, revoked, capped map[int]bool) {
 	p := d.pool
 	boundCount := int32(len(bound))
 	var names []string
@@ -169,6 +227,11 @@ func (d *decision) seatResults(seats []Seat, candidates []int, bound, revoked ma
 			d.res.Seats[i] = SeatResult{Phase: v1alpha1.SeatBound, Reason: v1alpha1.SeatReasonGranted, BoundAt: at,
 				Message: fmt.Sprintf("%s %s holds a seat of pool %s", kindWord(s.Kind), s.Assignee, p.Name)}
 			names = append(names, s.Name)
+		case capped[i]:
+			g := d.rules.groupOf(s.Assignee)
+			d.res.Seats[i] = pendingSeat(v1alpha1.SeatReasonGroupLimitReached,
+				fmt.Sprintf("group %s may hold at most %d seats of pool %s (maxSeats) and holds %d; it binds when one of theirs frees",
+					d.rules.groupName(g), *d.rules.groups[g].MaxSeats, p.Name, d.seatsInGroup[g]))
 		case revoked[i] || (s.Phase == v1alpha1.SeatPending && s.Reason == v1alpha1.SeatReasonCapacityReduced):
 			d.res.Seats[i] = pendingSeat(v1alpha1.SeatReasonCapacityReduced,
 				fmt.Sprintf("seat taken back: pool %s now has %s seats (%s bound); it binds again when one frees",

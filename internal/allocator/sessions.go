@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
@@ -11,17 +12,25 @@ import (
 
 // decideSessions grants shared licences. A session takes Count of them, all or none. It first
 // meets its deadlines (terminate, heartbeat, pool expiry, seat requirement, idle and duration
-// limits); holders that remain keep their licences unless the limit dropped, in which case the
-// most recently granted end (CapacityReduced) until the rest fit; the queue is then served by
-// priority, creation time and name (see serveQueue for a head that does not fit yet), and what
-// is left of it waits in order (or is turned away); last, the licences in use are counted.
+// limits) and those of earlier preemptions; holders that remain keep their licences unless a
+// limit or a cap dropped below what they use, in which case the most recently granted end
+// (CapacityReduced) until the rest fit; the queue is then served by priority, creation time and
+// name within the pool's rules (see serveQueue), sessions of higher priority that still do not
+// fit may preempt (see preempt), and what is left of the queue waits in order (or is turned
+// away); last, the licences in use are counted.
 func (d *decision) decideSessions(sessions []Session, seated map[string]bool) {
 	d.res.Sessions = make([]SessionResult, len(sessions))
 	d.res.Usage.SessionLimit = d.pool.SessionLimit
 	holders, waiters := d.meetDeadlines(sessions, seated)
-	units := d.keepHolders(sessions, holders)
+	holders, preempted := d.meetPreemptions(sessions, holders, waiters)
+	units := d.keepHolders(sessions, holders, preempted)
 	queue := d.serveQueue(sessions, waiters, units)
-	d.placeQueue(queue)
+	if d.preempt(sessions, queue, units) {
+		// Sessions preempted without a grace period freed their licences at once.
+		queue = d.serveQueue(sessions, waitersOf(queue), units)
+	}
+	d.withdrawPreemptions(sessions, queue)
+	d.placeQueue(sessions, queue, units)
 	d.countSessions(sessions, units)
 }
 
@@ -93,124 +102,320 @@ func (d *decision) endOnDeadline(i int, s Session, seated map[string]bool) bool 
 	return true
 }
 
-// keepHolders lets the holders keep their licences. When there are more than the limit, the
-// most recently granted are over it: they end at once, or with a grace period get a notice and
-// keep their licence until it runs out. It returns the licences in use.
-func (d *decision) keepHolders(sessions []Session, holders []int) *units {
-	units := newUnits(d.pool.Policy.CountByHolder)
-	for _, i := range holders {
-		units.add(sessions[i].Holder, sessions[i].licences())
+// keepHolders lets the holders keep their licences. When they use more than a rule allows (the
+// limit with the overdraft, the common licences the reservations leave, a group's or a
+// holder's cap), the most recently granted are over it: they end at once, or with a grace
+// period get a notice and keep their licence until it runs out. The preempted, under a notice
+// already, keep theirs until theirs runs out, unless a rule takes it back first. It returns
+// the licences in use.
+func (d *decision) keepHolders(sessions []Session, holders, preempted []int) *units {
+	byHolder := d.pool.Policy.CountByHolder
+	u := newUnits(d.rules, byHolder)
+	all := append(slices.Clone(holders), preempted...)
+	for _, i := range all {
+		u.add(sessions[i].Holder, sessions[i].licences())
 	}
-	var noticed []int
-	if lim := d.pool.SessionLimit; lim != nil && units.count() > int(*lim) {
-		holders, noticed = d.reduce(sessions, holders, int(*lim))
-		units = newUnits(d.pool.Policy.CountByHolder)
-		for _, i := range holders {
-			units.add(sessions[i].Holder, sessions[i].licences())
+	keys, groups := d.licenceUnits(sessions, all)
+	underNotice := map[int]bool{}
+	for _, i := range preempted {
+		underNotice[i] = true
+	}
+	over := map[string]string{} // licence unit → what took it back
+	for _, rule := range d.limitRules(u) {
+		for _, k := range keys {
+			if !rule.over(u) {
+				break
+			}
+			holder := sessions[groups[k][0]].Holder
+			if _, taken := over[k]; taken || !rule.helps(u, holder) {
+				continue
+			}
+			over[k] = rule.what
+			n := 0
+			for _, i := range groups[k] {
+				n = max(n, sessions[i].licences())
+				if !byHolder {
+					u.remove(holder, sessions[i].licences())
+				}
+			}
+			if byHolder {
+				u.remove(holder, n)
+			}
 		}
-		for _, i := range noticed {
-			// Still in use, so nothing new is granted beyond the limit; but no new session of
-			// that holder shares a licence that is going away.
-			units.addNoticed(sessions[i].Holder, sessions[i].licences())
+	}
+	kept := newUnits(d.rules, byHolder)
+	for _, k := range keys {
+		if what, ok := over[k]; ok {
+			d.takeBack(sessions, groups[k], what, kept)
+			continue
+		}
+		for _, i := range groups[k] {
+			d.activate(i, sessions[i])
+			if !underNotice[i] {
+				kept.add(sessions[i].Holder, sessions[i].licences())
+				continue
+			}
+			kept.addNoticed(sessions[i].Holder, sessions[i].licences())
+			d.res.Sessions[i].EndsAt, d.res.Sessions[i].PreemptedBy = sessions[i].EndsAt, sessions[i].PreemptedBy
+			d.wake(*sessions[i].EndsAt)
 		}
 	}
-	for _, i := range holders {
-		d.activate(i, sessions[i])
-	}
-	for _, i := range noticed {
-		d.activate(i, sessions[i])
-		d.notice(i, sessions[i])
-	}
-	return units
+	return kept
 }
 
-// notice keeps an Active session over the limit until its notice (reduce set its EndsAt)
-// runs out.
-func (d *decision) notice(i int, s Session) {
+// licenceUnits groups the holders by licence unit (the session, or its holder with countBy
+// Holder), and orders the units most recently granted first; a unit is as new as its earliest
+// grant.
+func (d *decision) licenceUnits(sessions []Session, holders []int) (keys []string, groups map[string][]int) {
+	r := d.res.Sessions
+	newestFirst := func(a, b int) int {
+		if c := r[b].GrantedAt.Compare(*r[a].GrantedAt); c != 0 {
+			return c
+		}
+		return -byAge(sessions[a].Created, sessions[b].Created, sessions[a].Name, sessions[b].Name)
+	}
+	groups = map[string][]int{}
+	for _, i := range holders {
+		k := sessions[i].Name
+		if d.pool.Policy.CountByHolder {
+			k = sessions[i].Holder
+		}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	oldest := func(k string) int { return slices.MinFunc(groups[k], func(a, b int) int { return -newestFirst(a, b) }) }
+	slices.SortFunc(keys, func(a, b string) int { return newestFirst(oldest(a), oldest(b)) })
+	return keys, groups
+}
+
+// limitRule is one bound on the licences the holders keep: over says whether it is broken,
+// helps whether taking back a holder's licences mends it, and what says what it is, for the
+// sessions it takes licences back from.
+type limitRule struct {
+	over  func(u *units) bool
+	helps func(u *units, holder string) bool
+	what  string
+}
+
+// limitRules are the bounds the holders' licences must fit, in the order they are enforced:
+// the limit with the overdraft, the common licences the reservations leave, each group's cap,
+// and the cap per holder.
+func (d *decision) limitRules(u *units) []limitRule {
+	r, p := d.rules, d.pool.Name
+	any := func(*units, string) bool { return true }
+	var rules []limitRule
+	if r.limit >= 0 {
+		what := fmt.Sprintf("pool %s's shared licences were reduced to %d", p, *d.pool.SessionLimit)
+		if d.pool.Policy.Overdraft > 0 {
+			what = fmt.Sprintf("pool %s's shared licences were reduced to %d (with %d of overdraft)", p, *d.pool.SessionLimit, d.pool.Policy.Overdraft)
+		}
+		rules = append(rules, limitRule{over: func(u *units) bool { return u.total() > r.limit }, helps: any, what: what})
+		if reserved := r.totalReserved(); reserved > 0 {
+			rules = append(rules, limitRule{
+				over: func(u *units) bool { return u.commonUsed() > r.common() },
+				helps: func(u *units, holder string) bool {
+					g := r.groupOf(holder)
+					return g < 0 || u.group[g] > r.reserved[g]
+				},
+				what: fmt.Sprintf("%d of pool %s's shared licences are now reserved for groups, leaving %d for everyone", reserved, p, r.common()),
+			})
+		}
+	}
+	for g, grp := range r.groups {
+		if grp.MaxSessions == nil {
+			continue
+		}
+		limit := int(*grp.MaxSessions)
+		rules = append(rules, limitRule{
+			over:  func(u *units) bool { return u.group[g] > limit },
+			helps: func(_ *units, holder string) bool { return r.groupOf(holder) == g },
+			what:  fmt.Sprintf("group %s may now use at most %d shared licences of pool %s (maxSessions)", grp.Name, limit, p),
+		})
+	}
+	if r.perHolder > 0 {
+		var overCap []string
+		for h, n := range u.use {
+			if n > r.perHolder {
+				overCap = append(overCap, h)
+			}
+		}
+		slices.Sort(overCap)
+		for _, h := range overCap {
+			rules = append(rules, limitRule{
+				over:  func(u *units) bool { return u.use[h] > r.perHolder },
+				helps: func(_ *units, holder string) bool { return holder == h },
+				what:  fmt.Sprintf("a holder may now use at most %d shared licences of pool %s at once (maxPerHolder)", r.perHolder, p),
+			})
+		}
+	}
+	return rules
+}
+
+// takeBack ends the sessions of a licence unit a rule took licences back from, or, with a grace
+// period, gives them a notice: the unit ends as one, at the earliest notice any of its sessions
+// was given, or now plus the grace period.
+func (d *decision) takeBack(sessions []Session, unit []int, what string, kept *units) {
+	var endsAt *time.Time
+	for _, i := range unit {
+		if e := sessions[i].EndsAt; e != nil && sessions[i].PreemptedBy == "" && (endsAt == nil || e.Before(*endsAt)) {
+			endsAt = e
+		}
+	}
+	if endsAt == nil {
+		endsAt = timePtr(d.now.Add(d.pool.Policy.CapacityGrace))
+	}
+	for _, i := range unit {
+		if d.pool.Policy.CapacityGrace > 0 && d.now.Before(*endsAt) {
+			// Still in use, so nothing new is granted beyond the limit; but no new session of
+			// that holder shares a licence that is going away.
+			kept.addNoticed(sessions[i].Holder, sessions[i].licences())
+			d.activate(i, sessions[i])
+			d.res.Sessions[i].EndsAt = endsAt
+			d.notice(i, sessions[i], what)
+			if e := sessions[i].EndsAt; e != nil && e.Equal(*endsAt) && sessions[i].PreemptedBy == "" && sessions[i].Message != "" {
+				// Under this notice already: it keeps the words it was given, though another
+				// rule may be what keeps it over now.
+				d.res.Sessions[i].Message = sessions[i].Message
+			}
+			continue
+		}
+		d.end(i, v1alpha1.EndCapacityReduced, what+"; the most recently granted sessions were ended")
+	}
+}
+
+// notice keeps an Active session over a limit until its notice (takeBack set its EndsAt) runs
+// out.
+func (d *decision) notice(i int, s Session, what string) {
 	r := &d.res.Sessions[i]
 	d.wake(*r.EndsAt)
-	what := "this one"
+	r.Message = fmt.Sprintf("%s: %s keeps %s until %s, then the session ends unless licences free first",
+		what, s.Holder, these(s), r.EndsAt.UTC().Format(time.RFC3339))
+}
+
+// these is "this one" or "these n".
+func these(s Session) string {
 	if n := s.licences(); n > 1 {
-		what = fmt.Sprintf("these %d", n)
+		return fmt.Sprintf("these %d", n)
 	}
-	r.Message = fmt.Sprintf("pool %s's shared licences were reduced to %s: %s keeps %s until %s, then the session ends unless licences free first",
-		d.pool.Name, limitString(d.pool.SessionLimit), s.Holder, what, r.EndsAt.UTC().Format(time.RFC3339))
+	return "this one"
 }
 
 // serveQueue grants free licences to the waiters by priority, then age, then name (with
 // countBy Holder, a holder's further sessions share its licences), and returns those left
 // waiting, in order.
 //
-// A session is granted only when all its licences are free at once. The queue keeps its
-// order: the first session that does not fit yet (the head) keeps what is free, and what frees
-// later, until it fits, so nobody behind it is granted meanwhile and it cannot starve (only a
-// session of higher priority that arrives goes ahead of it, as it would of anyone). A session
-// that needs no further licence (countBy Holder, its holder already holds as many) takes none
-// from the head and is granted. A session that asks for more than the whole limit can never
-// fit: it holds nothing back and waits aside (tooLarge) until the limit grows. With
-// whenExhausted Reject nobody waits, so nobody keeps licences for later: whoever fits now is
-// granted, the rest are turned away.
-func (d *decision) serveQueue(sessions []Session, waiters []int, units *units) []waiter {
+// A session is granted only when all its licences are free at once, within the pool's rules:
+// the limit and the overdraft, its group's reservation first and then the common licences,
+// its group's cap and the cap per holder. The queue keeps its order: the first session that
+// does not fit yet (a head) keeps what is free, and what frees later, until it fits: of the
+// common licences, and of its group's reservation. Nobody behind it is granted from those
+// meanwhile, so it cannot starve (only a session of higher priority that arrives goes ahead of
+// it, as it would of anyone). A session of a group may still be granted from its reservation
+// while a head that is not a member waits for the common licences. A session that needs no
+// further licence (countBy Holder, its holder already holds as many) takes none and is
+// granted. A session held back by a cap, or that asks for more than it may ever hold, holds
+// nothing back and waits aside. With whenExhausted Reject nobody waits, so nobody keeps
+// licences for later: whoever fits now is granted, the rest are turned away.
+func (d *decision) serveQueue(sessions []Session, waiters []int, u *units) []waiter {
 	slices.SortFunc(waiters, func(a, b int) int {
 		if c := cmp.Compare(sessions[b].Priority, sessions[a].Priority); c != 0 {
 			return c
 		}
 		return byAge(sessions[a].Created, sessions[b].Created, sessions[a].Name, sessions[b].Name)
 	})
-	lim := d.pool.SessionLimit
 	var queue []waiter
-	headWaits := false // a session that can fit waits at the head, keeping what is free
+	keptCommon, keptReserve := false, map[int]bool{} // licences a head keeps until it fits
 	for _, i := range waiters {
 		s := sessions[i]
-		need := units.extra(s.Holder, s.licences())
-		fits := lim == nil || units.count()+need <= int(*lim)
-		if need == 0 || (!headWaits && fits) {
-			units.add(s.Holder, s.licences())
-			d.res.Sessions[i].GrantedAt = timePtr(d.now)
-			if !d.endOnLimits(i, s) {
-				d.activate(i, s)
-			}
+		delta := u.extra(s.Holder, s.licences())
+		if delta == 0 {
+			d.grant(i, s, u)
 			continue
 		}
-		w := waiter{i: i, need: s.licences(), tooLarge: lim != nil && s.licences() > int(*lim), behindHead: headWaits}
-		if lim != nil {
-			w.free = max(0, int(*lim)-units.count())
+		b := u.check(s.Holder, s.licences(), delta)
+		g := d.rules.groupOf(s.Holder)
+		reserved, common := u.split(s.Holder, delta)
+		behind := (reserved > 0 && keptReserve[g]) || (common > 0 && keptCommon)
+		if b == fits && !behind {
+			d.grant(i, s, u)
+			continue
 		}
-		if !w.tooLarge && !d.pool.Policy.Reject {
-			headWaits = true
+		w := waiter{i: i, need: s.licences(), free: u.room(s.Holder), block: b, behindHead: behind}
+		if (b == fits || b == full || b == reservedUp) && !d.pool.Policy.Reject {
+			keptCommon = true
+			if g >= 0 && d.rules.reserved[g] > 0 {
+				keptReserve[g] = true
+			}
+		}
+		if b == holderCap || b == groupCap {
+			w.capped = u.capMessage(b, s.Holder, d.pool.Name)
 		}
 		queue = append(queue, w)
 	}
 	return queue
 }
 
+// grant gives a waiting session its licences.
+func (d *decision) grant(i int, s Session, u *units) {
+	u.add(s.Holder, s.licences())
+	d.res.Sessions[i].GrantedAt = timePtr(d.now)
+	if !d.endOnLimits(i, s) {
+		d.activate(i, s)
+	}
+}
+
 // waiter is a session left in the queue, with what its message says.
 type waiter struct {
 	i    int
 	need int // licences it asks for
-	free int // licences free when its turn came
-	// tooLarge: it asks for more than the limit, and holds nothing back; behindHead: a session
-	// ahead of it in the queue keeps the free licences until its own fit.
-	tooLarge, behindHead bool
+	free int // licences it could take when its turn came
+	// block is why it waits; behindHead: it would fit, but a session ahead of it keeps the
+	// free licences until its own fit; capped names the cap that holds it back.
+	block      block
+	behindHead bool
+	capped     string
+}
+
+func waitersOf(queue []waiter) []int {
+	out := make([]int, len(queue))
+	for k, w := range queue {
+		out[k] = w.i
+	}
+	return out
 }
 
 // placeQueue gives the sessions left waiting their positions, or turns them away when the
 // pool rejects sessions it cannot serve.
-func (d *decision) placeQueue(queue []waiter) {
+func (d *decision) placeQueue(sessions []Session, queue []waiter, u *units) {
+	coming := d.preemptionsFor(sessions)
 	for pos, w := range queue {
 		if d.pool.Policy.Reject {
-			d.end(w.i, v1alpha1.EndRejected, d.rejectedMessage(w))
+			d.end(w.i, v1alpha1.EndRejected, d.rejectedMessage(w, sessions[w.i], u))
 			continue
+		}
+		// Said of the pool as the decision leaves it, so that the same pool says the same.
+		s := sessions[w.i]
+		w.block, w.free, w.capped = u.check(s.Holder, s.licences(), u.extra(s.Holder, s.licences())), u.room(s.Holder), ""
+		w.behindHead = w.block == fits
+		if w.block == holderCap || w.block == groupCap {
+			w.capped = u.capMessage(w.block, s.Holder, d.pool.Name)
 		}
 		r := &d.res.Sessions[w.i]
 		r.Phase, r.QueuePosition, r.GrantedAt = v1alpha1.SessionWaiting, int32(pos+1), nil
-		r.Message = d.waitingMessage(w, pos+1, len(queue))
+		r.Message = d.waitingMessage(w, sessions[w.i], u, pos+1, len(queue))
+		if c, ok := coming[sessions[w.i].Name]; ok {
+			r.Message = fmt.Sprintf("%s gives back its licences to this session at %s (preemption: priority %d over %d); waiting at position %d of %d",
+				strings.Join(c.victims, ", "), c.at.UTC().Format(time.RFC3339), sessions[w.i].Priority, c.priority, pos+1, len(queue))
+		}
 	}
 }
 
-// countSessions fills in the usage and the session ledger.
+// countSessions fills in the usage, the overdraft marks and the session ledger.
 func (d *decision) countSessions(sessions []Session, units *units) {
 	var names []string
+	waitingIn := make([]int32, len(d.rules.groups))
 	for i, r := range d.res.Sessions {
 		s := sessions[i]
 		switch r.Phase {
@@ -222,24 +427,80 @@ func (d *decision) countSessions(sessions []Session, units *units) {
 		case v1alpha1.SessionWaiting:
 			d.res.Usage.Waiting++
 			d.res.Usage.WaitingLicences += int32(s.licences())
+			if g := d.rules.groupOf(s.Holder); g >= 0 {
+				waitingIn[g]++
+			}
 		}
 	}
-	d.res.Usage.SessionsActive = int32(units.count())
+	d.res.Usage.SessionsActive = int32(units.total())
 	if d.external() {
 		d.res.SessionLedger = d.pool.SessionLedger
 		d.res.Usage.SessionsActive = int32(len(names))
 	} else if d.pool.SessionLimit != nil {
 		d.res.SessionLedger = sortedNames(names)
+		d.markOverdraft(sessions)
+	}
+	d.res.Usage.Reserved = int32(d.rules.totalReserved())
+	d.res.ReservationsFit = d.rules.fit
+	if !d.rules.fit {
+		d.res.ReservationsMessage = fmt.Sprintf("the groups reserve more shared licences than pool %s's limit of %d: reservations are honoured in the groups' order until the limit",
+			d.pool.Name, *d.pool.SessionLimit)
+	}
+	for g, grp := range d.rules.groups {
+		d.res.Usage.Groups = append(d.res.Usage.Groups, GroupUsage{Name: grp.Name, Reserved: int32(d.rules.reserved[g]),
+			MaxSessions: grp.MaxSessions, SessionsActive: int32(units.group[g]), SessionsWaiting: waitingIn[g],
+			MaxSeats: grp.MaxSeats, SeatsBound: int32(d.seatsInGroup[g])})
+	}
+}
+
+// markOverdraft marks the Active sessions whose licences lie beyond the limit: counted oldest
+// grant first, the licences past the limit are the overdraft, so the most recently granted
+// carry it and a licence that frees covers the oldest of them again.
+func (d *decision) markOverdraft(sessions []Session) {
+	limit := int(*d.pool.SessionLimit)
+	d.res.Usage.Overdraft = int32(d.pool.Policy.Overdraft)
+	d.res.Usage.SessionsOverdraft = max(0, d.res.Usage.SessionsActive-int32(limit))
+	if d.res.Usage.SessionsOverdraft == 0 {
+		return
+	}
+	var active []int
+	for i, r := range d.res.Sessions {
+		if r.Phase == v1alpha1.SessionActive {
+			active = append(active, i)
+		}
+	}
+	r := d.res.Sessions
+	slices.SortFunc(active, func(a, b int) int {
+		if c := r[a].GrantedAt.Compare(*r[b].GrantedAt); c != 0 {
+			return c
+		}
+		return byAge(sessions[a].Created, sessions[b].Created, sessions[a].Name, sessions[b].Name)
+	})
+	u := newUnits(d.rules, d.pool.Policy.CountByHolder)
+	for _, i := range active {
+		before := u.total()
+		u.add(sessions[i].Holder, sessions[i].licences())
+		if u.total() > limit && u.total() > before {
+			r[i].Overdraft = true
+			if r[i].EndsAt == nil {
+				r[i].Message += fmt.Sprintf(", beyond its limit of %d (overdraft)", limit)
+			}
+		}
 	}
 }
 
 // rejectedMessage says why a pool that turns sessions away when full turned this one away.
-func (d *decision) rejectedMessage(w waiter) string {
+func (d *decision) rejectedMessage(w waiter, s Session, u *units) string {
 	p, lim := d.pool.Name, limitString(d.pool.SessionLimit)
+	const turnedAway = "and the pool turns away sessions it cannot serve (whenExhausted: Reject)"
 	switch {
-	case w.tooLarge:
-		return fmt.Sprintf("asked for %s but pool %s has only %s in all, and the pool turns away sessions it cannot serve (whenExhausted: Reject)",
-			licences(w.need), p, lim)
+	case w.capped != "":
+		return fmt.Sprintf("asked for %s: %s, %s", licences(w.need), w.capped, turnedAway)
+	case w.block == neverFits:
+		return fmt.Sprintf("asked for %s but %s, %s", licences(w.need), d.mostFor(s, u), turnedAway)
+	case w.block == reservedUp:
+		return fmt.Sprintf("asked for %s of pool %s; the free ones are reserved for groups %s is not in (%d reserved), %s",
+			licences(w.need), p, s.Holder, d.rules.totalReserved(), turnedAway)
 	case w.need > 1:
 		return fmt.Sprintf("asked for %s of pool %s, all at once; %d of %s free, and the pool turns sessions away when full (whenExhausted: Reject)",
 			licences(w.need), p, w.free, lim)
@@ -247,20 +508,54 @@ func (d *decision) rejectedMessage(w waiter) string {
 	return fmt.Sprintf("all %s shared licences of pool %s are in use and the pool turns sessions away when full (whenExhausted: Reject)", lim, p)
 }
 
+// mostFor says the most licences a session's holder may ever hold, and which rule says so.
+func (d *decision) mostFor(s Session, u *units) string {
+	r, p := d.rules, d.pool.Name
+	g := r.groupOf(s.Holder)
+	switch {
+	case r.perHolder > 0 && s.licences() > r.perHolder:
+		return fmt.Sprintf("%s may use at most %d shared licences of pool %s at once (maxPerHolder)", s.Holder, r.perHolder, p)
+	case g >= 0 && r.groups[g].MaxSessions != nil && s.licences() > int(*r.groups[g].MaxSessions):
+		return fmt.Sprintf("group %s may use at most %d shared licences of pool %s (maxSessions)", r.groupName(g), *r.groups[g].MaxSessions, p)
+	case r.totalReserved() > 0 && g < 0:
+		return fmt.Sprintf("pool %s has only %d shared licences that are not reserved for groups", p, r.common())
+	case r.totalReserved() > 0:
+		return fmt.Sprintf("group %s may use at most %d shared licences of pool %s (its reservation and the common ones)", r.groupName(g), r.mayUse(g), p)
+	case d.pool.Policy.Overdraft > 0:
+		return fmt.Sprintf("pool %s has only %s in all, with %d of overdraft", p, limitString(d.pool.SessionLimit), d.pool.Policy.Overdraft)
+	}
+	return fmt.Sprintf("pool %s has only %s in all", p, limitString(d.pool.SessionLimit))
+}
+
 // waitingMessage says why a session waits and where.
-func (d *decision) waitingMessage(w waiter, pos, of int) string {
+func (d *decision) waitingMessage(w waiter, s Session, u *units, pos, of int) string {
 	p, lim := d.pool.Name, limitString(d.pool.SessionLimit)
 	switch {
-	case d.pool.SessionLimit != nil && *d.pool.SessionLimit == 0:
+	case d.pool.SessionLimit != nil && *d.pool.SessionLimit == 0 && d.pool.Policy.Overdraft == 0:
 		return fmt.Sprintf("pool %s has no shared licences (concurrentSessions: 0); waiting at position %d of %d", p, pos, of)
-	case w.tooLarge:
+	case w.capped != "":
+		return fmt.Sprintf("waiting for %s: %s; waiting at position %d of %d without holding up the queue, until it uses fewer",
+			licences(w.need), w.capped, pos, of)
+	case w.block == neverFits && d.rules.limit >= 0 && w.need > d.rules.limit:
 		return fmt.Sprintf("asks for %s but pool %s has only %s in all; waiting at position %d of %d without holding up the queue, until the pool's limit grows",
 			licences(w.need), p, lim, pos, of)
-	case w.need == 1 && w.free == 0:
-		return fmt.Sprintf("all %s shared licences of pool %s are in use; waiting at position %d of %d", lim, p, pos, of)
+	case w.block == neverFits:
+		return fmt.Sprintf("asks for %s but %s; waiting at position %d of %d without holding up the queue, until that changes",
+			licences(w.need), d.mostFor(s, u), pos, of)
 	case w.behindHead && w.free > 0:
 		return fmt.Sprintf("waiting for %s of pool %s; %d free, kept for the session at the head of the queue until it fits; waiting at position %d of %d",
 			licences(w.need), p, w.free, pos, of)
+	case (w.block == reservedUp || w.block == full) && d.rules.groupOf(s.Holder) < 0 && d.rules.totalReserved() > 0:
+		return fmt.Sprintf("all %d shared licences of pool %s that are not reserved for groups are in use (%d reserved); waiting at position %d of %d",
+			d.rules.common(), p, d.rules.totalReserved(), pos, of)
+	case w.block == reservedUp:
+		g := d.rules.groupOf(s.Holder)
+		return fmt.Sprintf("waiting for %s of pool %s; group %s's reservation (%d) and the common licences are in use, the rest are reserved for other groups; waiting at position %d of %d",
+			licences(w.need), p, d.rules.groupName(g), d.rules.reserved[g], pos, of)
+	case w.need == 1 && w.free == 0 && d.pool.Policy.Overdraft > 0:
+		return fmt.Sprintf("all %s shared licences of pool %s and its %d of overdraft are in use; waiting at position %d of %d", lim, p, d.pool.Policy.Overdraft, pos, of)
+	case w.need == 1 && w.free == 0:
+		return fmt.Sprintf("all %s shared licences of pool %s are in use; waiting at position %d of %d", lim, p, pos, of)
 	}
 	return fmt.Sprintf("waiting for %s of pool %s; %d free of %s; waiting at position %d of %d", licences(w.need), p, w.free, lim, pos, of)
 }
@@ -299,77 +594,6 @@ func (d *decision) endOnLimits(i int, s Session) bool {
 		d.wake(deadline)
 	}
 	return false
-}
-
-// reduce takes back the licences of the most recently granted holders until the rest fit the
-// limit. Those over it end at once, or, with a grace period, are returned as noticed until
-// their notice runs out. It returns the holders that fit, and those under notice.
-func (d *decision) reduce(sessions []Session, holders []int, limit int) (kept, noticed []int) {
-	r := d.res.Sessions
-	newestFirst := func(a, b int) int {
-		if c := r[b].GrantedAt.Compare(*r[a].GrantedAt); c != 0 {
-			return c
-		}
-		return -byAge(sessions[a].Created, sessions[b].Created, sessions[a].Name, sessions[b].Name)
-	}
-	// Group by licence unit (the session, or its holder with CountByHolder); a group is as
-	// new as its earliest grant.
-	groups := map[string][]int{}
-	var keys []string
-	for _, i := range holders {
-		k := sessions[i].Name
-		if d.pool.Policy.CountByHolder {
-			k = sessions[i].Holder
-		}
-		if _, ok := groups[k]; !ok {
-			keys = append(keys, k)
-		}
-		groups[k] = append(groups[k], i)
-	}
-	oldest := func(k string) int { return slices.MinFunc(groups[k], func(a, b int) int { return -newestFirst(a, b) }) }
-	slices.SortFunc(keys, func(a, b string) int { return newestFirst(oldest(a), oldest(b)) })
-	// A unit uses as many licences as its largest session (one session, unless CountByHolder).
-	uses := func(k string) int {
-		n := 0
-		for _, i := range groups[k] {
-			n = max(n, sessions[i].licences())
-		}
-		return n
-	}
-	inUse := 0
-	for _, k := range keys {
-		inUse += uses(k)
-	}
-	over := 0 // the newest units to take back until the rest fit
-	for ; inUse > limit; over++ {
-		inUse -= uses(keys[over])
-	}
-	msg := fmt.Sprintf("pool %s's shared licences were reduced to %d; the most recently granted sessions were ended", d.pool.Name, limit)
-	for _, k := range keys[:over] {
-		// A licence unit is noticed, and ends, as one: at the earliest notice any of its
-		// sessions was given, or now plus the grace period.
-		var endsAt *time.Time
-		for _, i := range groups[k] {
-			if e := sessions[i].EndsAt; e != nil && (endsAt == nil || e.Before(*endsAt)) {
-				endsAt = e
-			}
-		}
-		if endsAt == nil {
-			endsAt = timePtr(d.now.Add(d.pool.Policy.CapacityGrace))
-		}
-		for _, i := range groups[k] {
-			if d.pool.Policy.CapacityGrace > 0 && d.now.Before(*endsAt) {
-				d.res.Sessions[i].EndsAt = endsAt
-				noticed = append(noticed, i)
-				continue
-			}
-			d.end(i, v1alpha1.EndCapacityReduced, msg)
-		}
-	}
-	for _, k := range keys[over:] {
-		kept = append(kept, groups[k]...)
-	}
-	return kept, noticed
 }
 
 func (d *decision) activate(i int, s Session) {
@@ -414,50 +638,3 @@ func recordsAll(ledger map[string]bool, s Session) bool {
 	}
 	return true
 }
-
-// units counts licences in use: each session's count, or, with countBy Holder, for each holder
-// the largest count among its sessions. Licences under notice count, but cover no further
-// session of their holder.
-type units struct {
-	byHolder bool
-	n        int            // licences in use
-	holders  map[string]int // with byHolder, the licences each holder uses
-	noticed  map[string]int // with byHolder, the licences under notice of each holder
-}
-
-func newUnits(byHolder bool) *units { return &units{byHolder: byHolder, holders: map[string]int{}} }
-
-// add counts a session of the holder that takes n licences.
-func (u *units) add(holder string, n int) {
-	if u.byHolder {
-		if old := u.holders[holder]; n > old {
-			u.holders[holder], u.n = n, u.n+n-old
-		}
-		return
-	}
-	u.n += n
-}
-
-// addNoticed counts a licence under notice.
-func (u *units) addNoticed(holder string, n int) {
-	if u.byHolder {
-		if u.noticed == nil {
-			u.noticed = map[string]int{}
-		}
-		if old := u.noticed[holder]; n > old {
-			u.noticed[holder], u.n = n, u.n+n-old
-		}
-		return
-	}
-	u.n += n
-}
-
-// extra is how many more licences a session of the holder that takes n needs.
-func (u *units) extra(holder string, n int) int {
-	if u.byHolder {
-		return max(0, n-u.holders[holder])
-	}
-	return n
-}
-
-func (u *units) count() int { return u.n }
