@@ -10,6 +10,22 @@
 //
 // Request.Count asks for several licences at once, all or none (a run on 4 cores, each core a
 // licence); it becomes the session's spec.count.
+//
+// An Active session can be put under notice: the pool's capacity dropped (CapacityReduced), or
+// a waiting session of higher priority takes the licence (Preempted, under the pool's
+// sessionPolicy.preemption). Status.EndsAt, Reason and PreemptedBy say when, why and for whom;
+// Options.OnNotice is called once for each notice, so that the program can save its work in
+// time. A notice can also be lifted (a licence freed first): EndsAt goes back to zero. When the
+// notice runs out, the session ends like any other: Wait and Err give an *EndedError whose
+// Reason is v1alpha1.EndPreempted or v1alpha1.EndCapacityReduced.
+//
+//	var ended *agent.EndedError
+//	if errors.As(lease.Err(), &ended) && ended.Reason == v1alpha1.EndPreempted { ... }
+//
+// A pool with spec.overdraftSessions may grant licences beyond its limit when all are in use;
+// Status.Overdraft is true while the session holds such a licence (its condition Overdraft).
+// Such a session is the first covered again when licences free up, and the first put under
+// notice when a lowered limit must be enforced.
 package agent
 
 import (
@@ -49,10 +65,16 @@ type Request struct {
 
 // Options tune a lease.
 type Options struct {
-	// OnChange is called, from the lease's goroutine, whenever the session's phase, queue
-	// position, message or notice (Status.EndsAt) changes. A session that must queue is reported Waiting once it has
-	// waited a second; one granted sooner goes from no phase straight to Active.
+	// OnChange is called, from the lease's goroutine, whenever any field of the session's
+	// Status changes: phase, queue position, message, a notice given or lifted, overdraft. A
+	// session that must queue is reported Waiting once it has waited a second; one granted
+	// sooner goes from no phase straight to Active.
 	OnChange func(Status)
+	// OnNotice is called, from the lease's goroutine and after OnChange, once for each notice:
+	// when the session is put under notice, and again when the notice's EndsAt, Reason or
+	// PreemptedBy changes; not when only its message does. A lifted notice shows in OnChange,
+	// as a Status with EndsAt zero.
+	OnNotice func(Notice)
 	// HeartbeatInterval overrides the renewal interval, which is a third of the pool's
 	// heartbeatTimeout (or of the default 60s when the pool cannot be read).
 	HeartbeatInterval time.Duration
@@ -63,14 +85,53 @@ type Status struct {
 	Name          string                `json:"session"`
 	Phase         v1alpha1.SessionPhase `json:"phase"`
 	QueuePosition int32                 `json:"position,omitempty"`
-	Reason        v1alpha1.EndReason    `json:"reason,omitempty"`
-	Message       string                `json:"message,omitempty"`
-	// EndsAt is set while the session is under notice: the pool's capacity dropped, and the
-	// licence goes back then unless one frees first. Finish or save the work before it.
+	// Reason is why the session ended; while it is under notice (EndsAt set), why it will end:
+	// v1alpha1.EndPreempted or v1alpha1.EndCapacityReduced.
+	Reason  v1alpha1.EndReason `json:"reason,omitempty"`
+	Message string             `json:"message,omitempty"`
+	// EndsAt is set while the session is under notice: the pool's capacity dropped, or a
+	// session of higher priority takes the licence (PreemptedBy), and the licence goes back
+	// then unless one frees first. Finish or save the work before it.
 	EndsAt time.Time `json:"endsAt,omitzero"`
+	// PreemptedBy names the waiting session that takes the licence at EndsAt, while the
+	// session is under notice of preemption.
+	PreemptedBy string `json:"preemptedBy,omitempty"`
+	// Overdraft is true while the session holds licences beyond the pool's limit, granted
+	// from its spec.overdraftSessions.
+	Overdraft bool `json:"overdraft,omitempty"`
 }
 
-// EndedError says the operator ended the session, and why.
+// Notice says that an Active session is to end, when and why: Options.OnNotice receives it.
+type Notice struct {
+	// Session is the session under notice.
+	Session string `json:"session"`
+	// EndsAt is when the licence goes back, unless one frees first.
+	EndsAt time.Time `json:"endsAt"`
+	// Reason is the end reason the session will have: v1alpha1.EndPreempted (PreemptedBy
+	// takes the licence) or v1alpha1.EndCapacityReduced (the pool has fewer licences now).
+	Reason v1alpha1.EndReason `json:"reason"`
+	// PreemptedBy names the waiting session of higher priority that takes the licence.
+	PreemptedBy string `json:"preemptedBy,omitempty"`
+	// Message is the operator's explanation, for people.
+	Message string `json:"message,omitempty"`
+}
+
+// noticeOf is the notice st is under, if any.
+func noticeOf(st Status) (Notice, bool) {
+	if st.EndsAt.IsZero() {
+		return Notice{}, false
+	}
+	return Notice{Session: st.Name, EndsAt: st.EndsAt, Reason: st.Reason, PreemptedBy: st.PreemptedBy, Message: st.Message}, true
+}
+
+// sameNotice reports whether a and b are one notice: a new message alone is no new notice.
+func sameNotice(a, b Notice) bool {
+	return a.EndsAt.Equal(b.EndsAt) && a.Reason == b.Reason && a.PreemptedBy == b.PreemptedBy
+}
+
+// EndedError says the operator ended the session, and why: Reason is one of the
+// v1alpha1.EndReason values, such as EndPreempted when a session of higher priority took the
+// licence, or EndCapacityReduced when the pool's capacity dropped.
 type EndedError struct {
 	Reason  v1alpha1.EndReason
 	Message string
@@ -101,6 +162,9 @@ type Lease struct {
 	key      types.NamespacedName
 	interval time.Duration
 	onChange func(Status)
+	onNotice func(Notice)
+	// notice is the last notice given to onNotice; only the lease's goroutine uses it.
+	notice *Notice
 
 	mu      sync.Mutex
 	status  Status
@@ -137,7 +201,7 @@ func Acquire(ctx context.Context, c client.WithWatch, req Request, opts Options)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	l := &Lease{
-		c: c, key: client.ObjectKeyFromObject(s), interval: interval, onChange: opts.OnChange,
+		c: c, key: client.ObjectKeyFromObject(s), interval: interval, onChange: opts.OnChange, onNotice: opts.OnNotice,
 		status:  Status{Name: s.Name, Phase: s.Status.Phase},
 		granted: make(chan struct{}), done: make(chan struct{}), cancel: cancel,
 	}
@@ -257,19 +321,49 @@ func (l *Lease) run(ctx context.Context) {
 	}
 }
 
-// observe takes in the session's latest status; it reports whether the session has ended.
-func (l *Lease) observe(s *v1alpha1.SharedSession) bool {
+// statusOf is what the lease reports of the session's status.
+func statusOf(s *v1alpha1.SharedSession) Status {
 	st := Status{Name: s.Name, Phase: s.Status.Phase, QueuePosition: s.Status.QueuePosition,
-		Reason: s.Status.EndReason, Message: s.Status.Message}
+		Reason: s.Status.EndReason, Message: s.Status.Message, PreemptedBy: s.Status.PreemptedBy,
+		Overdraft: meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionOverdraft)}
 	if s.Status.EndsAt != nil {
 		st.EndsAt = s.Status.EndsAt.Time
+		st.Reason = noticeReason(s)
 	}
+	return st
+}
+
+// noticeReason is why a session under notice will end. preemptedBy names the session that
+// takes the licence, so it decides; else the EndingSoon condition's reason.
+func noticeReason(s *v1alpha1.SharedSession) v1alpha1.EndReason {
+	if s.Status.PreemptedBy != "" {
+		return v1alpha1.EndPreempted
+	}
+	if c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionEndingSoon); c != nil && c.Reason == string(v1alpha1.EndPreempted) {
+		return v1alpha1.EndPreempted
+	}
+	return v1alpha1.EndCapacityReduced
+}
+
+// observe takes in the session's latest status; it reports whether the session has ended.
+func (l *Lease) observe(s *v1alpha1.SharedSession) bool {
+	st := statusOf(s)
 	l.mu.Lock()
 	changed := st != l.status
 	l.status = st
 	l.mu.Unlock()
 	if changed && l.onChange != nil {
 		l.onChange(st)
+	}
+	n, noticed := noticeOf(st)
+	switch {
+	case !noticed:
+		l.notice = nil
+	case l.notice == nil || !sameNotice(*l.notice, n):
+		l.notice = &n
+		if l.onNotice != nil {
+			l.onNotice(n)
+		}
 	}
 	if s.Status.Phase == v1alpha1.SessionActive || meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionGranted) {
 		select {
