@@ -15,7 +15,10 @@
 //	--listen     SEATKEEPER_LISTEN     HTTP address (default :8090)
 //
 // HTTP: GET /readyz (200 while held), GET /healthz, GET /status (JSON: session, phase,
-// position, reason, message), POST /state with {"state":"Idle|Connected","peer":"..."}.
+// position, reason, message; while under notice endsAt, reason Preempted or CapacityReduced
+// and preemptedBy; overdraft true while it holds licences beyond the pool's limit),
+// POST /state with {"state":"Idle|Connected","peer":"..."}. It logs each notice once: when
+// the licence goes back and why.
 // It exits 0 after a release on SIGTERM or SIGINT, or when the process that started it exits,
 // and 1 with the reason when the operator ends the session.
 package main

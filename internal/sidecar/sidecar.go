@@ -126,9 +126,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, cfg *re
 		defer logMu.Unlock()
 		fmt.Fprintf(stdout, time.Now().UTC().Format(time.RFC3339)+" "+format+"\n", a...)
 	}
-	lease, err := agent.Acquire(ctx, c, conf.req, agent.Options{OnChange: func(s agent.Status) {
-		logf("session %s: %s %s", s.Name, s.Phase, s.Message)
-	}})
+	rep := &reporter{logf: logf}
+	lease, err := agent.Acquire(ctx, c, conf.req, agent.Options{OnChange: rep.change, OnNotice: rep.notice})
 	if err != nil {
 		lis.Close()
 		fmt.Fprintln(stderr, "seatkeeper-agent:", err)
@@ -163,7 +162,40 @@ func Run(ctx context.Context, args []string, getenv func(string) string, cfg *re
 	return 0
 }
 
-func handler(lease *agent.Lease) http.Handler {
+// reporter logs what the operator says of the session: each change, each notice once with
+// when and why the licence goes back, and the grant of an overdraft licence once. The lease
+// calls it from its one goroutine.
+type reporter struct {
+	logf      func(format string, a ...any)
+	overdraft bool
+}
+
+func (r *reporter) change(s agent.Status) {
+	r.logf("session %s: %s %s", s.Name, s.Phase, s.Message)
+	if s.Overdraft && !r.overdraft {
+		r.logf("session %s: granted beyond the pool's limit (overdraft)", s.Name)
+	}
+	r.overdraft = s.Overdraft
+}
+
+func (r *reporter) notice(n agent.Notice) {
+	ends := n.EndsAt.UTC().Format(time.RFC3339)
+	switch n.Reason {
+	case v1alpha1.EndPreempted:
+		r.logf("session %s: under notice: session %s of higher priority takes the licence at %s unless one frees first; save the work before then", n.Session, n.PreemptedBy, ends)
+	default:
+		r.logf("session %s: under notice: the pool's licences were reduced, and the licence goes back at %s unless one frees first; save the work before then", n.Session, ends)
+	}
+}
+
+// session is what the HTTP endpoints ask of the lease.
+type session interface {
+	Granted() bool
+	Status() agent.Status
+	SetState(ctx context.Context, state v1alpha1.SessionState, peer string) error
+}
+
+func handler(lease session) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {

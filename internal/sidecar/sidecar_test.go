@@ -2,7 +2,11 @@ package sidecar
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/pkg/agent"
 )
 
@@ -110,5 +115,89 @@ func TestWatchParent(t *testing.T) {
 		case <-time.After(30 * time.Millisecond):
 		}
 		cancel()
+	}
+}
+
+// fakeSession is a lease as the HTTP endpoints see it.
+type fakeSession struct{ status agent.Status }
+
+func (f *fakeSession) Granted() bool        { return f.status.Phase == v1alpha1.SessionActive }
+func (f *fakeSession) Status() agent.Status { return f.status }
+func (f *fakeSession) SetState(context.Context, v1alpha1.SessionState, string) error {
+	return nil
+}
+
+// TestStatusUnderNotice: /status gives a holder under notice when, why and for whom its
+// licence goes back, and whether it is an overdraft licence; /readyz stays ready until then.
+func TestStatusUnderNotice(t *testing.T) {
+	ends := time.Date(2026, 12, 1, 9, 5, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		status agent.Status
+		want   map[string]any
+	}{
+		{
+			name: "preempted",
+			status: agent.Status{Name: "run", Phase: v1alpha1.SessionActive, Reason: v1alpha1.EndPreempted, EndsAt: ends,
+				PreemptedBy: "urgent-1", Message: "session urgent-1 of priority 10 takes this licence at 09:05"},
+			want: map[string]any{"session": "run", "phase": "Active", "reason": "Preempted", "endsAt": "2026-12-01T09:05:00Z",
+				"preemptedBy": "urgent-1", "message": "session urgent-1 of priority 10 takes this licence at 09:05"},
+		},
+		{
+			name:   "capacity reduced, on an overdraft licence",
+			status: agent.Status{Name: "run", Phase: v1alpha1.SessionActive, Reason: v1alpha1.EndCapacityReduced, EndsAt: ends, Overdraft: true},
+			want:   map[string]any{"session": "run", "phase": "Active", "reason": "CapacityReduced", "endsAt": "2026-12-01T09:05:00Z", "overdraft": true},
+		},
+		{
+			name:   "no notice: none of its fields",
+			status: agent.Status{Name: "run", Phase: v1alpha1.SessionActive, Message: "granted"},
+			want:   map[string]any{"session": "run", "phase": "Active", "message": "granted"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := handler(&fakeSession{status: tt.status})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status", nil))
+			var got map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatalf("/status %q: %v", rec.Body.String(), err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("/status (-want +got):\n%s", diff)
+			}
+			rec = httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+			if rec.Code != http.StatusOK {
+				t.Errorf("/readyz = %d, want 200 while the licence is held", rec.Code)
+			}
+		})
+	}
+}
+
+// TestReporter: each change is logged, each notice once with when and why, and an overdraft
+// grant once however many changes follow.
+func TestReporter(t *testing.T) {
+	var lines []string
+	r := &reporter{logf: func(format string, a ...any) { lines = append(lines, fmt.Sprintf(format, a...)) }}
+	ends := time.Date(2026, 12, 1, 9, 5, 0, 0, time.FixedZone("CET", 3600))
+	r.change(agent.Status{Name: "run", Phase: v1alpha1.SessionActive, Message: "granted", Overdraft: true})
+	r.change(agent.Status{Name: "run", Phase: v1alpha1.SessionActive, Message: "still granted", Overdraft: true})
+	r.notice(agent.Notice{Session: "run", EndsAt: ends, Reason: v1alpha1.EndPreempted, PreemptedBy: "urgent-1"})
+	r.notice(agent.Notice{Session: "run", EndsAt: ends, Reason: v1alpha1.EndCapacityReduced})
+	r.change(agent.Status{Name: "run", Phase: v1alpha1.SessionActive, Message: "covered"})
+	r.change(agent.Status{Name: "run", Phase: v1alpha1.SessionActive, Message: "beyond again", Overdraft: true})
+	want := []string{
+		"session run: Active granted",
+		"session run: granted beyond the pool's limit (overdraft)",
+		"session run: Active still granted",
+		"session run: under notice: session urgent-1 of higher priority takes the licence at 2026-12-01T08:05:00Z unless one frees first; save the work before then",
+		"session run: under notice: the pool's licences were reduced, and the licence goes back at 2026-12-01T08:05:00Z unless one frees first; save the work before then",
+		"session run: Active covered",
+		"session run: Active beyond again",
+		"session run: granted beyond the pool's limit (overdraft)",
+	}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
 	}
 }
