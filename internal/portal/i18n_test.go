@@ -145,7 +145,7 @@ func TestTemplatesUseKnownKeys(t *testing.T) {
 	for _, r := range []v1alpha1.EndReason{
 		v1alpha1.EndTerminated, v1alpha1.EndHeartbeatExpired, v1alpha1.EndIdleTimeout, v1alpha1.EndMaxDurationExceeded,
 		v1alpha1.EndPoolExpired, v1alpha1.EndPoolNotFound, v1alpha1.EndRejected, v1alpha1.EndNotEntitled,
-		v1alpha1.EndCapacityReduced,
+		v1alpha1.EndCapacityReduced, v1alpha1.EndPreempted,
 	} {
 		family("reason.", string(r))
 	}

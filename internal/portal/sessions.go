@@ -12,6 +12,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -29,6 +30,12 @@ type sessionView struct {
 	HasDuration                                             bool
 	// Ending: spec.terminate is set and the operator has not ended it yet.
 	Ending bool
+	// EndsAt is set while an Active session is under notice: the pool's licences were reduced,
+	// or, with PreemptedBy, that waiting session of higher priority takes the licence then.
+	EndsAt      time.Time
+	PreemptedBy string
+	// Overdraft: the session holds licences beyond the pool's limit (its condition Overdraft).
+	Overdraft bool
 }
 
 func sessionViewOf(s *v1alpha1.SharedSession, now time.Time) sessionView {
@@ -49,6 +56,12 @@ func sessionViewOf(s *v1alpha1.SharedSession, now time.Time) sessionView {
 	}
 	if r.DurationSeconds != nil {
 		v.Duration, v.HasDuration = time.Duration(*r.DurationSeconds)*time.Second, true
+	}
+	if s.Status.Phase == v1alpha1.SessionActive {
+		if s.Status.EndsAt != nil {
+			v.EndsAt, v.PreemptedBy = s.Status.EndsAt.Time, s.Status.PreemptedBy
+		}
+		v.Overdraft = meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionOverdraft)
 	}
 	return v
 }

@@ -1,7 +1,11 @@
 package portal
 
 import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,6 +205,48 @@ func TestSessionViewOf(t *testing.T) {
 			want: sessionView{Name: "s5", Pool: "remote", Holder: "erin", State: "Idle", Phase: "Ended", Reason: "Rejected", Licences: 1,
 				Created: created, End: minute(0)},
 		},
+		{
+			name: "under notice of preemption, on an overdraft licence",
+			session: v1alpha1.SharedSession{
+				ObjectMeta: metav1.ObjectMeta{Name: "s6", CreationTimestamp: metav1.NewTime(created)},
+				Spec:       v1alpha1.SharedSessionSpec{PoolName: "remote", Holder: "frank"},
+				Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionActive, GrantedAt: micro(minute(30)),
+					EndsAt: micro(minute(61)), PreemptedBy: "urgent-1", Message: "session urgent-1 takes this licence",
+					Conditions: []metav1.Condition{
+						{Type: v1alpha1.ConditionEndingSoon, Status: metav1.ConditionTrue, Reason: "Preempted"},
+						{Type: v1alpha1.ConditionOverdraft, Status: metav1.ConditionTrue, Reason: "Overdraft"},
+					}},
+			},
+			want: sessionView{Name: "s6", Pool: "remote", Holder: "frank", State: "Idle", Phase: "Active", Message: "session urgent-1 takes this licence",
+				Licences: 1, Created: created, Start: minute(30), Duration: 30 * time.Minute, HasDuration: true,
+				EndsAt: minute(61), PreemptedBy: "urgent-1", Overdraft: true},
+		},
+		{
+			name: "under notice: the licences were reduced",
+			session: v1alpha1.SharedSession{
+				ObjectMeta: metav1.ObjectMeta{Name: "s7", CreationTimestamp: metav1.NewTime(created)},
+				Spec:       v1alpha1.SharedSessionSpec{PoolName: "remote", Holder: "gina"},
+				Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionActive, GrantedAt: micro(minute(30)), EndsAt: micro(minute(61)),
+					Conditions: []metav1.Condition{
+						{Type: v1alpha1.ConditionEndingSoon, Status: metav1.ConditionTrue, Reason: "CapacityReduced"},
+						{Type: v1alpha1.ConditionOverdraft, Status: metav1.ConditionFalse, Reason: "WithinLimit"},
+					}},
+			},
+			want: sessionView{Name: "s7", Pool: "remote", Holder: "gina", State: "Idle", Phase: "Active", Licences: 1, Created: created,
+				Start: minute(30), Duration: 30 * time.Minute, HasDuration: true, EndsAt: minute(61)},
+		},
+		{
+			name: "preempted and ended: the reason, no notice",
+			session: v1alpha1.SharedSession{
+				ObjectMeta: metav1.ObjectMeta{Name: "s8", CreationTimestamp: metav1.NewTime(created)},
+				Spec:       v1alpha1.SharedSessionSpec{PoolName: "remote", Holder: "hal"},
+				Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionEnded, GrantedAt: micro(minute(1)), EndedAt: micro(minute(31)),
+					EndReason:  v1alpha1.EndPreempted,
+					Conditions: []metav1.Condition{{Type: v1alpha1.ConditionOverdraft, Status: metav1.ConditionTrue, Reason: "Overdraft"}}},
+			},
+			want: sessionView{Name: "s8", Pool: "remote", Holder: "hal", State: "Idle", Phase: "Ended", Reason: "Preempted", Licences: 1,
+				Created: created, Start: minute(1), End: minute(31), Duration: 30 * time.Minute, HasDuration: true},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,4 +256,77 @@ func TestSessionViewOf(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestActiveSessionsNotice: the sessions in use show, in the viewer's language, when a session
+// under notice ends and why, and mark those that hold licences beyond the limit.
+func TestActiveSessionsNotice(t *testing.T) {
+	pages, err := parsePages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := []sessionView{
+		{Name: "s-pre", Holder: "frank", State: "Idle", Phase: "Active", Licences: 1, EndsAt: minute(61), PreemptedBy: "urgent-1"},
+		{Name: "s-cap", Holder: "gina", State: "Idle", Phase: "Active", Licences: 2, EndsAt: minute(61), Overdraft: true},
+		{Name: "s-plain", Holder: "hal", State: "Idle", Phase: "Active", Licences: 1},
+	}
+	tests := []struct {
+		lang string
+		want map[string][]string // session → what its row shows
+	}{
+		{lang: "en", want: map[string][]string{
+			"s-pre": {minuteIn("en", 61), "preempted by session urgent-1"},
+			"s-cap": {minuteIn("en", 61), "licences reduced", ">overdraft<"},
+		}},
+		{lang: "fr", want: map[string][]string{
+			"s-pre": {minuteIn("fr", 61), "préemptée par la session urgent-1"},
+			"s-cap": {minuteIn("fr", 61), "nombre de licences réduit", ">dépassement<"},
+		}},
+		{lang: "it", want: map[string][]string{
+			"s-pre": {minuteIn("it", 61), "prelazione a favore della sessione urgent-1"},
+			"s-cap": {minuteIn("it", 61), "numero di licenze ridotto", ">eccedenza<"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lang, func(t *testing.T) {
+			q := &req{lang: tt.lang, loc: time.UTC, r: httptest.NewRequest(http.MethodGet, "/ns/acme/sessions", nil), v: &Viewer{}}
+			p := &page{req: q, template: "sessions", NS: "acme", Data: &sessionsData{Active: active}}
+			var buf bytes.Buffer
+			if err := pages.execute("sessions", "live-now", &buf, p); err != nil {
+				t.Fatal(err)
+			}
+			rows := rowsOf(buf.String())
+			if !strings.Contains(buf.String(), ">"+translate(tt.lang, "log.endsat")+"<") {
+				t.Errorf("no column %q", translate(tt.lang, "log.endsat"))
+			}
+			for name, wants := range tt.want {
+				for _, w := range wants {
+					if !strings.Contains(rows[name], w) {
+						t.Errorf("row of %s lacks %q:\n%s", name, w, rows[name])
+					}
+				}
+			}
+			for _, w := range []string{"badge", minuteIn(tt.lang, 61)} {
+				if strings.Contains(rows["s-plain"], w) {
+					t.Errorf("the row of a session under no notice shows %q:\n%s", w, rows["s-plain"])
+				}
+			}
+			if strings.Contains(rows["s-pre"], translate(tt.lang, "sessions.overdraft")+"<") {
+				t.Errorf("a session within the limit is marked overdraft:\n%s", rows["s-pre"])
+			}
+		})
+	}
+}
+
+func minuteIn(lang string, m int) string { return minute(m).UTC().Format(dateLayouts[lang]) }
+
+// rowsOf splits a table's HTML into its rows, by their data-session.
+func rowsOf(html string) map[string]string {
+	rows := map[string]string{}
+	for _, part := range strings.Split(html, "<tr data-session=\"")[1:] {
+		name, rest, _ := strings.Cut(part, "\"")
+		row, _, _ := strings.Cut(rest, "</tr>")
+		rows[name] = row
+	}
+	return rows
 }
