@@ -326,23 +326,16 @@ func statusOf(s *v1alpha1.SharedSession) Status {
 	st := Status{Name: s.Name, Phase: s.Status.Phase, QueuePosition: s.Status.QueuePosition,
 		Reason: s.Status.EndReason, Message: s.Status.Message, PreemptedBy: s.Status.PreemptedBy,
 		Overdraft: meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionOverdraft)}
-	if s.Status.EndsAt != nil {
-		st.EndsAt = s.Status.EndsAt.Time
-		st.Reason = noticeReason(s)
+	// Under notice, the API tells the two kinds apart by preemptedBy, which names the session
+	// that takes the licence (the EndingSoon condition's reason says the same).
+	switch {
+	case s.Status.EndsAt == nil:
+	case s.Status.PreemptedBy != "":
+		st.EndsAt, st.Reason = s.Status.EndsAt.Time, v1alpha1.EndPreempted
+	default:
+		st.EndsAt, st.Reason = s.Status.EndsAt.Time, v1alpha1.EndCapacityReduced
 	}
 	return st
-}
-
-// noticeReason is why a session under notice will end. preemptedBy names the session that
-// takes the licence, so it decides; else the EndingSoon condition's reason.
-func noticeReason(s *v1alpha1.SharedSession) v1alpha1.EndReason {
-	if s.Status.PreemptedBy != "" {
-		return v1alpha1.EndPreempted
-	}
-	if c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionEndingSoon); c != nil && c.Reason == string(v1alpha1.EndPreempted) {
-		return v1alpha1.EndPreempted
-	}
-	return v1alpha1.EndCapacityReduced
 }
 
 // observe takes in the session's latest status; it reports whether the session has ended.

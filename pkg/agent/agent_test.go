@@ -185,7 +185,7 @@ func TestObserveNotices(t *testing.T) {
 			},
 		},
 		{
-			name:     "a notice without its condition is for capacity",
+			name:     "a notice without preemptedBy is for capacity",
 			statuses: []v1alpha1.SharedSessionStatus{{Phase: v1alpha1.SessionActive, EndsAt: at(5)}},
 			want: noticeLog{
 				changes: []Status{{Name: "run", Phase: v1alpha1.SessionActive, Reason: v1alpha1.EndCapacityReduced, EndsAt: at(5).Time}},
