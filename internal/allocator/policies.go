@@ -127,7 +127,7 @@ type units struct {
 	n        int            // licences in use
 	holders  map[string]int // with byHolder, the licences each holder's sessions cover
 	noticed  map[string]int // with byHolder, the licences under notice of each holder
-	use      map[string]int // licences each holder uses, noticed or not
+	use      map[string]int // with a cap per holder, the licences each holder uses, noticed or not
 	group    []int          // licences each group's members use
 }
 
@@ -199,9 +199,13 @@ func (u *units) clone() *units {
 
 func (u *units) count(holder string, delta int) {
 	u.n += delta
-	u.use[holder] += delta
-	if g := u.rules.groupOf(holder); g >= 0 {
-		u.group[g] += delta
+	if u.rules.perHolder > 0 {
+		u.use[holder] += delta // only the cap per holder reads it
+	}
+	if len(u.group) > 0 {
+		if g := u.rules.groupOf(holder); g >= 0 {
+			u.group[g] += delta
+		}
 	}
 }
 

@@ -65,6 +65,10 @@ func (d *decision) preempt(sessions []Session, queue []waiter, u *units) bool {
 	if len(keys) == 0 {
 		return false
 	}
+	lowest := d.unitPriority(sessions, groups[keys[0]])
+	for _, k := range keys {
+		lowest = min(lowest, d.unitPriority(sessions, groups[k]))
+	}
 	// plan is the licences in use as they will be once the notices run out and the sessions
 	// ahead in the queue have what they wait for.
 	plan := u.clone()
@@ -85,6 +89,9 @@ func (d *decision) preempt(sessions []Session, queue []waiter, u *units) bool {
 			plan.add(s.Holder, s.licences()) // what frees, or is coming to it, is its own
 			continue
 		}
+		if s.Priority <= lowest {
+			continue // nobody of lower priority holds a licence
+		}
 		trial := plan.clone()
 		var chosen []string
 		for _, k := range keys {
@@ -92,12 +99,14 @@ func (d *decision) preempt(sessions []Session, queue []waiter, u *units) bool {
 				continue
 			}
 			before := trial.room(s.Holder)
-			after := trial.clone()
-			after.removeUnit(sessions, groups[k])
-			if after.room(s.Holder) <= before {
+			trial.removeUnit(sessions, groups[k])
+			if trial.room(s.Holder) <= before {
+				for _, i := range groups[k] { // it would not help: put it back
+					trial.add(sessions[i].Holder, sessions[i].licences())
+				}
 				continue
 			}
-			trial, chosen = after, append(chosen, k)
+			chosen = append(chosen, k)
 			if trial.room(s.Holder) >= need {
 				break
 			}
