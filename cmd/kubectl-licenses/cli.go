@@ -114,9 +114,9 @@ func (a *app) connect(all bool) (client.Client, scope, error) {
 	return a.client, scope{namespace: a.namespace, all: all}, nil
 }
 
-const rootLong = `kubectl licenses shows and manages seatkeeper licences: the usage of licence pools, the
-named seats, and the session log of shared (concurrent) licences, as a table, CSV or JSON; and
-it force-ends shared sessions to free their licences.
+const rootLong = `kubectl licenses shows and manages seatkeeper licences: the usage of licence pools and of
+their groups of holders, the named seats, and the session log of shared (concurrent) licences,
+as a table, CSV or JSON; and it force-ends shared sessions to free their licences.
 
 Reading needs the seatkeeper-reports role in the namespace (the customer account); ending
 sessions needs seatkeeper-licenses. A supervisor of the namespace (seatkeeper-supervisor) can
@@ -124,6 +124,9 @@ bind either role to you.`
 
 const rootExample = `  # Usage of every pool in every namespace
   kubectl licenses usage -A
+
+  # … with reservations, overdraft and a line per group of holders
+  kubectl licenses usage -A -o wide
 
   # Who holds a shared licence right now in namespace acme
   kubectl licenses sessions -n acme --active
@@ -162,7 +165,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	a.bindKubeFlags(root.PersistentFlags())
-	root.AddCommand(a.usageCommand(), a.seatsCommand(), a.sessionsCommand(), a.endCommand(), a.portalCommand(), versionCommand())
+	root.AddCommand(a.usageCommand(), a.groupsCommand(), a.seatsCommand(), a.sessionsCommand(), a.endCommand(), a.portalCommand(), versionCommand())
 	return root
 }
 
@@ -198,12 +201,12 @@ type listFlags struct {
 }
 
 func (l *listFlags) bind(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&l.output, "output", "o", "table", "Output format: table, csv or json")
+	cmd.Flags().StringVarP(&l.output, "output", "o", "table", "Output format: table, wide (the table with more columns), csv or json")
 	cmd.Flags().BoolVarP(&l.allNamespaces, "all-namespaces", "A", false, "List in all namespaces (needs the role in every namespace)")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
 }
 
-var formats = []string{"table", "csv", "json"}
+var formats = []string{"table", "wide", "csv", "json"}
 
 func (l *listFlags) validate() error {
 	for _, f := range formats {
@@ -211,7 +214,7 @@ func (l *listFlags) validate() error {
 			return nil
 		}
 	}
-	return usagef("unknown output format %q: use table, csv or json", l.output)
+	return usagef("unknown output format %q: use table, wide, csv or json", l.output)
 }
 
 // completePools completes --pool with the pools of the namespace.

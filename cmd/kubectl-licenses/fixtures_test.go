@@ -131,6 +131,103 @@ func fixtures() []client.Object {
 	return append(append(pools, seats...), sessions...)
 }
 
+// policyFixtures is a second world, for the licence policies: in acme, a pool solver with two
+// groups of holders, a cap per holder, preemption and overdraft, one licence of which is in use,
+// a session under preemption notice and the session that preempts it; and a pool viewer without
+// policies whose capacity dropped, with a session under notice for it.
+func policyFixtures() []client.Object {
+	limit := func(n int32) *int32 { return ptr.To(n) }
+	pools := []client.Object{
+		&v1alpha1.LicensePool{
+			ObjectMeta: objectMeta("acme", "solver", 30*24*time.Hour),
+			Spec: v1alpha1.LicensePoolSpec{Product: "cfd-solver", Seats: limit(10), ConcurrentSessions: limit(10),
+				OverdraftSessions: limit(2),
+				SessionPolicy: v1alpha1.SessionPolicy{MaxPerHolder: 2,
+					Preemption: &v1alpha1.Preemption{Policy: v1alpha1.PreemptLowerPriority, GracePeriod: &metav1.Duration{Duration: 30 * time.Second}}},
+				Groups: []v1alpha1.HolderGroup{
+					{Name: "cfd-team", Members: []string{"*@cfd.acme.example", "carol@acme.example"}, ReservedSessions: limit(4), MaxSessions: limit(6), MaxSeats: limit(5)},
+					{Name: "sim-batch", Members: []string{"sim-batch-*"}, MaxSessions: limit(3)},
+				}},
+			Status: v1alpha1.LicensePoolStatus{
+				ObservedGeneration: 1,
+				Seats:              v1alpha1.SeatUsage{Limit: limit(10), Bound: 3, Summary: "3/10"},
+				Sessions: v1alpha1.SessionUsage{Limit: limit(10), Active: 11, Idle: 2, Waiting: 3, Overdraft: 1, Reserved: 4,
+					Summary: "11/10"},
+				Groups: []v1alpha1.GroupUsage{
+					{Name: "cfd-team", SessionsActive: 6, SessionsWaiting: 1, ReservedSessions: 4, MaxSessions: limit(6), SeatsBound: 3, MaxSeats: limit(5)},
+					{Name: "sim-batch", SessionsActive: 3, SessionsWaiting: 1, MaxSessions: limit(3)},
+				},
+				Conditions: ready(metav1.ConditionTrue, "3/10 seats bound, 11/10 shared licences in use (1 in overdraft), 3 waiting"),
+			},
+		},
+		&v1alpha1.LicensePool{
+			ObjectMeta: objectMeta("acme", "viewer", 30*24*time.Hour),
+			Spec:       v1alpha1.LicensePoolSpec{Product: "viewer", ConcurrentSessions: limit(1)},
+			Status: v1alpha1.LicensePoolStatus{
+				ObservedGeneration: 3,
+				Seats:              v1alpha1.SeatUsage{Summary: "0/∞"},
+				Sessions:           v1alpha1.SessionUsage{Limit: limit(1), Active: 2, Summary: "2/1"},
+				Conditions:         ready(metav1.ConditionTrue, "2/1 shared licences in use: 1 session under notice"),
+			},
+		},
+	}
+	endingSoon := func(reason v1alpha1.EndReason, msg string) []metav1.Condition {
+		return []metav1.Condition{{Type: v1alpha1.ConditionEndingSoon, Status: metav1.ConditionTrue, Reason: string(reason), Message: msg,
+			LastTransitionTime: metav1.Time{Time: ago(10 * time.Second)}}}
+	}
+	in := func(d time.Duration) *metav1.MicroTime { return &metav1.MicroTime{Time: now.Add(d)} }
+	sessions := []client.Object{
+		// The licence beyond the limit: granted last, in overdraft.
+		&v1alpha1.SharedSession{
+			ObjectMeta: objectMeta("acme", "dan-run", 5*time.Minute),
+			Spec:       v1alpha1.SharedSessionSpec{PoolName: "solver", Holder: "dan@acme.example", Count: 1},
+			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionActive, GrantedAt: microAt(5 * time.Minute),
+				Conditions: []metav1.Condition{{Type: v1alpha1.ConditionOverdraft, Status: metav1.ConditionTrue, Reason: "Overdraft",
+					Message: "holds 1 licence beyond the limit of 10", LastTransitionTime: metav1.Time{Time: ago(5 * time.Minute)}}},
+				Message: "holds a shared licence of pool solver beyond its limit (overdraft 1 of 2)"},
+		},
+		// Under notice: urgent-run, of higher priority, takes its licence in 20s.
+		&v1alpha1.SharedSession{
+			ObjectMeta: objectMeta("acme", "sim-batch-7", 2*time.Hour),
+			Spec:       v1alpha1.SharedSessionSpec{PoolName: "solver", Holder: "sim-batch-7"},
+			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionActive, GrantedAt: microAt(2 * time.Hour),
+				EndsAt: in(20 * time.Second), PreemptedBy: "urgent-run",
+				Conditions: endingSoon(v1alpha1.EndPreempted, "session urgent-run of priority 100 takes its licence at 2026-11-23T12:00:20Z"),
+				Message:    "ends at 2026-11-23T12:00:20Z: session urgent-run of priority 100 takes its licence"},
+		},
+		&v1alpha1.SharedSession{
+			ObjectMeta: objectMeta("acme", "urgent-run", 10*time.Second),
+			Spec:       v1alpha1.SharedSessionSpec{PoolName: "solver", Holder: "bob@acme.example", Priority: 100},
+			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionWaiting, QueuePosition: 1,
+				Message: "waiting for session sim-batch-7 to give back its licence at 2026-11-23T12:00:20Z; waiting at position 1 of 3"},
+		},
+		// Waiting for its holder's cap, without holding up the queue.
+		&v1alpha1.SharedSession{
+			ObjectMeta: objectMeta("acme", "ann-run-3", 3*time.Minute),
+			Spec:       v1alpha1.SharedSessionSpec{PoolName: "solver", Holder: "ann@cfd.acme.example"},
+			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionWaiting, QueuePosition: 2,
+				Message: "ann@cfd.acme.example already uses 2 shared licences, the most one holder may (maxPerHolder); waiting at position 2 of 3"},
+		},
+		&v1alpha1.SharedSession{
+			ObjectMeta: objectMeta("acme", "sim-batch-3", 3*time.Hour),
+			Spec:       v1alpha1.SharedSessionSpec{PoolName: "solver", Holder: "sim-batch-3"},
+			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionEnded, GrantedAt: microAt(3 * time.Hour),
+				EndedAt: microAt(time.Hour), EndReason: v1alpha1.EndPreempted,
+				Message: "session hot-fix of priority 100 took its licence after the pool's gracePeriod of 30s"},
+		},
+		// Under notice because the pool's capacity dropped.
+		&v1alpha1.SharedSession{
+			ObjectMeta: objectMeta("acme", "carl-view", time.Hour),
+			Spec:       v1alpha1.SharedSessionSpec{PoolName: "viewer", Holder: "carl@acme.example"},
+			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionActive, GrantedAt: microAt(time.Hour),
+				EndsAt:     in(4 * time.Minute),
+				Conditions: endingSoon(v1alpha1.EndCapacityReduced, "the pool's limit dropped to 1"),
+				Message:    "ends at 2026-11-23T12:04:00Z: the pool's limit dropped to 1"},
+		},
+	}
+	return append(pools, sessions...)
+}
+
 func seat(name, assignee string, kind v1alpha1.AssigneeKind, enabled bool, age time.Duration, phase v1alpha1.SeatPhase,
 	reason v1alpha1.SeatReason, boundAt *metav1.Time, msg string) *v1alpha1.SeatAssignment {
 	return &v1alpha1.SeatAssignment{
@@ -152,9 +249,14 @@ func newScheme() *runtime.Scheme {
 // newFakeClient is a fake API server holding the fixtures, with the kinds' selectable fields as
 // indexes (the fake client answers field selectors only through indexes).
 func newFakeClient(funcs *interceptor.Funcs) client.WithWatch {
+	return fakeClientOf(fixtures(), funcs)
+}
+
+// fakeClientOf is a fake API server holding objects, as newFakeClient.
+func fakeClientOf(objects []client.Object, funcs *interceptor.Funcs) client.WithWatch {
 	b := fake.NewClientBuilder().
 		WithScheme(newScheme()).
-		WithObjects(fixtures()...).
+		WithObjects(objects...).
 		WithStatusSubresource(&v1alpha1.LicensePool{}, &v1alpha1.SeatAssignment{}, &v1alpha1.SharedSession{}).
 		WithIndex(&v1alpha1.SeatAssignment{}, "spec.poolName", func(o client.Object) []string {
 			return []string{o.(*v1alpha1.SeatAssignment).Spec.PoolName}

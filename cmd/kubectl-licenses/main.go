@@ -1,6 +1,7 @@
 // Command kubectl-licenses is seatkeeper's kubectl plugin for administrators: on PATH as
-// kubectl-licenses, it runs as `kubectl licenses`. It shows the usage of licence pools, the
-// named seats and the session log (as a table, CSV or JSON), and force-ends shared sessions.
+// kubectl-licenses, it runs as `kubectl licenses`. It shows the usage of licence pools and their
+// groups of holders, the named seats and the session log (as a table, CSV or JSON), and
+// force-ends shared sessions.
 //
 // Everything but connecting to the cluster lives in run, which takes a connect function (the
 // client and the namespace, from the kubeconfig flags) and the clock from its caller, so that

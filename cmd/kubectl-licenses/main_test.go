@@ -79,6 +79,7 @@ func golden(t *testing.T, name, got string) {
 func TestListings(t *testing.T) {
 	tests := []struct {
 		golden string
+		world  func() []client.Object // nil: fixtures
 		args   []string
 		stderr string // expected on stderr, beside the golden stdout
 	}{
@@ -104,10 +105,32 @@ func TestListings(t *testing.T) {
 		{golden: "sessions-empty", args: []string{"sessions", "-n", "initech"}, stderr: "No sessions found in namespace initech.\n"},
 		{golden: "sessions-empty-csv", args: []string{"sessions", "-n", "initech", "-o", "csv"}},
 		{golden: "sessions-empty-json", args: []string{"sessions", "-n", "initech", "-o", "json"}},
+		// -o wide on pools without policies: the same table with two more columns.
+		{golden: "usage-wide", args: []string{"usage", "-o", "wide"}},
+		{golden: "sessions-wide", args: []string{"sessions", "-o", "wide"}},
+		{golden: "groups-empty", args: []string{"groups"}, stderr: "No groups found in namespace acme.\n"},
+		// The licence policies: without -o wide, usage reads as before.
+		{golden: "policies-usage", world: policyFixtures, args: []string{"usage"}},
+		{golden: "policies-usage-wide", world: policyFixtures, args: []string{"usage", "-o", "wide"}},
+		{golden: "policies-usage-all-wide", world: policyFixtures, args: []string{"usage", "-A", "-o", "wide"}},
+		{golden: "policies-usage-csv", world: policyFixtures, args: []string{"usage", "-o", "csv"}},
+		{golden: "policies-usage-json", world: policyFixtures, args: []string{"usage", "-o", "json"}},
+		{golden: "policies-sessions", world: policyFixtures, args: []string{"sessions"}},
+		{golden: "policies-sessions-wide", world: policyFixtures, args: []string{"sessions", "-o", "wide"}},
+		{golden: "policies-sessions-csv", world: policyFixtures, args: []string{"sessions", "-o", "csv"}},
+		{golden: "policies-sessions-json", world: policyFixtures, args: []string{"sessions", "-o", "json"}},
+		{golden: "policies-groups", world: policyFixtures, args: []string{"groups"}},
+		{golden: "policies-groups-wide", world: policyFixtures, args: []string{"groups", "-A", "--pool", "solver", "-o", "wide"}},
+		{golden: "policies-groups-csv", world: policyFixtures, args: []string{"groups", "-o", "csv"}},
+		{golden: "policies-groups-json", world: policyFixtures, args: []string{"groups", "-o", "json"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
-			r := runWith(t, newFakeClient(nil), tt.args...)
+			world := fixtures
+			if tt.world != nil {
+				world = tt.world
+			}
+			r := runWith(t, fakeClientOf(world(), nil), tt.args...)
 			if r.code != 0 || r.stderr != tt.stderr {
 				t.Fatalf("exit code %d, stderr %q; want 0 and %q", r.code, r.stderr, tt.stderr)
 			}
@@ -118,49 +141,96 @@ func TestListings(t *testing.T) {
 
 // The CSV headers, as documented in the README: scripts and spreadsheets rely on them.
 var csvHeaders = map[string]string{
-	"usage":    "namespace,pool,product,displayName,seatsBound,seatsPending,seatsLimit,sessionsActive,sessionsLimit,idle,waiting,expires,ready,message",
+	"usage":    "namespace,pool,product,displayName,seatsBound,seatsPending,seatsLimit,sessionsActive,sessionsLimit,idle,waiting,expires,ready,message,sessionsOverdraft,sessionsOverdraftLimit,sessionsReserved",
+	"groups":   "namespace,pool,group,seatsBound,seatsLimit,sessionsActive,sessionsLimit,sessionsReserved,waiting",
 	"seats":    "namespace,name,pool,assignee,kind,enabled,phase,reason,boundAt,message",
-	"sessions": "namespace,name,pool,holder,peer,state,phase,start,end,durationSeconds,duration,reason,queuePosition,message,licences",
+	"sessions": "namespace,name,pool,holder,peer,state,phase,start,end,durationSeconds,duration,reason,queuePosition,message,licences,priority,notice,endsAt,preemptedBy,overdraft",
 }
 
 // TestCSVParsesBack reads each listing's CSV back with encoding/csv: a stable header equal to
-// the JSON keys, one record per JSON object, with the same values.
+// the JSON keys, one record per JSON object, with the same values; in both worlds of fixtures.
 func TestCSVParsesBack(t *testing.T) {
-	for command, header := range csvHeaders {
-		t.Run(command, func(t *testing.T) {
-			c := newFakeClient(nil)
-			csvOut := runWith(t, c, command, "-A", "-o", "csv")
-			jsonOut := runWith(t, c, command, "-A", "-o", "json")
-			if csvOut.code != 0 || jsonOut.code != 0 {
-				t.Fatalf("exit codes %d, %d: %s%s", csvOut.code, jsonOut.code, csvOut.stderr, jsonOut.stderr)
-			}
-			if n := strings.Count(csvOut.stdout, "\n"); n == 0 || n != strings.Count(csvOut.stdout, "\r\n") {
-				t.Errorf("want CRLF record ends (RFC 4180):\n%q", csvOut.stdout)
-			}
-			r := csv.NewReader(strings.NewReader(csvOut.stdout))
-			records, err := r.ReadAll() // also checks that every record has the header's length
-			if err != nil {
-				t.Fatalf("CSV does not parse: %v\n%s", err, csvOut.stdout)
-			}
-			if got := strings.Join(records[0], ","); got != header {
-				t.Errorf("CSV header\n got %s\nwant %s", got, header)
-			}
+	for _, world := range []struct {
+		name    string
+		objects func() []client.Object
+	}{{"fixtures", fixtures}, {"policies", policyFixtures}} {
+		for command, header := range csvHeaders {
+			t.Run(world.name+"/"+command, func(t *testing.T) {
+				testCSVParsesBack(t, fakeClientOf(world.objects(), nil), command, header)
+			})
+		}
+	}
+}
 
-			var objects []map[string]any
-			if err := json.Unmarshal([]byte(jsonOut.stdout), &objects); err != nil {
-				t.Fatal(err)
+func testCSVParsesBack(t *testing.T, c client.Client, command, header string) {
+	t.Helper()
+	csvOut := runWith(t, c, command, "-A", "-o", "csv")
+	jsonOut := runWith(t, c, command, "-A", "-o", "json")
+	if csvOut.code != 0 || jsonOut.code != 0 {
+		t.Fatalf("exit codes %d, %d: %s%s", csvOut.code, jsonOut.code, csvOut.stderr, jsonOut.stderr)
+	}
+	if n := strings.Count(csvOut.stdout, "\n"); n == 0 || n != strings.Count(csvOut.stdout, "\r\n") {
+		t.Errorf("want CRLF record ends (RFC 4180):\n%q", csvOut.stdout)
+	}
+	r := csv.NewReader(strings.NewReader(csvOut.stdout))
+	records, err := r.ReadAll() // also checks that every record has the header's length
+	if err != nil {
+		t.Fatalf("CSV does not parse: %v\n%s", err, csvOut.stdout)
+	}
+	if got := strings.Join(records[0], ","); got != header {
+		t.Errorf("CSV header\n got %s\nwant %s", got, header)
+	}
+
+	var objects []map[string]any
+	if err := json.Unmarshal([]byte(jsonOut.stdout), &objects); err != nil {
+		t.Fatal(err)
+	}
+	if len(objects) == 0 && len(records) == 1 {
+		return // no rows in this world: the header alone
+	}
+	if keys := orderedKeys(t, jsonOut.stdout); !cmp.Equal(keys, records[0]) {
+		t.Errorf("JSON keys %v differ from CSV header %v", keys, records[0])
+	}
+	if len(records)-1 != len(objects) {
+		t.Fatalf("%d CSV records, %d JSON objects", len(records)-1, len(objects))
+	}
+	for i, rec := range records[1:] {
+		for j, key := range records[0] {
+			if want := csvOf(objects[i][key]); rec[j] != want && rec[j] != "'"+want {
+				t.Errorf("record %d, %s: CSV %q, JSON %q", i+1, key, rec[j], want)
 			}
-			if keys := orderedKeys(t, jsonOut.stdout); !cmp.Equal(keys, records[0]) {
-				t.Errorf("JSON keys %v differ from CSV header %v", keys, records[0])
+		}
+	}
+}
+
+// TestWideOnlyAddsColumns checks that -o wide leaves the table's columns as they are and adds
+// its own after them, line by line, where no group lines come between.
+func TestWideOnlyAddsColumns(t *testing.T) {
+	tests := []struct {
+		world func() []client.Object
+		args  []string
+	}{
+		{fixtures, []string{"usage", "-A"}},
+		{fixtures, []string{"seats", "-A"}},
+		{fixtures, []string{"sessions", "-A"}},
+		{policyFixtures, []string{"sessions"}},
+		{policyFixtures, []string{"groups"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			c := fakeClientOf(tt.world(), nil)
+			table := runWith(t, c, tt.args...)
+			wide := runWith(t, c, append(tt.args, "-o", "wide")...)
+			if table.code != 0 || wide.code != 0 {
+				t.Fatalf("exit codes %d, %d: %s%s", table.code, wide.code, table.stderr, wide.stderr)
 			}
-			if len(records)-1 != len(objects) {
-				t.Fatalf("%d CSV records, %d JSON objects", len(records)-1, len(objects))
+			tableLines, wideLines := strings.Split(table.stdout, "\n"), strings.Split(wide.stdout, "\n")
+			if len(tableLines) != len(wideLines) {
+				t.Fatalf("%d lines in the table, %d with -o wide:\n%s\n%s", len(tableLines), len(wideLines), table.stdout, wide.stdout)
 			}
-			for i, rec := range records[1:] {
-				for j, key := range records[0] {
-					if want := csvOf(objects[i][key]); rec[j] != want && rec[j] != "'"+want {
-						t.Errorf("record %d, %s: CSV %q, JSON %q", i+1, key, rec[j], want)
-					}
+			for i := range tableLines {
+				if !strings.HasPrefix(wideLines[i], tableLines[i]) {
+					t.Errorf("line %d:\n%q with -o wide\n%q without", i+1, wideLines[i], tableLines[i])
 				}
 			}
 		})
@@ -456,7 +526,7 @@ func TestOtherErrors(t *testing.T) {
 		args  []string
 		want  string
 	}{
-		{"output format", nil, []string{"usage", "-o", "yaml"}, "error: unknown output format \"yaml\": use table, csv or json\nSee 'kubectl licenses --help' for usage.\n"},
+		{"output format", nil, []string{"usage", "-o", "yaml"}, "error: unknown output format \"yaml\": use table, wide, csv or json\nSee 'kubectl licenses --help' for usage.\n"},
 		{"two phases", nil, []string{"sessions", "--active", "--ended"}, "error: --active, --waiting and --ended exclude each other: give one, or none for every session\nSee 'kubectl licenses --help' for usage.\n"},
 		{"unknown command", nil, []string{"sesions"}, "error: unknown command \"sesions\" (did you mean sessions?)\nSee 'kubectl licenses --help' for usage.\n"},
 		{"unknown flag", nil, []string{"usage", "--pool", "x"}, "error: unknown flag: --pool\nSee 'kubectl licenses --help' for usage.\n"},
@@ -492,7 +562,7 @@ func TestKubeconfigFlags(t *testing.T) {
 
 // TestHelp checks that every command has help, and that help needs no cluster.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {}, {"usage", "--help"}, {"seats", "-h"}, {"sessions", "--help"}, {"end", "--help"}, {"help", "sessions"}} {
+	for _, args := range [][]string{{"--help"}, {}, {"usage", "--help"}, {"groups", "--help"}, {"seats", "-h"}, {"sessions", "--help"}, {"end", "--help"}, {"help", "sessions"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			r := runWith(t, nil, args...)
 			if r.code != 0 || r.stderr != "" || !strings.Contains(r.stdout, "Usage:\n  kubectl licenses") || r.flags != nil {

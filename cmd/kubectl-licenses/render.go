@@ -15,7 +15,8 @@ import (
 // A listing is rows of one struct type R. Its JSON is the rows as they are, by their json tags:
 // an array of objects with lower-camel keys, null where a value is absent. Its CSV has the same
 // keys as header, in the same order, so the two formats share one vocabulary. The table is for
-// people and has its own columns.
+// people and has its own columns; -o wide adds the columns marked wide, at the end, as kubectl
+// does, and leaves the others as they are.
 
 // column is one column of a table.
 type column[R any] struct {
@@ -23,9 +24,11 @@ type column[R any] struct {
 	cell   func(R) string
 	// allNamespacesOnly columns are shown only with -A (the namespace).
 	allNamespacesOnly bool
+	// wide columns are shown only with -o wide.
+	wide bool
 }
 
-// render writes rows in the format (table, csv or json). An empty table prints nothing on
+// render writes rows in the format (table, wide, csv or json). An empty table prints nothing on
 // stdout and says so on stderr, as kubectl does; CSV then has only its header and JSON is [].
 func render[R any](stdout, stderr io.Writer, format string, rows []R, cols []column[R], sc scope, noun string) error {
 	switch format {
@@ -38,16 +41,16 @@ func render[R any](stdout, stderr io.Writer, format string, rows []R, cols []col
 		_, err := fmt.Fprintf(stderr, "No %s found %s.\n", noun, sc)
 		return err
 	}
-	return writeTable(stdout, rows, cols, sc.all)
+	return writeTable(stdout, rows, cols, sc.all, format == "wide")
 }
 
-func writeTable[R any](w io.Writer, rows []R, cols []column[R], allNamespaces bool) error {
+func writeTable[R any](w io.Writer, rows []R, cols []column[R], allNamespaces, wide bool) error {
 	// The same settings as kubectl's tables.
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 6, 4, 3, ' ', 0)
 	var shown []column[R]
 	for _, c := range cols {
-		if !c.allNamespacesOnly || allNamespaces {
+		if (!c.allNamespacesOnly || allNamespaces) && (!c.wide || wide) {
 			shown = append(shown, c)
 		}
 	}

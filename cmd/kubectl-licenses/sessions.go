@@ -36,6 +36,16 @@ var sessionColumns = []column[sessionRow]{
 		}
 		return strconv.Itoa(int(*r.QueuePosition))
 	}},
+	{header: "PRIORITY", cell: func(r sessionRow) string { return strconv.Itoa(int(r.Priority)) }, wide: true},
+	{header: "NOTICE", cell: func(r sessionRow) string { return r.Notice }, wide: true},
+	{header: "ENDS AT", cell: func(r sessionRow) string { return optionalTime(r.EndsAt) }, wide: true},
+	{header: "PREEMPTED BY", cell: func(r sessionRow) string { return r.PreemptedBy }, wide: true},
+	{header: "OVERDRAFT", cell: func(r sessionRow) string {
+		if !r.Overdraft {
+			return ""
+		}
+		return "true"
+	}, wide: true},
 }
 
 // sessionFilter is what `sessions` selects besides the namespace.
@@ -78,6 +88,12 @@ ended (reason), its place in the queue while Waiting, and how many shared licenc
 (licences, spec.count: 1 unless the session asked for several at once). Ended sessions stay for the pool's
 sessionPolicy.retainEnded (24h unless set) as the record.
 
+-o wide adds what the pools' licence policies need: PRIORITY (spec.priority); for an Active
+session under notice, NOTICE (CapacityReduced, or Preempted: the waiting session under
+PREEMPTED BY takes its licences) and ENDS AT, when it ends unless a licence frees first; and
+OVERDRAFT, true while the session holds licences beyond its pool's limit. CSV and JSON have
+them after licences: priority, notice, endsAt, preemptedBy and overdraft.
+
 Times are RFC 3339 in UTC. CSV and JSON give the duration twice: durationSeconds, a whole
 number of seconds, and duration, h:mm:ss (hours run past 24), which a spreadsheet reads as a
 time span. CSV is RFC 4180 (header row, CRLF line ends, UTF-8); a text field that starts with
@@ -90,6 +106,9 @@ const sessionsExample = `  # Who holds a shared licence now
 
   # The queue
   kubectl licenses sessions -n acme --waiting
+
+  # Who is under notice or in overdraft
+  kubectl licenses sessions -n acme --active -o wide
 
   # One holder's sessions, as JSON
   kubectl licenses sessions -n acme --holder alice@acme.example -o json

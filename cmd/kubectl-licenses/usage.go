@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/internal/report"
@@ -34,10 +35,22 @@ type poolRow struct {
 	// operator has seen the pool.
 	Ready   string `json:"ready"`
 	Message string `json:"message"`
+	// The licence policies, appended after the first columns so that scripts reading the CSV by
+	// position still find those: the licences in use beyond the limit
+	// (status.sessions.overdraft), the most the pool may grant beyond it
+	// (spec.overdraftSessions, 0 when it may not), and the licences its groups reserve
+	// (status.sessions.reserved).
+	SessionsOverdraft      int32 `json:"sessionsOverdraft"`
+	SessionsOverdraftLimit int32 `json:"sessionsOverdraftLimit"`
+	SessionsReserved       int32 `json:"sessionsReserved"`
 
 	// For the table: bound/limit and active/limit, and whether the operator has counted yet.
 	seats, sessions string
 	observed        bool
+	// groups is status.groups, which -o wide shows as lines under the pool; group is set on
+	// those lines, which are not pools and never reach CSV or JSON.
+	groups []v1alpha1.GroupUsage
+	group  bool
 }
 
 var poolColumns = []column[poolRow]{
@@ -46,34 +59,49 @@ var poolColumns = []column[poolRow]{
 	{header: "PRODUCT", cell: func(r poolRow) string { return r.Product }},
 	{header: "SEATS", cell: func(r poolRow) string { return r.seats }},
 	{header: "SESSIONS", cell: func(r poolRow) string { return r.sessions }},
-	{header: "IDLE", cell: func(r poolRow) string { return count(r.Idle, r.observed) }},
+	{header: "IDLE", cell: func(r poolRow) string { return count(r.Idle, r.observed && !r.group) }},
 	{header: "WAITING", cell: func(r poolRow) string { return count(r.Waiting, r.observed) }},
 	{header: "EXPIRES", cell: func(r poolRow) string {
-		if r.Expires == nil {
+		switch {
+		case r.group:
+			return ""
+		case r.Expires == nil:
 			return "never"
 		}
 		return formatTime(*r.Expires)
 	}},
 	{header: "READY", cell: func(r poolRow) string { return r.Ready }},
+	{header: "RESERVED", cell: func(r poolRow) string { return count(r.SessionsReserved, r.observed) }, wide: true},
+	{header: "OVERDRAFT", cell: func(r poolRow) string {
+		// in use/allowed, for a pool that may overdraw or still does (its allowance lowered).
+		if r.group || !r.observed || r.SessionsOverdraftLimit == 0 && r.SessionsOverdraft == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%d/%d", r.SessionsOverdraft, r.SessionsOverdraftLimit)
+	}, wide: true},
 }
 
 func poolRowOf(p *v1alpha1.LicensePool) poolRow {
 	st := p.Status
 	r := poolRow{
-		Namespace:      p.Namespace,
-		Pool:           p.Name,
-		Product:        p.Spec.Product,
-		DisplayName:    p.Spec.DisplayName,
-		SeatsBound:     st.Seats.Bound,
-		SeatsPending:   st.Seats.Pending,
-		SeatsLimit:     st.Seats.Limit,
-		SessionsActive: st.Sessions.Active,
-		SessionsLimit:  st.Sessions.Limit,
-		Idle:           st.Sessions.Idle,
-		Waiting:        st.Sessions.Waiting,
-		Expires:        timeOf(p.Spec.ExpiresAt),
-		seats:          st.Seats.Summary,
-		sessions:       st.Sessions.Summary,
+		Namespace:              p.Namespace,
+		Pool:                   p.Name,
+		Product:                p.Spec.Product,
+		DisplayName:            p.Spec.DisplayName,
+		SeatsBound:             st.Seats.Bound,
+		SeatsPending:           st.Seats.Pending,
+		SeatsLimit:             st.Seats.Limit,
+		SessionsActive:         st.Sessions.Active,
+		SessionsLimit:          st.Sessions.Limit,
+		Idle:                   st.Sessions.Idle,
+		Waiting:                st.Sessions.Waiting,
+		Expires:                timeOf(p.Spec.ExpiresAt),
+		SessionsOverdraft:      st.Sessions.Overdraft,
+		SessionsOverdraftLimit: ptr.Deref(p.Spec.OverdraftSessions, 0),
+		SessionsReserved:       st.Sessions.Reserved,
+		seats:                  st.Seats.Summary,
+		sessions:               st.Sessions.Summary,
+		groups:                 st.Groups,
 	}
 	if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady); c != nil {
 		r.Ready, r.Message = string(c.Status), c.Message
@@ -89,6 +117,32 @@ func poolRowOf(p *v1alpha1.LicensePool) poolRow {
 		}
 	}
 	return r
+}
+
+// withGroups adds under each pool a line per group of its status, for -o wide: the group's
+// licences in use/cap (maxSessions, ∞ without), waiting sessions, reservation and named seats
+// bound/cap (maxSeats).
+func withGroups(pools []poolRow) []poolRow {
+	var lines []poolRow
+	for _, p := range pools {
+		lines = append(lines, p)
+		for i, g := range p.groups {
+			branch := "├─ "
+			if i == len(p.groups)-1 {
+				branch = "└─ "
+			}
+			lines = append(lines, poolRow{
+				Pool:             branch + g.Name,
+				Waiting:          g.SessionsWaiting,
+				SessionsReserved: g.ReservedSessions,
+				seats:            summary(g.SeatsBound, g.MaxSeats),
+				sessions:         summary(g.SessionsActive, g.MaxSessions),
+				observed:         true,
+				group:            true,
+			})
+		}
+	}
+	return lines
 }
 
 // count is n for the table, or nothing before the operator has counted.
@@ -117,9 +171,19 @@ Shared licences are counted as licences, not sessions: a session with spec.count
 
 CSV and JSON give the numbers in separate fields: seatsBound, seatsPending, seatsLimit,
 sessionsActive, sessionsLimit (empty or null when unlimited), idle, waiting, expires (empty or
-null when the pool never expires), ready and the Ready condition's message.`
+null when the pool never expires), ready and the Ready condition's message; then, for the
+licence policies, sessionsOverdraft (licences in use beyond the limit), sessionsOverdraftLimit
+(spec.overdraftSessions: how many the pool may grant beyond it, 0 for none) and
+sessionsReserved (the licences its groups reserve).
+
+-o wide adds two columns, RESERVED and OVERDRAFT (in use/allowed beyond the limit, for a pool
+that may overdraw), and under each pool a line per group of holders (spec.groups): the named
+seats its members hold/its maxSeats, the shared licences they use/its maxSessions (∞ without a
+cap), its sessions waiting and its reservation. kubectl licenses groups lists the groups alone,
+also as CSV or JSON.`
 
 const usageExample = `  kubectl licenses usage -n acme
+  kubectl licenses usage -n acme -o wide     # with reservations, overdraft and the groups
   kubectl licenses usage -A -o csv > usage.csv`
 
 func (a *app) usageCommand() *cobra.Command {
@@ -148,6 +212,9 @@ func (a *app) usageCommand() *cobra.Command {
 			rows := make([]poolRow, 0, len(pools))
 			for i := range pools {
 				rows = append(rows, poolRowOf(&pools[i]))
+			}
+			if lf.output == "wide" {
+				rows = withGroups(rows)
 			}
 			return render(a.stdout, a.stderr, lf.output, rows, poolColumns, sc, "licence pools")
 		},

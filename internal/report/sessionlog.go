@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
@@ -33,6 +34,18 @@ type SessionRow struct {
 	// Licences is spec.count, how many shared licences the session takes (1 unless set). It is
 	// the last column so that scripts reading the CSV by position still find the others.
 	Licences int32 `json:"licences"`
+	// The licence policies, after licences for the same reason. Priority is spec.priority, the
+	// order of the queue and, where the pool preempts, who may take a licence from whom.
+	Priority int32 `json:"priority"`
+	// Notice is why an Active session under notice ends at EndsAt unless a licence frees first:
+	// CapacityReduced (the pool's capacity dropped) or Preempted (PreemptedBy, a waiting session
+	// of higher priority, takes its licences). Empty, and EndsAt null, without a notice.
+	Notice      string     `json:"notice"`
+	EndsAt      *time.Time `json:"endsAt"`
+	PreemptedBy string     `json:"preemptedBy"`
+	// Overdraft is true while the session holds licences beyond its pool's limit (its condition
+	// Overdraft).
+	Overdraft bool `json:"overdraft"`
 }
 
 // SessionRowOf makes the log entry of a session at time now. Times are cut to whole seconds
@@ -55,6 +68,11 @@ func SessionRowOf(s *v1alpha1.SharedSession, now time.Time) SessionRow {
 		Reason:    string(s.Status.EndReason),
 		Message:   s.Status.Message,
 		Licences:  LicencesOf(s),
+		Priority:  s.Spec.Priority,
+		Overdraft: s.Status.Phase == v1alpha1.SessionActive && meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionOverdraft),
+	}
+	if s.Status.Phase == v1alpha1.SessionActive && s.Status.EndsAt != nil {
+		r.Notice, r.EndsAt, r.PreemptedBy = noticeOf(s), MicroTimeOf(s.Status.EndsAt), s.Status.PreemptedBy
 	}
 	if r.Start != nil {
 		var until *time.Time
@@ -76,6 +94,18 @@ func SessionRowOf(s *v1alpha1.SharedSession, now time.Time) SessionRow {
 		r.QueuePosition = &p
 	}
 	return r
+}
+
+// noticeOf is the kind of notice a session with endsAt is under: the reason of its EndingSoon
+// condition, or, from an operator that writes none, what preemptedBy says.
+func noticeOf(s *v1alpha1.SharedSession) string {
+	if c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionEndingSoon); c != nil && c.Status == metav1.ConditionTrue && c.Reason != "" {
+		return c.Reason
+	}
+	if s.Status.PreemptedBy != "" {
+		return string(v1alpha1.EndPreempted)
+	}
+	return string(v1alpha1.EndCapacityReduced)
 }
 
 // LicencesOf is how many shared licences a session takes: spec.count, or 1 (the API's default)

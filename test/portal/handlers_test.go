@@ -287,7 +287,7 @@ var _ = Describe("Privilege levels in the portal", Label("portal", "rbac"), func
 })
 
 // sessionsCSVHeader is `kubectl licenses sessions -o csv`'s header (cmd/kubectl-licenses).
-const sessionsCSVHeader = "namespace,name,pool,holder,peer,state,phase,start,end,durationSeconds,duration,reason,queuePosition,message,licences"
+const sessionsCSVHeader = "namespace,name,pool,holder,peer,state,phase,start,end,durationSeconds,duration,reason,queuePosition,message,licences,priority,notice,endsAt,preemptedBy,overdraft"
 
 var _ = Describe("In-cluster portal", Label("portal", "rbac"), func() {
 	var base string
