@@ -78,8 +78,8 @@ func TestSessionCSV(t *testing.T) {
 }
 
 // TestSessionNotice checks the policy columns of the log: the notice an Active session is
-// under (its kind from the EndingSoon condition, or from preemptedBy where an operator wrote
-// no condition), when it ends, who preempts it, and whether it is in overdraft.
+// under (its kind told by preemptedBy, whatever the EndingSoon condition says), when it ends,
+// who preempts it, and whether it is in overdraft.
 func TestSessionNotice(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	endsAt := &metav1.MicroTime{Time: now.Add(20*time.Second + 123456*time.Microsecond)}
@@ -117,6 +117,10 @@ func TestSessionNotice(t *testing.T) {
 		}), policy{Notice: "Preempted", PreemptedBy: "urgent", EndsAt: &twenty}},
 		{"a notice without the condition", with(func(st *v1alpha1.SharedSessionStatus) {
 			st.EndsAt = endsAt
+		}), policy{Notice: "CapacityReduced", EndsAt: &twenty}},
+		{"a condition that says Preempted, without preemptedBy", with(func(st *v1alpha1.SharedSessionStatus) {
+			st.EndsAt = endsAt
+			st.Conditions = []metav1.Condition{cond(v1alpha1.ConditionEndingSoon, "Preempted", metav1.ConditionTrue)}
 		}), policy{Notice: "CapacityReduced", EndsAt: &twenty}},
 		{"in overdraft", with(func(st *v1alpha1.SharedSessionStatus) {
 			st.Conditions = []metav1.Condition{cond(v1alpha1.ConditionOverdraft, "Overdraft", metav1.ConditionTrue)}

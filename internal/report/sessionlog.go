@@ -96,12 +96,10 @@ func SessionRowOf(s *v1alpha1.SharedSession, now time.Time) SessionRow {
 	return r
 }
 
-// noticeOf is the kind of notice a session with endsAt is under: the reason of its EndingSoon
-// condition, or, from an operator that writes none, what preemptedBy says.
+// noticeOf is the kind of notice a session with endsAt is under. The API tells the two apart
+// by preemptedBy, which names the session that takes the licence, as the agent library and the
+// portal do (the EndingSoon condition's reason says the same).
 func noticeOf(s *v1alpha1.SharedSession) string {
-	if c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionEndingSoon); c != nil && c.Status == metav1.ConditionTrue && c.Reason != "" {
-		return c.Reason
-	}
 	if s.Status.PreemptedBy != "" {
 		return string(v1alpha1.EndPreempted)
 	}
