@@ -157,7 +157,7 @@ func policyFixtures() []client.Object {
 					{Name: "cfd-team", SessionsActive: 6, SessionsWaiting: 1, ReservedSessions: 4, MaxSessions: limit(6), SeatsBound: 3, MaxSeats: limit(5)},
 					{Name: "sim-batch", SessionsActive: 3, SessionsWaiting: 1, MaxSessions: limit(3)},
 				},
-				Conditions: ready(metav1.ConditionTrue, "3/10 seats bound, 11/10 shared licences in use (1 in overdraft), 3 waiting"),
+				Conditions: ready(metav1.ConditionTrue, "3/10 seats bound, 11/10 shared licences in use, 3 waiting"),
 			},
 		},
 		&v1alpha1.LicensePool{
@@ -167,7 +167,7 @@ func policyFixtures() []client.Object {
 				ObservedGeneration: 3,
 				Seats:              v1alpha1.SeatUsage{Summary: "0/∞"},
 				Sessions:           v1alpha1.SessionUsage{Limit: limit(1), Active: 2, Summary: "2/1"},
-				Conditions:         ready(metav1.ConditionTrue, "2/1 shared licences in use: 1 session under notice"),
+				Conditions:         ready(metav1.ConditionTrue, "0/∞ seats bound, 2/1 shared licences in use, 0 waiting"),
 			},
 		},
 	}
@@ -176,6 +176,9 @@ func policyFixtures() []client.Object {
 			LastTransitionTime: metav1.Time{Time: ago(10 * time.Second)}}}
 	}
 	in := func(d time.Duration) *metav1.MicroTime { return &metav1.MicroTime{Time: now.Add(d)} }
+	// The allocator's words for the two notices.
+	preempting := "session urgent-run, of higher priority (100 over 0), takes its licence of pool solver: sim-batch-7 keeps this one until 2026-11-23T12:00:20Z, then the session ends (preemption) unless licences free first"
+	reduced := "pool viewer's shared licences were reduced to 1: carl@acme.example keeps this one until 2026-11-23T12:04:00Z, then the session ends unless licences free first"
 	sessions := []client.Object{
 		// The licence beyond the limit: granted last, in overdraft.
 		&v1alpha1.SharedSession{
@@ -184,7 +187,7 @@ func policyFixtures() []client.Object {
 			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionActive, GrantedAt: microAt(5 * time.Minute),
 				Conditions: []metav1.Condition{{Type: v1alpha1.ConditionOverdraft, Status: metav1.ConditionTrue, Reason: "Overdraft",
 					Message: "holds 1 licence beyond the limit of 10", LastTransitionTime: metav1.Time{Time: ago(5 * time.Minute)}}},
-				Message: "holds a shared licence of pool solver beyond its limit (overdraft 1 of 2)"},
+				Message: "dan@acme.example holds a shared licence of pool solver, beyond its limit of 10 (overdraft)"},
 		},
 		// Under notice: urgent-run, of higher priority, takes its licence in 20s.
 		&v1alpha1.SharedSession{
@@ -192,28 +195,28 @@ func policyFixtures() []client.Object {
 			Spec:       v1alpha1.SharedSessionSpec{PoolName: "solver", Holder: "sim-batch-7"},
 			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionActive, GrantedAt: microAt(2 * time.Hour),
 				EndsAt: in(20 * time.Second), PreemptedBy: "urgent-run",
-				Conditions: endingSoon(v1alpha1.EndPreempted, "session urgent-run of priority 100 takes its licence at 2026-11-23T12:00:20Z"),
-				Message:    "ends at 2026-11-23T12:00:20Z: session urgent-run of priority 100 takes its licence"},
+				Conditions: endingSoon(v1alpha1.EndPreempted, preempting),
+				Message:    preempting},
 		},
 		&v1alpha1.SharedSession{
 			ObjectMeta: objectMeta("acme", "urgent-run", 10*time.Second),
 			Spec:       v1alpha1.SharedSessionSpec{PoolName: "solver", Holder: "bob@acme.example", Priority: 100},
 			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionWaiting, QueuePosition: 1,
-				Message: "waiting for session sim-batch-7 to give back its licence at 2026-11-23T12:00:20Z; waiting at position 1 of 3"},
+				Message: "sim-batch-7 gives back its licences to this session at 2026-11-23T12:00:20Z (preemption: priority 100 over 0); waiting at position 1 of 3"},
 		},
 		// Waiting for its holder's cap, without holding up the queue.
 		&v1alpha1.SharedSession{
 			ObjectMeta: objectMeta("acme", "ann-run-3", 3*time.Minute),
 			Spec:       v1alpha1.SharedSessionSpec{PoolName: "solver", Holder: "ann@cfd.acme.example"},
 			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionWaiting, QueuePosition: 2,
-				Message: "ann@cfd.acme.example already uses 2 shared licences, the most one holder may (maxPerHolder); waiting at position 2 of 3"},
+				Message: "waiting for 1 shared licence: ann@cfd.acme.example may use at most 2 shared licences of pool solver at once (maxPerHolder) and uses 2; waiting at position 2 of 3 without holding up the queue, until it uses fewer"},
 		},
 		&v1alpha1.SharedSession{
 			ObjectMeta: objectMeta("acme", "sim-batch-3", 3*time.Hour),
 			Spec:       v1alpha1.SharedSessionSpec{PoolName: "solver", Holder: "sim-batch-3"},
 			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionEnded, GrantedAt: microAt(3 * time.Hour),
 				EndedAt: microAt(time.Hour), EndReason: v1alpha1.EndPreempted,
-				Message: "session hot-fix of priority 100 took its licence after the pool's gracePeriod of 30s"},
+				Message: "session hot-fix, of higher priority, took its licence of pool solver (preemption)"},
 		},
 		// Under notice because the pool's capacity dropped.
 		&v1alpha1.SharedSession{
@@ -221,8 +224,8 @@ func policyFixtures() []client.Object {
 			Spec:       v1alpha1.SharedSessionSpec{PoolName: "viewer", Holder: "carl@acme.example"},
 			Status: v1alpha1.SharedSessionStatus{Phase: v1alpha1.SessionActive, GrantedAt: microAt(time.Hour),
 				EndsAt:     in(4 * time.Minute),
-				Conditions: endingSoon(v1alpha1.EndCapacityReduced, "the pool's limit dropped to 1"),
-				Message:    "ends at 2026-11-23T12:04:00Z: the pool's limit dropped to 1"},
+				Conditions: endingSoon(v1alpha1.EndCapacityReduced, reduced),
+				Message:    reduced},
 		},
 	}
 	return append(pools, sessions...)
