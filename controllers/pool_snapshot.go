@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
@@ -259,15 +260,45 @@ func allocatorPool(name string, pool *v1alpha1.LicensePool, capacity orderCapaci
 		RequireSeat:      sp.RequireSeat,
 		CountByHolder:    sp.CountBy == v1alpha1.CountByHolder,
 		CapacityGrace:    durationOr(sp.CapacityGracePeriod, defaultCapacityGrace),
+		MaxPerHolder:     int(sp.MaxPerHolder),
+		Overdraft:        int(ptr.Deref(s.OverdraftSessions, 0)),
 	}
+	if pr := sp.Preemption; pr != nil && pr.Policy == v1alpha1.PreemptLowerPriority {
+		p.Policy.Preempt = true
+		p.Policy.PreemptGrace = durationOr(pr.GracePeriod, defaultPreemptGrace)
+	}
+	p.Groups = allocatorGroups(s.Groups)
 	p.SeatLedger = partNames(ledger.seats, uids.seats)
 	p.SessionLedger = partNames(ledger.sessions, uids.sessions)
 	return p
 }
 
-// defaultCapacityGrace is the API's default sessionPolicy.capacityGracePeriod, for a pool read
+// defaultCapacityGrace and defaultPreemptGrace are the API's defaults of
+// sessionPolicy.capacityGracePeriod and sessionPolicy.preemption.gracePeriod, for a pool read
 // without the API server's defaulting.
-const defaultCapacityGrace = 5 * time.Minute
+const (
+	defaultCapacityGrace = 5 * time.Minute
+	defaultPreemptGrace  = 30 * time.Second
+)
+
+// allocatorGroups are the pool's groups in the order of its spec (a holder belongs to the
+// first that matches it); nil when it names none.
+func allocatorGroups(groups []v1alpha1.HolderGroup) []allocator.Group {
+	if len(groups) == 0 {
+		return nil
+	}
+	out := make([]allocator.Group, len(groups))
+	for i, g := range groups {
+		out[i] = allocator.Group{
+			Name:        g.Name,
+			Members:     g.Members,
+			Reserved:    int(ptr.Deref(g.ReservedSessions, 0)),
+			MaxSessions: g.MaxSessions,
+			MaxSeats:    g.MaxSeats,
+		}
+	}
+	return out
+}
 
 func durationOr(d *metav1.Duration, def time.Duration) time.Duration {
 	if d == nil {
@@ -311,6 +342,7 @@ func allocatorSession(s *v1alpha1.SharedSession) allocator.Session {
 		StateChangedAt: microOf(s.Status.StateChangedAt),
 		ObservedState:  s.Status.ObservedState,
 		EndsAt:         microOf(s.Status.EndsAt),
+		PreemptedBy:    s.Status.PreemptedBy,
 	}
 }
 

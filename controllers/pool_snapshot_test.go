@@ -21,9 +21,12 @@ func TestAllocatorPool(t *testing.T) {
 	expires := t0.Add(30 * 24 * time.Hour)
 	dur := func(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 	// defaults is what a pool that sets nothing, and orders nothing, translates to.
-	defaults := func(p allocator.Pool) allocator.Pool {
+	defaults := func(p allocator.Pool, policy ...func(*allocator.Policy)) allocator.Pool {
 		p.Name, p.Found, p.ExpiryWarning, p.Policy = "p", true, 168*time.Hour, allocator.DefaultPolicy
 		p.Policy.CapacityGrace = 5 * time.Minute // the API's default
+		for _, f := range policy {
+			f(&p.Policy)
+		}
 		return p
 	}
 	ledger := func(seats, sessions *v1alpha1.Grants) v1alpha1.LicensePoolStatus {
@@ -69,6 +72,39 @@ func TestAllocatorPool(t *testing.T) {
 			want: allocator.Pool{Name: "p", Found: true, ExpiresAt: &expires, ExpiryWarning: 24 * time.Hour,
 				Policy: allocator.Policy{HeartbeatTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute, MaxDuration: 8 * time.Hour,
 					RetainEnded: time.Hour, Reject: true, RequireSeat: true, CountByHolder: true}},
+		},
+		{
+			name: "groups in the spec's order, a reservation unset reads 0; overdraft and the cap per holder",
+			pool: &v1alpha1.LicensePool{Spec: v1alpha1.LicensePoolSpec{
+				OverdraftSessions: ptr.To[int32](3),
+				SessionPolicy:     v1alpha1.SessionPolicy{MaxPerHolder: 2},
+				Groups: []v1alpha1.HolderGroup{
+					{Name: "cfd-team", Members: []string{"*@cfd.acme.example"}, ReservedSessions: ptr.To[int32](4), MaxSessions: ptr.To[int32](6)},
+					{Name: "batch", Members: []string{"sim-batch-*", "nightly"}, MaxSeats: ptr.To[int32](1)},
+				},
+			}},
+			want: defaults(allocator.Pool{Groups: []allocator.Group{
+				{Name: "cfd-team", Members: []string{"*@cfd.acme.example"}, Reserved: 4, MaxSessions: ptr.To[int32](6)},
+				{Name: "batch", Members: []string{"sim-batch-*", "nightly"}, MaxSeats: ptr.To[int32](1)},
+			}}, func(p *allocator.Policy) { p.Overdraft, p.MaxPerHolder = 3, 2 }),
+		},
+		{
+			name: "preemption by lower priority, its grace as set",
+			pool: &v1alpha1.LicensePool{Spec: v1alpha1.LicensePoolSpec{SessionPolicy: v1alpha1.SessionPolicy{
+				Preemption: &v1alpha1.Preemption{Policy: v1alpha1.PreemptLowerPriority, GracePeriod: dur(0)}}}},
+			want: defaults(allocator.Pool{}, func(p *allocator.Policy) { p.Preempt, p.PreemptGrace = true, 0 }),
+		},
+		{
+			name: "preemption by lower priority without a grace period: the API's default, 30s",
+			pool: &v1alpha1.LicensePool{Spec: v1alpha1.LicensePoolSpec{SessionPolicy: v1alpha1.SessionPolicy{
+				Preemption: &v1alpha1.Preemption{Policy: v1alpha1.PreemptLowerPriority}}}},
+			want: defaults(allocator.Pool{}, func(p *allocator.Policy) { p.Preempt, p.PreemptGrace = true, 30*time.Second }),
+		},
+		{
+			name: "preemption Never, or no policy: off, whatever the grace period",
+			pool: &v1alpha1.LicensePool{Spec: v1alpha1.LicensePoolSpec{SessionPolicy: v1alpha1.SessionPolicy{
+				Preemption: &v1alpha1.Preemption{Policy: v1alpha1.PreemptNever, GracePeriod: dur(time.Minute)}}}},
+			want: defaults(allocator.Pool{}),
 		},
 		{
 			name: "managed by seatkeeper's own controller name: seatkeeper decides",
@@ -147,6 +183,9 @@ func TestAllocatorSession(t *testing.T) {
 		}, want(func(s *allocator.Session) {
 			s.Phase, s.EndReason, s.EndedAt = v1alpha1.SessionEnded, v1alpha1.EndHeartbeatExpired, at(-time.Second)
 		})},
+		{"under notice of preemption: the notice and the session it names", func(s *v1alpha1.SharedSession) {
+			s.Status.EndsAt, s.Status.PreemptedBy = micro(30*time.Second), "urgent"
+		}, want(func(s *allocator.Session) { s.EndsAt, s.PreemptedBy = at(30*time.Second), "urgent" })},
 	}
 	for _, tc := range tests {
 		s := base()
