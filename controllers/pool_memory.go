@@ -163,8 +163,8 @@ func (m *poolMemory) isEchoLocked(obj client.Object) bool {
 }
 
 // sameWrite reports whether got is what a write of the slow lane (want) sends: the same
-// generation, metadata and deletion, and the phase, place, reason and message it writes. Times
-// are left out: the API server keeps them to the second.
+// generation, metadata and deletion, and the phase, place, reason, message and preemptor it
+// writes. Times are left out: the API server keeps them to the second.
 func sameWrite(want, got client.Object) bool {
 	if want.GetGeneration() != got.GetGeneration() || !want.GetDeletionTimestamp().Equal(got.GetDeletionTimestamp()) ||
 		!maps.Equal(want.GetLabels(), got.GetLabels()) || !maps.Equal(want.GetAnnotations(), got.GetAnnotations()) ||
@@ -175,7 +175,7 @@ func sameWrite(want, got client.Object) bool {
 	case *v1alpha1.SharedSession:
 		y, ok := got.(*v1alpha1.SharedSession)
 		return ok && x.Status.Phase == y.Status.Phase && x.Status.QueuePosition == y.Status.QueuePosition &&
-			x.Status.Message == y.Status.Message &&
+			x.Status.Message == y.Status.Message && x.Status.PreemptedBy == y.Status.PreemptedBy &&
 			x.Status.ObservedGeneration == y.Status.ObservedGeneration && len(x.Status.Conditions) == len(y.Status.Conditions)
 	case *v1alpha1.SeatAssignment:
 		y, ok := got.(*v1alpha1.SeatAssignment)

@@ -81,7 +81,7 @@ func planWrites(snap *snapshot, res allocator.Result, now time.Time, waitingSinc
 		planSeat(&p, s, res.Seats[i])
 	}
 	for i, s := range snap.sessions {
-		planSession(&p, s, res.Sessions[i], now, waitingSince)
+		planSession(&p, s, res.Sessions[i], res.Usage, now, waitingSince)
 	}
 	p.checkLedger = p.pool == nil && snap.pool != nil && len(p.checked) > 0
 	p.checkParts = partsToCheck(p, layout, snap.ledger())
@@ -169,7 +169,7 @@ func planSeat(p *writePlan, s *v1alpha1.SeatAssignment, r allocator.SeatResult) 
 }
 
 // planSession plans one session's write, or its deletion.
-func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionResult, now time.Time, waitingSince func(types.UID) (time.Time, bool)) {
+func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionResult, u allocator.Usage, now time.Time, waitingSince func(types.UID) (time.Time, bool)) {
 	if r.Delete {
 		p.remove = append(p.remove, s)
 		return
@@ -179,7 +179,7 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 		// observedGeneration (a delete held by a finalizer raises the generation).
 		return
 	}
-	st := sessionStatus(s, r)
+	st := sessionStatus(s, r, u)
 	if equality.Semantic.DeepEqual(st, s.Status) {
 		return
 	}

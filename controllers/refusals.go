@@ -167,10 +167,11 @@ func heldBack(w statusWrite, why string) statusWrite {
 		planned := w.next.(*v1alpha1.SharedSession).Status
 		o.Status.ObservedGeneration = o.Generation
 		o.Status.Phase, o.Status.Message, o.Status.QueuePosition = v1alpha1.SessionWaiting, why, 0
-		o.Status.GrantedAt, o.Status.EndsAt = nil, nil
+		o.Status.GrantedAt, o.Status.EndsAt, o.Status.PreemptedBy = nil, nil, ""
 		o.Status.ObservedState, o.Status.StateChangedAt = planned.ObservedState, planned.StateChangedAt
 		setCondition(&o.Status.Conditions, v1alpha1.ConditionGranted, false, v1alpha1.ReasonWriteRefused, why, o.Generation)
 		setCondition(&o.Status.Conditions, v1alpha1.ConditionReady, false, v1alpha1.ReasonWriteRefused, why, o.Generation)
+		meta.RemoveStatusCondition(&o.Status.Conditions, v1alpha1.ConditionOverdraft)
 	}
 	return statusWrite{orig: w.orig, next: next}
 }

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
 	"github.com/seatkeeper/seatkeeper/internal/allocator"
@@ -50,9 +51,10 @@ func seatStatus(s *v1alpha1.SeatAssignment, r allocator.SeatResult) v1alpha1.Sea
 	return st
 }
 
-// sessionStatus is the status a session should have for the allocator's result. It keeps the
-// holder's renewTime as it is: the merge patch that writes the status then leaves it alone.
-func sessionStatus(s *v1alpha1.SharedSession, r allocator.SessionResult) v1alpha1.SharedSessionStatus {
+// sessionStatus is the status a session should have for the allocator's result; u is the
+// pool's usage, for the message of a session in overdraft. It keeps the holder's renewTime as
+// it is: the merge patch that writes the status then leaves it alone.
+func sessionStatus(s *v1alpha1.SharedSession, r allocator.SessionResult, u allocator.Usage) v1alpha1.SharedSessionStatus {
 	st := v1alpha1.SharedSessionStatus{
 		RenewTime:          s.Status.RenewTime,
 		ObservedGeneration: s.Generation,
@@ -77,14 +79,42 @@ func sessionStatus(s *v1alpha1.SharedSession, r allocator.SessionResult) v1alpha
 	}
 	setCondition(&st.Conditions, v1alpha1.ConditionGranted, granted, reason, r.Message, s.Generation)
 	setCondition(&st.Conditions, v1alpha1.ConditionReady, granted, reason, r.Message, s.Generation)
-	// EndingSoon is there only while the session is under notice, so that the many sessions
-	// never noticed carry no condition for it.
+	// EndingSoon and Overdraft are there only while they hold, so that the many sessions never
+	// noticed, nor granted beyond the limit, carry no condition for them.
 	if r.EndsAt != nil {
-		setCondition(&st.Conditions, v1alpha1.ConditionEndingSoon, true, string(v1alpha1.EndCapacityReduced), r.Message, s.Generation)
+		reason := v1alpha1.EndCapacityReduced
+		if r.PreemptedBy != "" {
+			// The API refuses preemptedBy without endsAt: it is written only with a notice.
+			st.PreemptedBy, reason = r.PreemptedBy, v1alpha1.EndPreempted
+		}
+		setCondition(&st.Conditions, v1alpha1.ConditionEndingSoon, true, string(reason), r.Message, s.Generation)
 	} else {
 		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionEndingSoon)
 	}
+	if r.Overdraft && granted {
+		setCondition(&st.Conditions, v1alpha1.ConditionOverdraft, true, v1alpha1.ReasonOverdraft, overdraftMessage(s, u), s.Generation)
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionOverdraft)
+	}
 	return st
+}
+
+// overdraftMessage says that a session holds licences beyond its pool's limit, e.g. "holds a
+// licence beyond pool cfd's limit of 10 (overdraft: 2 allowed)".
+func overdraftMessage(s *v1alpha1.SharedSession, u allocator.Usage) string {
+	what := "a licence"
+	if s.Spec.Count > 1 {
+		what = "licences"
+	}
+	return fmt.Sprintf("holds %s beyond pool %s's limit of %s (overdraft: %d allowed)", what, s.Spec.PoolName, limitText(u.SessionLimit), u.Overdraft)
+}
+
+// limitText renders a limit for people: ∞ for none.
+func limitText(limit *int32) string {
+	if limit == nil {
+		return "∞"
+	}
+	return fmt.Sprint(*limit)
 }
 
 // keepMicro returns old when it is the same instant as new (so the object does not change),
@@ -105,13 +135,29 @@ func poolStatus(pool *v1alpha1.LicensePool, res allocator.Result, capacity order
 		Seats: v1alpha1.SeatUsage{Limit: u.SeatLimit, Bound: u.SeatsBound, Pending: u.SeatsPending,
 			Summary: allocator.Summary(u.SeatsBound, u.SeatLimit)},
 		Sessions: v1alpha1.SessionUsage{Limit: u.SessionLimit, Active: u.SessionsActive, Idle: u.SessionsIdle,
-			Waiting: u.Waiting, Summary: allocator.Summary(u.SessionsActive, u.SessionLimit)},
+			Waiting: u.Waiting, Summary: allocator.Summary(u.SessionsActive, u.SessionLimit),
+			Overdraft: u.SessionsOverdraft, Reserved: u.Reserved},
+		Groups:     groupStatus(u.Groups),
 		Orders:     capacity.orders,
 		Ledger:     ledger,
 		Conditions: append([]metav1.Condition(nil), pool.Status.Conditions...),
 	}
 	setPoolConditions(&st, pool, res)
+	setPolicyConditions(&st, pool, res)
 	return st
+}
+
+// groupStatus is each group's usage, in the pool's order; nil when the pool has no groups.
+func groupStatus(groups []allocator.GroupUsage) []v1alpha1.GroupUsage {
+	if len(groups) == 0 {
+		return nil
+	}
+	out := make([]v1alpha1.GroupUsage, len(groups))
+	for i, g := range groups {
+		out[i] = v1alpha1.GroupUsage{Name: g.Name, SessionsActive: g.SessionsActive, SessionsWaiting: g.SessionsWaiting,
+			ReservedSessions: g.Reserved, MaxSessions: g.MaxSessions, SeatsBound: g.SeatsBound, MaxSeats: g.MaxSeats}
+	}
+	return out
 }
 
 // setPoolConditions sets Ready, Expired, ExpiringSoon, SeatsExhausted and SessionsExhausted.
@@ -155,6 +201,50 @@ func setPoolConditions(st *v1alpha1.LicensePoolStatus, pool *v1alpha1.LicensePoo
 		set(v1alpha1.ConditionReady, false, v1alpha1.ReasonExpired, "the licence has expired: nothing new is granted")
 	default:
 		set(v1alpha1.ConditionReady, true, v1alpha1.ReasonReconciled, usage)
+	}
+}
+
+// setPolicyConditions sets Overdraft while the pool allows overdraft, and ReservationsFit
+// while a group reserves licences; each is removed when its spec no longer asks for it.
+func setPolicyConditions(st *v1alpha1.LicensePoolStatus, pool *v1alpha1.LicensePool, res allocator.Result) {
+	set := func(typ string, ok bool, reason, msg string) {
+		setCondition(&st.Conditions, typ, ok, reason, msg, pool.Generation)
+	}
+	u := res.Usage
+	limit := limitText(u.SessionLimit)
+	// The allocator reports what spec.overdraftSessions allows (Usage.Overdraft), as it does
+	// the limit.
+	switch allowed := u.Overdraft; {
+	case allowed == 0:
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionOverdraft)
+	case u.SessionsOverdraft > 0:
+		set(v1alpha1.ConditionOverdraft, true, v1alpha1.ReasonOverdraft, fmt.Sprintf(
+			"%d shared licences in use beyond the limit of %s (overdraft: %d allowed): the sessions holding them carry the condition Overdraft, and are covered first as licences free up",
+			u.SessionsOverdraft, limit, allowed))
+	default:
+		set(v1alpha1.ConditionOverdraft, false, v1alpha1.ReasonWithinLimit, fmt.Sprintf(
+			"no shared licence in use beyond the limit of %s; up to %d more may be granted when every licence is in use", limit, allowed))
+	}
+
+	var reserved int32
+	for _, g := range pool.Spec.Groups {
+		reserved += ptr.Deref(g.ReservedSessions, 0)
+	}
+	switch {
+	case reserved == 0:
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionReservationsFit)
+	case res.ReservationsFit && u.SessionLimit == nil:
+		set(v1alpha1.ConditionReservationsFit, true, v1alpha1.ReasonReservationsFit,
+			fmt.Sprintf("the groups reserve %d shared licences; the pool has no limit", reserved))
+	case res.ReservationsFit:
+		set(v1alpha1.ConditionReservationsFit, true, v1alpha1.ReasonReservationsFit,
+			fmt.Sprintf("the groups reserve %d of the %s shared licences", reserved, limit))
+	default:
+		msg := res.ReservationsMessage
+		if msg == "" {
+			msg = fmt.Sprintf("the groups reserve %d shared licences, more than the limit of %s: the reservations are honoured in the groups' order until the limit", reserved, limit)
+		}
+		set(v1alpha1.ConditionReservationsFit, false, v1alpha1.ReasonReservationsExceedLimit, msg)
 	}
 }
 

@@ -21,6 +21,14 @@ const (
 	// ReasonSessionsExhausted and ReasonSessionsAvailable: a pool's SessionsExhausted.
 	ReasonSessionsExhausted = "SessionsExhausted"
 	ReasonSessionsAvailable = "SessionsAvailable"
+	// ReasonOverdraft: a pool's Overdraft while licences are in use beyond its limit, and a
+	// session's while it holds some of them. ReasonWithinLimit: a pool's Overdraft while none
+	// are.
+	ReasonOverdraft   = "Overdraft"
+	ReasonWithinLimit = "WithinLimit"
+	// ReasonReservationsFit and ReasonReservationsExceedLimit: a pool's ReservationsFit.
+	ReasonReservationsFit         = "ReservationsFit"
+	ReasonReservationsExceedLimit = "ReservationsExceedLimit"
 
 	// ReasonWriteRefused: a pool's Ready, and a would-be grant's Granted, when the API server
 	// refused a write for a reason retrying cannot fix (too large, invalid, forbidden).
