@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -41,17 +42,22 @@ func seatNote(next *v1alpha1.SeatAssignment, r allocator.SeatResult) []note {
 	return []note{n}
 }
 
-// sessionNote is the Event a session's transition makes, if any; next carries the new status.
+// sessionNote is the Event a session's transition makes, if any, and OverdraftGranted for a
+// grant beyond the pool's limit; next carries the new status.
 func sessionNote(next *v1alpha1.SharedSession, r allocator.SessionResult) []note {
 	n := note{obj: next, transition: r.Transition, text: r.Message}
-	switch r.Transition {
-	case allocator.SessionGranted:
+	switch {
+	case r.Transition == allocator.SessionGranted:
 		n.typ, n.reason, n.action = corev1.EventTypeNormal, "Granted", "Grant"
-	case allocator.SessionQueued:
+	case r.Transition == allocator.SessionQueued:
 		n.typ, n.reason, n.action = corev1.EventTypeNormal, "Queued", "Queue"
-	case allocator.SessionNoticed:
+	case r.Transition == allocator.SessionNoticed && r.PreemptedBy != "":
+		// Not EndingSoon: an administrator tells a preemption from a capacity notice by reason.
+		n.typ, n.reason, n.action = corev1.EventTypeWarning, "Preempting", "Preempt"
+		n.text = preemptionText(next, r)
+	case r.Transition == allocator.SessionNoticed:
 		n.typ, n.reason, n.action = corev1.EventTypeWarning, "EndingSoon", "Notice"
-	case allocator.SessionEnded:
+	case r.Transition == allocator.SessionEnded:
 		n.typ, n.reason, n.action = corev1.EventTypeWarning, string(r.EndReason), "End"
 		if r.EndReason == v1alpha1.EndTerminated {
 			n.typ = corev1.EventTypeNormal
@@ -59,18 +65,42 @@ func sessionNote(next *v1alpha1.SharedSession, r allocator.SessionResult) []note
 	default:
 		return nil
 	}
-	return []note{n}
+	notes := []note{n}
+	if c := meta.FindStatusCondition(next.Status.Conditions, v1alpha1.ConditionOverdraft); r.Transition == allocator.SessionGranted && r.Overdraft && c != nil {
+		// No transition of its own: the grant is counted once, by the note above.
+		notes = append(notes, note{obj: next, typ: corev1.EventTypeWarning, reason: "OverdraftGranted", action: "Grant", text: c.Message})
+	}
+	return notes
 }
 
-// poolNotes report the pool's conditions that turned True.
+// preemptionText names the session that takes a preempted session's licences, and when, e.g.
+// "session urgent, of higher priority, takes this session's licence at 2026-11-23T12:00:30Z".
+func preemptionText(s *v1alpha1.SharedSession, r allocator.SessionResult) string {
+	what := "licence"
+	if s.Spec.Count > 1 {
+		what = "licences"
+	}
+	when := "now"
+	if r.EndsAt != nil {
+		when = "at " + r.EndsAt.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("session %s, of higher priority, takes this session's %s %s", r.PreemptedBy, what, when)
+}
+
+// poolNotes report the pool's conditions that turned True, and ReservationsFit when it
+// turned False.
 func poolNotes(old, next *v1alpha1.LicensePool) []note {
 	var notes []note
-	for _, typ := range []string{v1alpha1.ConditionExpiringSoon, v1alpha1.ConditionExpired, v1alpha1.ConditionSeatsExhausted, v1alpha1.ConditionSessionsExhausted} {
+	for _, typ := range []string{v1alpha1.ConditionExpiringSoon, v1alpha1.ConditionExpired, v1alpha1.ConditionSeatsExhausted, v1alpha1.ConditionSessionsExhausted, v1alpha1.ConditionOverdraft} {
 		c := meta.FindStatusCondition(next.Status.Conditions, typ)
 		if c == nil || c.Status != metav1.ConditionTrue || meta.IsStatusConditionTrue(old.Status.Conditions, typ) {
 			continue
 		}
 		notes = append(notes, note{obj: next, typ: corev1.EventTypeWarning, reason: typ, action: "Report", text: c.Message})
+	}
+	if c := meta.FindStatusCondition(next.Status.Conditions, v1alpha1.ConditionReservationsFit); c != nil && c.Status == metav1.ConditionFalse &&
+		!meta.IsStatusConditionFalse(old.Status.Conditions, v1alpha1.ConditionReservationsFit) {
+		notes = append(notes, note{obj: next, typ: corev1.EventTypeWarning, reason: c.Reason, action: "Report", text: c.Message})
 	}
 	return notes
 }
