@@ -49,6 +49,12 @@ import (
 // countBy Holder each Active session is still recorded in full, so the ledger may list more
 // entries than the licences in use (a holder uses its largest count), never fewer.
 //
+// With overdraft (spec.overdraftSessions = K) the pool may grant up to K shared licences beyond
+// its limit, so the list of shared licences has room for limit + K entries (ledgerRoom), and
+// everything in this description that bounds entries by "the limit" bounds them by that room:
+// the ledger never records more shared licences than the limit plus the overdraft allowed,
+// however many writers, and each part never more than its share of that room.
+//
 // The cache may lag behind the ledger, so an entry is trusted over the cache:
 //
 //   - an entry whose claimant the cache does not show, or shows under another UID (deleted and

@@ -17,8 +17,18 @@ import (
 // The ledger's parts: how a pool's ledger grows past what one object holds. See "Parts" in
 // ledger.go for the protocol and why it cannot over-grant; this file is its pure half.
 
-// partQuota is how many holders part k of a list may record under limit: the parts fill in
-// order, each up to size, so part k's quota never falls when the limit rises.
+// ledgerRoom is how many entries a list may record: its limit, plus the licences the pool may
+// grant beyond it (Usage.Overdraft, for shared licences); nil when the limit is.
+func ledgerRoom(limit *int32, overdraft int32) *int32 {
+	if limit == nil {
+		return nil
+	}
+	return ptr.To(*limit + max(overdraft, 0))
+}
+
+// partQuota is how many holders part k of a list may record under limit (its room: see
+// ledgerRoom): the parts fill in order, each up to size, so part k's quota never falls when
+// the limit rises.
 func partQuota(limit int32, k, size int) int {
 	return min(max(int(limit)-k*size, 0), size)
 }
@@ -124,13 +134,14 @@ func recordedUIDs(parts []*v1alpha1.Grants) map[string]types.UID {
 	return out
 }
 
-// placeHolders lays one kind's holders, as the allocator decided them, out over the parts. A
-// holder stays in the part that records it while that part is within its quota; the others,
-// and new holders, go to the first part with room. A holder that finds no room (a limit that
-// dropped under holders still in their grace period) stays where it is: a part past its quota
-// never gains anyone. It returns the new parts (nil where a part keeps no list) and whether
-// each gains a holder it did not record; a new holder with no room at all is an error, since
-// the allocator never grants past the limit.
+// placeHolders lays one kind's holders, as the allocator decided them, out over the parts
+// under limit, the list's room (ledgerRoom). A holder stays in the part that records it while
+// that part is within its quota; the others, and new holders, go to the first part with room.
+// A holder that finds no room (a limit that dropped under holders still in their grace period)
+// stays where it is: a part past its quota never gains anyone. It returns the new parts (nil
+// where a part keeps no list) and whether each gains a holder it did not record; a new holder
+// with no room at all is an error, since the allocator never grants past the limit and the
+// overdraft it allows.
 func placeHolders(old []*v1alpha1.Grants, holders []string, limit *int32, size int, cached map[string]types.UID) ([]*v1alpha1.Grants, []bool, error) {
 	if holders == nil || limit == nil {
 		return make([]*v1alpha1.Grants, len(old)), make([]bool, len(old)), nil
@@ -240,15 +251,16 @@ type partWrite struct {
 // holders of a kind. A pool whose limits fit in one part, and that has no LicenseLedger, keeps
 // its whole ledger in its status, as nextLedger records it.
 func layoutLedger(pool *v1alpha1.LicensePool, parts ledgerParts, res allocator.Result, uids holderUIDs, size int) (ledgerLayout, error) {
-	fits := func(limit *int32) bool { return limit == nil || partsFor(*limit, size) == 1 }
-	if managedElsewhere(pool) || (parts.single() && fits(res.Usage.SeatLimit) && fits(res.Usage.SessionLimit)) {
+	sessionRoom := ledgerRoom(res.Usage.SessionLimit, res.Usage.Overdraft)
+	fits := func(room *int32) bool { return room == nil || partsFor(*room, size) == 1 }
+	if managedElsewhere(pool) || (parts.single() && fits(res.Usage.SeatLimit) && fits(sessionRoom)) {
 		return ledgerLayout{part0: nextLedger(pool, res, uids)}, nil
 	}
 	seats, seatGains, err := placeHolders(parts.seats, res.SeatLedger, res.Usage.SeatLimit, size, uids.seats)
 	if err != nil {
 		return ledgerLayout{}, err
 	}
-	sessions, sessionGains, err := placeHolders(parts.sessions, res.SessionLedger, res.Usage.SessionLimit, size, uids.sessions)
+	sessions, sessionGains, err := placeHolders(parts.sessions, res.SessionLedger, sessionRoom, size, uids.sessions)
 	if err != nil {
 		return ledgerLayout{}, err
 	}

@@ -196,6 +196,85 @@ func TestLayoutLedgerOnePart(t *testing.T) {
 	}
 }
 
+// With overdraft the ledger has room for the limit plus the licences allowed beyond it: they
+// are laid out over the parts as any others, and no more than that room is ever recorded.
+func TestLayoutLedgerRoomForOverdraft(t *testing.T) {
+	entries := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("s%d", i))
+		}
+		return out
+	}
+	tests := []struct {
+		name             string
+		old              []*v1alpha1.Grants // the parts recorded before; nil: a pool in one part
+		limit, overdraft int32
+		holders          int
+		want             []string // holders by part (part 0 first), "-" for no list
+		wantErr          bool
+	}{
+		{name: "limit 4 and 2 beyond it: 6 recorded over three parts", limit: 4, overdraft: 2, holders: 6,
+			want: []string{"s0,s1", "s2,s3", "s4,s5"}},
+		{name: "without overdraft, a sixth licence has no room", limit: 4, holders: 5, wantErr: true},
+		{name: "past the room, even with overdraft: refused", limit: 4, overdraft: 2, holders: 7, wantErr: true},
+		{name: "a pool whose limit fits one part, but not with its overdraft: a second part", limit: 2, overdraft: 1, holders: 3,
+			want: []string{"s0,s1", "s2"}},
+		{name: "a pool that fits one part with its overdraft stays in its status", limit: 2, overdraft: 0, holders: 2,
+			want: []string{"s0,s1"}},
+		{name: "overdraft taken away: holders beyond the limit, in their grace, stay where they are",
+			old: parts("s0,s1", "s2,s3", "s4"), limit: 4, overdraft: 0, holders: 5,
+			want: []string{"s0,s1", "s2,s3", "s4"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := testPool("p", tc.limit)
+			pool.Spec.OverdraftSessions = ptr.To(tc.overdraft)
+			var objs []*v1alpha1.LicenseLedger
+			for k, g := range tc.old {
+				if k == 0 {
+					pool.Status.Ledger = &v1alpha1.Ledger{Sessions: g}
+					continue
+				}
+				part := newPart(pool, k)
+				part.Status.Sessions = g
+				objs = append(objs, part)
+			}
+			res := allocator.Result{SessionLedger: entries(tc.holders)}
+			res.Usage.SessionLimit, res.Usage.Overdraft = ptr.To(tc.limit), tc.overdraft
+			l, err := layoutLedger(pool, readParts(pool, objs), res, holderUIDs{}, 2)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			// Parts the layout leaves unchanged are not written: they stay as recorded.
+			got := []string{"-"}
+			for k, g := range tc.old {
+				if k > 0 {
+					got = append(got, strings.Join(g.Holders, ","))
+				}
+			}
+			if l.part0 != nil && l.part0.Sessions != nil {
+				got[0] = strings.Join(l.part0.Sessions.Holders, ",")
+			}
+			for _, w := range l.parts {
+				for len(got) <= w.part {
+					got = append(got, "-")
+				}
+				got[w.part] = "-"
+				if w.next != nil && w.next.Status.Sessions != nil {
+					got[w.part] = strings.Join(w.next.Status.Sessions.Holders, ",")
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("parts (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // A ledger of several parts on a fake API server: parts are created as the pool fills, a part
 // that gains is written before one that only loses, and a part left with nothing is deleted.
 func TestApplyLedgerParts(t *testing.T) {
