@@ -22,7 +22,19 @@ func poolGauges(namespace, name string, pool *v1alpha1.LicensePool, res allocato
 		SeatsLimit: u.SeatLimit, SeatsBound: u.SeatsBound, SeatsPending: u.SeatsPending,
 		SessionsLimit: u.SessionLimit, SessionsActive: u.SessionsActive, SessionsIdle: u.SessionsIdle,
 		Waiting: u.Waiting, WaitingLicences: u.WaitingLicences, ExpiresAt: expires,
+		SessionsOverdraft: u.SessionsOverdraft, OverdraftAllowed: u.Overdraft, SessionsReserved: u.Reserved,
+		Groups: groupGauges(u.Groups),
 	})
+}
+
+// groupGauges are the gauges of the pool's groups, from the allocator's counts.
+func groupGauges(groups []allocator.GroupUsage) []metrics.GroupUsage {
+	out := make([]metrics.GroupUsage, len(groups))
+	for i, g := range groups {
+		out[i] = metrics.GroupUsage{Name: g.Name, SessionsActive: g.SessionsActive, SessionsWaiting: g.SessionsWaiting,
+			SessionsReserved: g.Reserved, SessionsLimit: g.MaxSessions, SeatsBound: g.SeatsBound, SeatsLimit: g.MaxSeats}
+	}
+	return out
 }
 
 // countTransitions counts the transitions of writes that landed: the Events a pass records
