@@ -6,8 +6,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -177,5 +179,37 @@ func TestCatchUpWaitsForACreatedPart(t *testing.T) {
 	m.createdPart(pool, part, t0)
 	if behind(t0.Add(echoWait)) {
 		t.Error("past echoWait the part is taken as seen, as our other writes are")
+	}
+}
+
+// An echo of the slow lane's write shows what the write sends: a state with another preemptor,
+// or without the Overdraft condition the write adds, is someone else's (or a newer) state.
+func TestSameWriteComparesPolicyFields(t *testing.T) {
+	ends := t0.Add(30 * time.Second)
+	usage := allocator.Usage{SessionLimit: ptr.To[int32](1), Overdraft: 1}
+	written := func(r allocator.SessionResult) *v1alpha1.SharedSession {
+		s := activeSession("a", "p")
+		s.Status = sessionStatus(s, r, usage)
+		return s
+	}
+	noticed := allocator.SessionResult{Phase: v1alpha1.SessionActive, GrantedAt: &t0, EndsAt: &ends, PreemptedBy: "b", Message: "m"}
+	other := noticed
+	other.PreemptedBy = "c"
+	over := allocator.SessionResult{Phase: v1alpha1.SessionActive, GrantedAt: &t0, Message: "m", Overdraft: true}
+	within := over
+	within.Overdraft = false
+	tests := []struct {
+		name      string
+		want, got *v1alpha1.SharedSession
+		same      bool
+	}{
+		{"the same notice", written(noticed), written(noticed), true},
+		{"another preemptor", written(noticed), written(other), false},
+		{"the Overdraft condition missing", written(over), written(within), false},
+	}
+	for _, tc := range tests {
+		if got := sameWrite(tc.want, tc.got); got != tc.same {
+			t.Errorf("%s: sameWrite = %v, want %v", tc.name, got, tc.same)
+		}
 	}
 }

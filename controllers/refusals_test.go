@@ -13,10 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
 )
 
 // A ledger write the API server refuses as too large stalls nothing in silence: the pool says
@@ -144,5 +146,21 @@ func TestRefusalBackoff(t *testing.T) {
 	}
 	if !m.accepted(key) || m.accepted(key) || m.backingOff(key, t0) != 0 {
 		t.Error("accepted must end the run once, and the backoff with it")
+	}
+}
+
+// A grant held back by a refusal waits: it carries no notice, preemptor nor Overdraft, whatever
+// the claimant's cached status still showed (the API refuses preemptedBy without endsAt).
+func TestHeldBackGrantCarriesNoPolicyState(t *testing.T) {
+	ends := t0.Add(time.Minute)
+	orig := activeSession("a", "p")
+	orig.Status = sessionStatus(orig, allocator.SessionResult{Phase: v1alpha1.SessionActive, GrantedAt: &t0, EndsAt: &ends,
+		PreemptedBy: "b", Overdraft: true}, allocator.Usage{SessionLimit: ptr.To[int32](1), Overdraft: 1})
+	planned := orig.DeepCopy()
+	w := heldBack(statusWrite{orig: orig, next: planned, grant: true}, "the ledger write was refused")
+	st := w.next.(*v1alpha1.SharedSession).Status
+	if st.Phase != v1alpha1.SessionWaiting || st.EndsAt != nil || st.PreemptedBy != "" || condOf(st.Conditions, v1alpha1.ConditionOverdraft) != "" {
+		t.Errorf("held back: phase %s, endsAt %v, preemptedBy %q, Overdraft %q; want Waiting and none of them",
+			st.Phase, st.EndsAt, st.PreemptedBy, condOf(st.Conditions, v1alpha1.ConditionOverdraft))
 	}
 }
