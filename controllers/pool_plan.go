@@ -194,8 +194,9 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 		p.checked = append(p.checked, w)
 	case r.Transition == allocator.SessionEnded:
 		p.checked = append(p.checked, w)
-	case r.Transition == allocator.SessionNoticed || (r.EndsAt == nil && s.Status.EndsAt != nil):
-		// A notice, or its withdrawal, is never paced: its end would slide while it waits.
+	case r.Transition == allocator.SessionNoticed || (r.EndsAt == nil && s.Status.EndsAt != nil) || st.PreemptedBy != s.Status.PreemptedBy:
+		// A notice, its withdrawal, or a change of who preempts, is never paced: its end would
+		// slide while it waits.
 		p.checked = append(p.checked, w)
 	case r.Transition == allocator.SessionQueued:
 		first, seen := waitingSince(s.UID)

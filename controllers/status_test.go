@@ -262,7 +262,9 @@ func TestPlanSessionWritesPolicyChanges(t *testing.T) {
 		{"now beyond the limit", holds, with(func(r *allocator.SessionResult) { r.Overdraft = true }), "other"},
 		{"covered again", with(func(r *allocator.SessionResult) { r.Overdraft = true }), holds, "other"},
 		{"a capacity notice turned into a preemption", with(func(r *allocator.SessionResult) { r.EndsAt = &ends }),
-			with(func(r *allocator.SessionResult) { r.EndsAt, r.PreemptedBy = &ends, "urgent" }), "other"},
+			with(func(r *allocator.SessionResult) { r.EndsAt, r.PreemptedBy = &ends, "urgent" }), "checked"},
+		{"another session preempts", with(func(r *allocator.SessionResult) { r.EndsAt, r.PreemptedBy = &ends, "urgent" }),
+			with(func(r *allocator.SessionResult) { r.EndsAt, r.PreemptedBy = &ends, "urgent-2" }), "checked"},
 		{"a notice of preemption, given", holds,
 			with(func(r *allocator.SessionResult) {
 				r.EndsAt, r.PreemptedBy, r.Transition = &ends, "urgent", allocator.SessionNoticed
