@@ -100,11 +100,15 @@ func sessionStatus(s *v1alpha1.SharedSession, r allocator.SessionResult, u alloc
 }
 
 // overdraftMessage says that a session holds licences beyond its pool's limit, e.g. "holds a
-// licence beyond pool cfd's limit of 10 (overdraft: 2 allowed)".
+// licence beyond pool cfd's limit of 10 (overdraft: 2 allowed)". In a pool that allows no
+// overdraft, that is a session kept after the limit dropped, under notice (EndingSoon).
 func overdraftMessage(s *v1alpha1.SharedSession, u allocator.Usage) string {
 	what := "a licence"
 	if s.Spec.Count > 1 {
 		what = "licences"
+	}
+	if u.Overdraft == 0 {
+		return fmt.Sprintf("holds %s beyond pool %s's limit of %s, which allows no overdraft", what, s.Spec.PoolName, limitText(u.SessionLimit))
 	}
 	return fmt.Sprintf("holds %s beyond pool %s's limit of %s (overdraft: %d allowed)", what, s.Spec.PoolName, limitText(u.SessionLimit), u.Overdraft)
 }

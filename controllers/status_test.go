@@ -197,6 +197,7 @@ func TestSessionStatusPolicies(t *testing.T) {
 		endingSoon   string // EndingSoon as status/reason, "" when absent
 		overdraft    string // Overdraft likewise
 		overdraftMsg string
+		usage        *allocator.Usage // nil: a limit of 10 and 2 allowed beyond it
 	}{
 		{name: "a capacity notice: CapacityReduced, no preemptor",
 			res:        active(func(r *allocator.SessionResult) { r.EndsAt, r.Message = &ends, "the limit dropped" }),
@@ -216,6 +217,10 @@ func TestSessionStatusPolicies(t *testing.T) {
 		{name: "several licences beyond the limit",
 			count: 3, res: active(func(r *allocator.SessionResult) { r.Overdraft = true }),
 			overdraft: "True/Overdraft", overdraftMsg: "holds licences beyond pool p's limit of 10 (overdraft: 2 allowed)"},
+		{name: "beyond a limit that dropped, in a pool without overdraft: under notice, and beyond the limit",
+			res:        active(func(r *allocator.SessionResult) { r.EndsAt, r.Overdraft, r.Message = &ends, true, "the limit dropped" }),
+			endingSoon: "True/CapacityReduced", overdraft: "True/Overdraft", overdraftMsg: "holds a licence beyond pool p's limit of 10, which allows no overdraft",
+			usage: &allocator.Usage{SessionLimit: ptr.To[int32](10)}},
 		{name: "covered again: Overdraft goes",
 			before: noticed, res: active(func(r *allocator.SessionResult) { r.EndsAt, r.PreemptedBy = &ends, "urgent" }),
 			preemptedBy: "urgent", endingSoon: "True/Preempted"},
@@ -229,7 +234,11 @@ func TestSessionStatusPolicies(t *testing.T) {
 			if tc.before != nil {
 				tc.before(sess)
 			}
-			st := sessionStatus(sess, tc.res, usage)
+			u := usage
+			if tc.usage != nil {
+				u = *tc.usage
+			}
+			st := sessionStatus(sess, tc.res, u)
 			if st.PreemptedBy != tc.preemptedBy {
 				t.Errorf("preemptedBy = %q, want %q", st.PreemptedBy, tc.preemptedBy)
 			}
