@@ -455,21 +455,18 @@ func (d *decision) countSessions(sessions []Session, units *units) {
 
 // markOverdraft marks the Active sessions whose licences lie beyond the limit: counted oldest
 // grant first, the licences past the limit are the overdraft, so the most recently granted
-// carry it and a licence that frees covers the oldest of them again.
+// carry it and a licence that frees covers the oldest of them again. Licences under a notice
+// of reduced capacity are not overdraft: they are on their way back.
 func (d *decision) markOverdraft(sessions []Session) {
 	limit := int(*d.pool.SessionLimit)
 	d.res.Usage.Overdraft = int32(d.pool.Policy.Overdraft)
-	d.res.Usage.SessionsOverdraft = max(0, d.res.Usage.SessionsActive-int32(limit))
-	if d.res.Usage.SessionsOverdraft == 0 {
-		return
-	}
+	r := d.res.Sessions
 	var active []int
-	for i, r := range d.res.Sessions {
-		if r.Phase == v1alpha1.SessionActive {
+	for i, x := range r {
+		if x.Phase == v1alpha1.SessionActive && (x.EndsAt == nil || x.PreemptedBy != "") {
 			active = append(active, i)
 		}
 	}
-	r := d.res.Sessions
 	slices.SortFunc(active, func(a, b int) int {
 		if c := r[a].GrantedAt.Compare(*r[b].GrantedAt); c != 0 {
 			return c
@@ -487,6 +484,7 @@ func (d *decision) markOverdraft(sessions []Session) {
 			}
 		}
 	}
+	d.res.Usage.SessionsOverdraft = int32(max(0, u.total()-limit))
 }
 
 // rejectedMessage says why a pool that turns sessions away when full turned this one away.
