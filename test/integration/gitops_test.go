@@ -83,6 +83,12 @@ var _ = Describe("GitOps health", Label("gitops"), func() {
 		newPool(ns, "quick", nil, nil, func(p *v1.LicensePool) {
 			p.Spec.SessionPolicy.HeartbeatTimeout = &metav1.Duration{Duration: 5 * time.Second}
 		})
+		// A pool with every policy, so that the dashboard's group and overdraft series exist.
+		newPool(ns, "teams", int32p(2), int32p(2), func(p *v1.LicensePool) {
+			p.Spec.OverdraftSessions = int32p(1)
+			p.Spec.Groups = []v1.HolderGroup{{Name: "cfd", Members: []string{"sim-*"}, ReservedSessions: int32p(1),
+				MaxSessions: int32p(2), MaxSeats: int32p(1)}}
+		})
 
 		// alice binds gold's only seat before the others ask, so bob waits for it.
 		newSeat(ns, "alice", "gold", "alice@example.com", v1.AssigneeUser)
@@ -753,6 +759,13 @@ var monitoringMetrics = map[string]bool{
 	"seatkeeper_pool_sessions_active":                  true,
 	"seatkeeper_pool_sessions_idle":                    true,
 	"seatkeeper_pool_sessions_waiting":                 true,
+	"seatkeeper_pool_sessions_overdraft":               true,
+	"seatkeeper_pool_group_sessions_active":            true,
+	"seatkeeper_pool_group_sessions_waiting":           true,
+	"seatkeeper_pool_group_sessions_reserved":          true,
+	"seatkeeper_pool_group_sessions_limit":             true,
+	"seatkeeper_pool_group_seats_bound":                true,
+	"seatkeeper_pool_group_seats_limit":                true,
 	"seatkeeper_pool_expiry_timestamp_seconds":         true,
 	"seatkeeper_session_wait_seconds_bucket":           true,
 	"seatkeeper_session_wait_seconds_sum":              true,

@@ -43,6 +43,7 @@ var _ = Describe("Printer columns", Label("printer"), func() {
 			{"Expires", "string", 0},
 			{"Ready", "string", 0},
 			{"Age", "date", 0},
+			{"Overdraft", "integer", 1},
 			{"Display Name", "string", 1},
 			{"Message", "string", 1},
 		}, gstruct.Keys{
