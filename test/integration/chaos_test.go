@@ -200,6 +200,12 @@ func (w *chaosWorld) check(g Gomega, now time.Time) {
 		g.Expect(countSeats(seats, v1.SeatBound)).To(BeNumerically("<=", seatLimit), "over-grant of seats")
 		g.Expect(countSessions(sessions, v1.SessionActive)).To(BeNumerically("<=", sessionLimit), "over-grant of shared licences")
 	}
+	w.checkObjects(g, now, seats, sessions)
+}
+
+// checkObjects asserts that no object the spec made was lost or came back, and that those old
+// enough have a status that explains itself.
+func (w *chaosWorld) checkObjects(g Gomega, now time.Time, seats []v1.SeatAssignment, sessions []v1.SharedSession) {
 	have := map[string]bool{}
 	for _, s := range seats {
 		have[s.Name] = true
@@ -223,6 +229,66 @@ func (w *chaosWorld) check(g Gomega, now time.Time) {
 	}
 }
 
+// secondOperator runs a second operator beside the suite's until the spec ends. restart stops
+// it and starts another in its place; restarts counts how often that happened.
+func secondOperator(name string) (restart func(), restarts func() int) {
+	GinkgoHelper()
+	opCtx, stop := context.WithCancel(context.Background())
+	startManager(opCtx, name)
+	n := 0
+	DeferCleanup(func() { stop() })
+	restart = func() {
+		stop()
+		n++
+		opCtx, stop = context.WithCancel(context.Background())
+		startManager(opCtx, fmt.Sprintf("%s-%d", name, n))
+	}
+	return restart, func() int { return n }
+}
+
+// startAgents heartbeats, every second, the sessions whose agent still lives (w.renewed),
+// until the returned function is called, or the spec ends.
+func (w *chaosWorld) startAgents() (stop func()) {
+	GinkgoHelper()
+	stopBeats := make(chan struct{})
+	beatsDone := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(beatsDone)
+		for {
+			select {
+			case <-stopBeats:
+				return
+			case <-time.After(time.Second):
+			}
+			w.mu.Lock()
+			var alive []string
+			for n, ok := range w.renewed {
+				if ok {
+					alive = append(alive, n)
+				}
+			}
+			w.mu.Unlock()
+			for _, n := range alive {
+				s := &v1.SharedSession{ObjectMeta: objMeta(w.ns, n)}
+				body := fmt.Sprintf(`{"status":{"renewTime":%q}}`, metav1.NewMicroTime(time.Now()).UTC().Format(metav1.RFC3339Micro))
+				err := k8s.Status().Patch(ctx, s, client.RawPatch("application/merge-patch+json", []byte(body)))
+				if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
+					Fail(fmt.Sprintf("heartbeat %s: %v", n, err))
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() { close(stopBeats) })
+		<-beatsDone
+	}
+	// A spec that fails stops here too, rather than heartbeating past the suite's end.
+	DeferCleanup(stop)
+	return stop
+}
+
 var _ = Describe("Chaos", Label("chaos"), func() {
 	It("keeps every promise under random operations, two operators and restarts", func() {
 		seed := *chaosSeed
@@ -244,46 +310,8 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 			p.Spec.SessionPolicy.RetainEnded = dur(time.Hour)
 		})
 
-		secondCtx, stopSecond := context.WithCancel(context.Background())
-		startManager(secondCtx, "chaos-second")
-		restarts := 0
-		restart := func() {
-			stopSecond()
-			restarts++
-			secondCtx, stopSecond = context.WithCancel(context.Background())
-			startManager(secondCtx, fmt.Sprintf("chaos-second-%d", restarts))
-		}
-		DeferCleanup(func() { stopSecond() })
-
-		stopBeats := make(chan struct{})
-		beatsDone := make(chan struct{})
-		go func() { // the agents that still heartbeat
-			defer GinkgoRecover()
-			defer close(beatsDone)
-			for {
-				select {
-				case <-stopBeats:
-					return
-				case <-time.After(time.Second):
-				}
-				w.mu.Lock()
-				var alive []string
-				for n, ok := range w.renewed {
-					if ok {
-						alive = append(alive, n)
-					}
-				}
-				w.mu.Unlock()
-				for _, n := range alive {
-					s := &v1.SharedSession{ObjectMeta: objMeta(ns, n)}
-					body := fmt.Sprintf(`{"status":{"renewTime":%q}}`, metav1.NewMicroTime(time.Now()).UTC().Format(metav1.RFC3339Micro))
-					err := k8s.Status().Patch(ctx, s, client.RawPatch("application/merge-patch+json", []byte(body)))
-					if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-						Fail(fmt.Sprintf("heartbeat %s: %v", n, err))
-					}
-				}
-			}
-		}()
+		restart, restarts := secondOperator("chaos-second")
+		stopAgents := w.startAgents()
 
 		violations := 0
 		for step := range *chaosSteps {
@@ -296,8 +324,7 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 				Fail(fmt.Sprintf("chaos seed %d, step %d (%s): %v", seed, step, what, broken))
 			}
 		}
-		close(stopBeats)
-		<-beatsDone
+		stopAgents()
 
 		By("once the operations stop and the last limit drop is past its grace, everything settles and explains itself")
 		// An order made in the last steps may still expire: wait for it, so that the checks
@@ -321,7 +348,7 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 		w.check(Default, time.Now())
 		mostSeats, mostSessions := seatObs.Stop(), sessObs.Stop()
 		fmt.Fprintf(GinkgoWriter, "chaos: seed %d, %d steps, %d operator restarts, %d invariant violations; most Bound %d, most Active %d\n",
-			seed, *chaosSteps, restarts, violations, mostSeats, mostSessions)
-		AddReportEntry("chaos result", fmt.Sprintf("seed %d, %d steps, %d restarts, %d violations", seed, *chaosSteps, restarts, violations))
+			seed, *chaosSteps, restarts(), violations, mostSeats, mostSessions)
+		AddReportEntry("chaos result", fmt.Sprintf("seed %d, %d steps, %d restarts, %d violations", seed, *chaosSteps, restarts(), violations))
 	})
 })

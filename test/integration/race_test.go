@@ -16,53 +16,42 @@ import (
 	v1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
 )
 
-// holdObserver watches every change to a namespace's seats or sessions, in resourceVersion
-// order, and records the largest number holding a licence at any version: what any client
-// could ever have read.
-type holdObserver struct {
-	max    atomic.Int64
+// watchRun is a watch of one kind of object in a namespace that sees every change, in
+// resourceVersion order, until it is ended.
+type watchRun struct {
 	events atomic.Int64
 	err    atomic.Value // the watch's error event, if any: the observation is then incomplete
 	stop   context.CancelFunc
 	done   chan struct{}
 }
 
-func observeHolders(ns string, list client.ObjectList, holds func(client.Object) bool) *holdObserver {
+// watchEvery passes every change to the namespace's objects of list's kind to handle, from one
+// goroutine, in resourceVersion order, until the run is ended.
+func watchEvery(ns string, list client.ObjectList, handle func(watch.EventType, client.Object)) *watchRun {
 	GinkgoHelper()
 	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := wc.Watch(ctx, list, client.InNamespace(ns))
 	Expect(err).NotTo(HaveOccurred())
-	o := &holdObserver{stop: cancel, done: make(chan struct{})}
+	r := &watchRun{stop: cancel, done: make(chan struct{})}
+	DeferCleanup(cancel) // when the spec fails before it ends the run
 	go func() {
-		defer close(o.done)
-		held := map[string]bool{}
-		n, lastRV := int64(0), ""
+		defer close(r.done)
+		lastRV := ""
 		for {
 			for ev := range w.ResultChan() {
 				obj, ok := ev.Object.(client.Object)
 				if !ok || ev.Type == watch.Error {
 					if ctx.Err() == nil {
-						o.err.Store(fmt.Sprintf("watch error: %v", ev.Object))
+						r.err.Store(fmt.Sprintf("watch error: %v", ev.Object))
 					}
 					w.Stop()
 					return
 				}
-				o.events.Add(1)
+				r.events.Add(1)
 				lastRV = obj.GetResourceVersion()
-				h := holds(obj) && ev.Type != watch.Deleted
-				if h != held[obj.GetName()] {
-					if h {
-						n++
-					} else {
-						n--
-					}
-				}
-				held[obj.GetName()] = h
-				if n > o.max.Load() {
-					o.max.Store(n)
-				}
+				handle(ev.Type, obj)
 			}
 			w.Stop()
 			if ctx.Err() != nil {
@@ -75,23 +64,58 @@ func observeHolders(ns string, list client.ObjectList, holds func(client.Object)
 				// Stop may cancel ctx between the check above and this call: that is the end of
 				// the observation, not a gap in it.
 				if ctx.Err() == nil {
-					o.err.Store(fmt.Sprintf("rewatch from %s: %v", lastRV, err))
+					r.err.Store(fmt.Sprintf("rewatch from %s: %v", lastRV, err))
 				}
 				return
 			}
 		}
 	}()
+	return r
+}
+
+// end stops the watch. It fails the spec if the watch broke off, since the observation would
+// then prove nothing.
+func (r *watchRun) end() {
+	GinkgoHelper()
+	r.stop()
+	<-r.done
+	Expect(r.err.Load()).To(BeNil(), "the observer's watch must see every change")
+	Expect(r.events.Load()).To(BeNumerically(">", 0))
+}
+
+// holdObserver watches every change to a namespace's seats or sessions and records the largest
+// number holding a licence at any version: what any client could ever have read.
+type holdObserver struct {
+	run *watchRun
+	max atomic.Int64
+}
+
+func observeHolders(ns string, list client.ObjectList, holds func(client.Object) bool) *holdObserver {
+	GinkgoHelper()
+	o := &holdObserver{}
+	held := map[string]bool{}
+	n := int64(0)
+	o.run = watchEvery(ns, list, func(typ watch.EventType, obj client.Object) {
+		h := holds(obj) && typ != watch.Deleted
+		if h != held[obj.GetName()] {
+			if h {
+				n++
+			} else {
+				n--
+			}
+		}
+		held[obj.GetName()] = h
+		if n > o.max.Load() {
+			o.max.Store(n)
+		}
+	})
 	return o
 }
 
-// Stop ends the observation and returns the most holders seen at once. It fails the spec if
-// the watch broke off, since the observation would then prove nothing.
+// Stop ends the observation and returns the most holders seen at once.
 func (o *holdObserver) Stop() int64 {
 	GinkgoHelper()
-	o.stop()
-	<-o.done
-	Expect(o.err.Load()).To(BeNil(), "the observer's watch must see every change")
-	Expect(o.events.Load()).To(BeNumerically(">", 0))
+	o.run.end()
 	return o.max.Load()
 }
 
