@@ -39,12 +39,13 @@ func priority(n int32) func(*v1.SharedSession) {
 
 // groupUsage is the pool's status.groups entry for the group name; it fails when there is none.
 func groupUsage(g Gomega, ns, pool, name string) v1.GroupUsage {
-	for _, u := range getPool(g, ns, pool).Status.Groups {
+	groups := getPool(g, ns, pool).Status.Groups
+	for _, u := range groups {
 		if u.Name == name {
 			return u
 		}
 	}
-	g.Expect(getPool(g, ns, pool).Status.Groups).To(ContainElement(HaveField("Name", name)), "status.groups reports group %s", name)
+	g.Expect(groups).To(ContainElement(HaveField("Name", name)), "status.groups reports group %s", name)
 	return v1.GroupUsage{}
 }
 
