@@ -313,10 +313,10 @@ func (u *units) room(holder string) int {
 func (u *units) capMessage(b block, holder string, pool string) string {
 	r := u.rules
 	if b == holderCap {
-		return fmt.Sprintf("%s may use at most %d shared licences of pool %s at once (maxPerHolder) and uses %d",
-			holder, r.perHolder, pool, u.use[holder])
+		return fmt.Sprintf("%s may use at most %s of pool %s at once (maxPerHolder) and uses %d",
+			holder, licences(r.perHolder), pool, u.use[holder])
 	}
 	g := r.groupOf(holder)
-	return fmt.Sprintf("group %s may use at most %d shared licences of pool %s (maxSessions) and uses %d",
-		r.groupName(g), *r.groups[g].MaxSessions, pool, u.group[g])
+	return fmt.Sprintf("group %s may use at most %s of pool %s (maxSessions) and uses %d",
+		r.groupName(g), licences(int(*r.groups[g].MaxSessions)), pool, u.group[g])
 }

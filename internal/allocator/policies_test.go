@@ -57,7 +57,7 @@ func TestPolicies(t *testing.T) {
 			pool:     sessionsPool(3, withGroups(cfd)),
 			sessions: []Session{session("a", 0, "alice"), session("b", 1, "bob"), session("s1", 2, "sim-1"), session("s2", 3, "sim-2")},
 			want:     map[string]string{"a": "Active", "b": "Waiting/1", "s1": "Active", "s2": "Active"},
-			wantMsg:  map[string]string{"b": "all 1 shared licences of pool remote-support that are not reserved for groups are in use (2 reserved)"},
+			wantMsg:  map[string]string{"b": "the one shared licence of pool remote-support that is not reserved for groups is in use (2 reserved)"},
 			check: func(t *testing.T, _ []Session, res Result) {
 				want := []GroupUsage{{Name: "cfd", Reserved: 2, SessionsActive: 2}}
 				if diff := cmp.Diff(want, res.Usage.Groups); diff != "" {
@@ -94,7 +94,7 @@ func TestPolicies(t *testing.T) {
 			sessions: []Session{session("s1", 0, "sim-1"), session("s2", 1, "sim-2"),
 				session("a", 2, "alice")},
 			want: map[string]string{"s1": "Active", "s2": "Waiting/1", "a": "Active"},
-			wantMsg: map[string]string{"s2": "waiting for 1 shared licence: group cfd may use at most 1 shared licences of pool remote-support (maxSessions) and uses 1; " +
+			wantMsg: map[string]string{"s2": "waiting for 1 shared licence: group cfd may use at most 1 shared licence of pool remote-support (maxSessions) and uses 1; " +
 				"waiting at position 1 of 1 without holding up the queue"},
 		},
 		{
@@ -116,7 +116,7 @@ func TestPolicies(t *testing.T) {
 			pool:     sessionsPool(5, func(p *Pool) { p.Policy.MaxPerHolder = 1; p.Policy.Reject = true }),
 			sessions: []Session{session("a1", 0, "alice"), session("a2", 1, "alice")},
 			want:     map[string]string{"a1": "Active", "a2": "Ended/Rejected"},
-			wantMsg:  map[string]string{"a2": "alice may use at most 1 shared licences of pool remote-support at once (maxPerHolder) and uses 1"},
+			wantMsg:  map[string]string{"a2": "alice may use at most 1 shared licence of pool remote-support at once (maxPerHolder) and uses 1"},
 		},
 		{
 			name:     "overdraft grants beyond the limit, marks them, and goes no further",
@@ -171,7 +171,7 @@ func TestPolicies(t *testing.T) {
 				session("a", 2, "alice", active(6))},
 			now:     10 * time.Second,
 			want:    map[string]string{"s1": "Active", "s2": "Ended/CapacityReduced", "a": "Active"},
-			wantMsg: map[string]string{"s2": "group cfd may now use at most 1 shared licences of pool remote-support (maxSessions)"},
+			wantMsg: map[string]string{"s2": "group cfd may now use at most 1 shared licence of pool remote-support (maxSessions)"},
 		},
 		{
 			name:     "reservations beyond the limit are honoured in the groups' order, and said so",

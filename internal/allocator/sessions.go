@@ -231,7 +231,7 @@ func (d *decision) limitRules(u *units) []limitRule {
 		rules = append(rules, limitRule{
 			over:  func(u *units) bool { return u.group[g] > limit },
 			helps: func(_ *units, holder string) bool { return r.groupOf(holder) == g },
-			what:  fmt.Sprintf("group %s may now use at most %d shared licences of pool %s (maxSessions)", grp.Name, limit, p),
+			what:  fmt.Sprintf("group %s may now use at most %s of pool %s (maxSessions)", grp.Name, licences(limit), p),
 		})
 	}
 	if r.perHolder > 0 {
@@ -246,7 +246,7 @@ func (d *decision) limitRules(u *units) []limitRule {
 			rules = append(rules, limitRule{
 				over:  func(u *units) bool { return u.use[h] > r.perHolder },
 				helps: func(_ *units, holder string) bool { return holder == h },
-				what:  fmt.Sprintf("a holder may now use at most %d shared licences of pool %s at once (maxPerHolder)", r.perHolder, p),
+				what:  fmt.Sprintf("a holder may now use at most %s of pool %s at once (maxPerHolder)", licences(r.perHolder), p),
 			})
 		}
 	}
@@ -512,13 +512,13 @@ func (d *decision) mostFor(s Session, u *units) string {
 	g := r.groupOf(s.Holder)
 	switch {
 	case r.perHolder > 0 && s.licences() > r.perHolder:
-		return fmt.Sprintf("%s may use at most %d shared licences of pool %s at once (maxPerHolder)", s.Holder, r.perHolder, p)
+		return fmt.Sprintf("%s may use at most %s of pool %s at once (maxPerHolder)", s.Holder, licences(r.perHolder), p)
 	case g >= 0 && r.groups[g].MaxSessions != nil && s.licences() > int(*r.groups[g].MaxSessions):
-		return fmt.Sprintf("group %s may use at most %d shared licences of pool %s (maxSessions)", r.groupName(g), *r.groups[g].MaxSessions, p)
+		return fmt.Sprintf("group %s may use at most %s of pool %s (maxSessions)", r.groupName(g), licences(int(*r.groups[g].MaxSessions)), p)
 	case r.totalReserved() > 0 && g < 0:
 		return fmt.Sprintf("pool %s has only %d shared licences that are not reserved for groups", p, r.common())
 	case r.totalReserved() > 0:
-		return fmt.Sprintf("group %s may use at most %d shared licences of pool %s (its reservation and the common ones)", r.groupName(g), r.mayUse(g), p)
+		return fmt.Sprintf("group %s may use at most %s of pool %s (its reservation and the common ones)", r.groupName(g), licences(r.mayUse(g)), p)
 	case d.pool.Policy.Overdraft > 0:
 		return fmt.Sprintf("pool %s has only %s in all, with %d of overdraft", p, limitString(d.pool.SessionLimit), d.pool.Policy.Overdraft)
 	}
@@ -544,6 +544,10 @@ func (d *decision) waitingMessage(w waiter, s Session, u *units, pos, of int) st
 		return fmt.Sprintf("waiting for %s of pool %s; %d free, kept for the session at the head of the queue until it fits; waiting at position %d of %d",
 			licences(w.need), p, w.free, pos, of)
 	case (w.block == reservedUp || w.block == full) && d.rules.groupOf(s.Holder) < 0 && d.rules.totalReserved() > 0:
+		if d.rules.common() == 1 {
+			return fmt.Sprintf("the one shared licence of pool %s that is not reserved for groups is in use (%d reserved); waiting at position %d of %d",
+				p, d.rules.totalReserved(), pos, of)
+		}
 		return fmt.Sprintf("all %d shared licences of pool %s that are not reserved for groups are in use (%d reserved); waiting at position %d of %d",
 			d.rules.common(), p, d.rules.totalReserved(), pos, of)
 	case w.block == reservedUp:
