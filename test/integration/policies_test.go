@@ -101,7 +101,7 @@ var _ = Describe("Groups and reservations", Label("sessions", "policies"), func(
 		Eventually(func(g Gomega) {
 			s := getSession(g, ns, "n-2")
 			g.Expect(s.Status.Phase).To(Equal(v1.SessionWaiting))
-			g.Expect(s.Status.Message).To(ContainSubstring("shared licences of pool p that are not reserved for groups are in use (2 reserved); waiting at position 1 of 1"))
+			g.Expect(s.Status.Message).To(ContainSubstring("the one shared licence of pool p that is not reserved for groups is in use (2 reserved); waiting at position 1 of 1"))
 			p := getPool(g, ns, "p")
 			g.Expect(p.Status.Sessions.Reserved).To(Equal(int32(2)))
 			c := meta.FindStatusCondition(p.Status.Conditions, v1.ConditionReservationsFit)
