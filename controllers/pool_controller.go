@@ -59,8 +59,8 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	// A pass whose writes landed hands its slow ones over; any other leaves the lane as it was.
 	var slow []slowWrite
 	var seen *v1alpha1.LicensePool
-	handed := false
-	defer func() { r.endPass(ctx, req.NamespacedName, seen, slow, handed) }()
+	handed, moved := false, false
+	defer func() { r.endPass(ctx, req.NamespacedName, seen, slow, handed, moved) }()
 	if wait := r.memory.backingOff(req.NamespacedName, r.Clock.Now()); wait > 0 {
 		// The API server refused the pool's last write for good (refusals.go).
 		return ctrl.Result{RequeueAfter: wait}, nil
@@ -106,6 +106,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return retryOnConflict(ctx, err)
 	}
 	seen, handed = snap.pool, true
+	moved = len(plan.revoke) > 0 || len(plan.checked) > 0
 	if !r.memory.laneRefusing(req.NamespacedName) && r.memory.accepted(req.NamespacedName) {
 		log.FromContext(ctx).Info("the API server accepts the pool's writes again")
 	}
@@ -113,10 +114,10 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	return requeueAt(earliest(res.Next, plan.announceAt), r.Clock.Now()), nil
 }
 
-// endPass lets the pool's slow lane go on, with the pass's writes if it handed them over, and
-// starts its drainer if none runs.
-func (r *PoolReconciler) endPass(ctx context.Context, pool types.NamespacedName, seen *v1alpha1.LicensePool, slow []slowWrite, handed bool) {
-	l := r.memory.passEnds(pool, seen, slow, handed, r.Clock.Now())
+// endPass lets the pool's slow lane go on, with the pass's writes if it handed them over (at
+// the busy pace if the pass moved a licence), and starts its drainer if none runs.
+func (r *PoolReconciler) endPass(ctx context.Context, pool types.NamespacedName, seen *v1alpha1.LicensePool, slow []slowWrite, handed, moved bool) {
+	l := r.memory.passEnds(pool, seen, slow, handed, moved, r.Clock.Now())
 	if l == nil {
 		return
 	}

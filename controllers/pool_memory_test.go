@@ -92,7 +92,7 @@ func TestMemoryOfWaitsAndRefreshes(t *testing.T) {
 	}
 
 	pool := types.NamespacedName{Namespace: "acme", Name: "p"}
-	m.passEnds(pool, nil, []slowWrite{{statusWrite: statusWrite{orig: waitingSession("w", "p")}, class: laneTail}}, true, t0)
+	m.passEnds(pool, nil, []slowWrite{{statusWrite: statusWrite{orig: waitingSession("w", "p")}, class: laneTail}}, true, false, t0)
 	m.poolGone(pool)
 	if m.lanes[pool] != nil {
 		t.Errorf("a pool that is gone still has a slow lane: %+v", m.lanes[pool])

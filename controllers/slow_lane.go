@@ -43,11 +43,28 @@ import (
 // A lane holds at most laneHold writes of each class, the first the pass planned: behind a
 // queue of 100,000 it would otherwise keep a copy of every waiting session. A lane that had to
 // leave writes out asks for a pass once it runs dry, which plans the rest.
+//
+// While the pool hands licences on (a pass moved one within the last busyFor), the lane keeps
+// to a slower pace, busyBurst at once and busyRate a second: its writes share the API server
+// with the next grant, and each one it sends then is one the next grant may queue behind.
+// Positions are moving faster than any pace could follow anyway; the quiet pace returns a
+// second after the last grant.
 const (
 	slowBurst = 8
 	slowRate  = 48.0
+	busyBurst = 2
+	busyRate  = 12.0
+	busyFor   = time.Second
 	laneHold  = 1024
 )
+
+// pace is the lane's burst and rate at now.
+func (l *slowLane) pace(now time.Time) (burst int, rate float64) {
+	if !l.moved.IsZero() && now.Sub(l.moved) < busyFor {
+		return busyBurst, busyRate
+	}
+	return slowBurst, slowRate
+}
 
 // laneClass is which kind of slow write a write is.
 type laneClass int8
@@ -76,9 +93,11 @@ type slowLane struct {
 	queues [laneTail + 1][]types.UID
 	// count of the writes of each class; began, when the last round of the head and of the
 	// tail began.
-	count   [laneTail + 1]int
-	began   [laneTail + 1]time.Time
-	budget  tokens
+	count  [laneTail + 1]int
+	began  [laneTail + 1]time.Time
+	budget tokens
+	// moved: when a pass of the pool last moved a licence (see pace).
+	moved   time.Time
 	passing bool // a pass of the pool runs
 	running bool // a drainer sends the lane's writes
 	// flying: the claimants whose write was sent and not yet answered. A newer write to one of
@@ -118,7 +137,7 @@ func (m *poolMemory) passStarts(pool types.NamespacedName) {
 // they replace whatever the lane still held, since they were planned from a newer state; one
 // planned from a state an answer of ours has since replaced goes from the answer. It returns
 // the lane when a drainer must be started for it.
-func (m *poolMemory) passEnds(pool types.NamespacedName, p *v1alpha1.LicensePool, writes []slowWrite, planned bool, now time.Time) *slowLane {
+func (m *poolMemory) passEnds(pool types.NamespacedName, p *v1alpha1.LicensePool, writes []slowWrite, planned, moved bool, now time.Time) *slowLane {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l := m.lanes[pool]
@@ -133,6 +152,9 @@ func (m *poolMemory) passEnds(pool types.NamespacedName, p *v1alpha1.LicensePool
 		m.lanes[pool] = l
 	}
 	l.passing = false
+	if moved {
+		l.moved = now
+	}
 	if planned {
 		l.pool = p
 		l.writes = make(map[types.UID]slowWrite, len(writes))
@@ -208,12 +230,13 @@ func (m *poolMemory) nextSlow(pool types.NamespacedName, l *slowLane, now time.T
 	for c := laneHead; c <= laneTail; c++ {
 		beginRound(l, c, now)
 	}
+	burst, rate := l.pace(now)
 	if l.budget.at.IsZero() {
-		l.budget = tokens{n: slowBurst, at: now}
+		l.budget = tokens{n: float64(burst), at: now}
 	}
-	l.budget.n = min(slowBurst, l.budget.n+now.Sub(l.budget.at).Seconds()*slowRate)
+	l.budget.n = min(float64(burst), l.budget.n+now.Sub(l.budget.at).Seconds()*rate)
 	l.budget.at = now
-	n := min(int(l.budget.n), slowBurst-len(l.flying))
+	n := min(int(l.budget.n), burst-len(l.flying))
 	for c := laneOther; c <= laneTail; c++ {
 		q := &l.queues[c]
 		for len(*q) > 0 && len(batch) < n {
@@ -257,8 +280,8 @@ func (m *poolMemory) nextSlow(pool types.NamespacedName, l *slowLane, now time.T
 		}
 	}
 	switch {
-	case pending && len(l.flying) < slowBurst:
-		return nil, nil, max(time.Duration((1-l.budget.n)/slowRate*float64(time.Second)), time.Millisecond), false
+	case pending && len(l.flying) < burst:
+		return nil, nil, max(time.Duration((1-l.budget.n)/rate*float64(time.Second)), time.Millisecond), false
 	case pending:
 		return nil, nil, time.Second, false // the answers wake the drainer
 	case !due.IsZero():

@@ -56,11 +56,11 @@ func TestSlowLanePace(t *testing.T) {
 		writes[i].order = i
 	}
 	m.passStarts(pool)
-	l := m.passEnds(pool, nil, writes, true, t0)
+	l := m.passEnds(pool, nil, writes, true, false, t0)
 	if l == nil {
 		t.Fatal("a lane handed writes asks for no drainer")
 	}
-	if m.passEnds(pool, nil, writes, true, t0) != nil {
+	if m.passEnds(pool, nil, writes, true, false, t0) != nil {
 		t.Error("a second drainer was asked for while one runs")
 	}
 
@@ -96,7 +96,7 @@ func TestSlowLanePace(t *testing.T) {
 	if held, _, _, _ := m.nextSlow(pool, l, later); len(held) != 0 {
 		t.Errorf("the lane sent %v while a pass ran", laneNames(held))
 	}
-	m.passEnds(pool, nil, nil, false, later)
+	m.passEnds(pool, nil, nil, false, false, later)
 
 	var rest []string
 	for range 4 {
@@ -113,7 +113,7 @@ func TestSlowLanePace(t *testing.T) {
 	// A new pass hands the head's writes again: their round waits for headRefreshEvery since
 	// the last one began, at t0.
 	handedAt := t0.Add(headRefreshEvery * 9 / 10)
-	m.passEnds(pool, nil, laneWrites("head", laneHead, 3), true, handedAt)
+	m.passEnds(pool, nil, laneWrites("head", laneHead, 3), true, false, handedAt)
 	if b, _, wait, done := m.nextSlow(pool, l, handedAt); len(b) != 0 || done || wait != t0.Add(headRefreshEvery).Sub(handedAt) {
 		t.Errorf("the head was refreshed again %v after its last round: sent %v (wait %v, done %v)", handedAt.Sub(t0), laneNames(b), wait, done)
 	}
@@ -133,7 +133,7 @@ func TestSlowLanePace(t *testing.T) {
 func TestSlowLaneFailures(t *testing.T) {
 	var m poolMemory
 	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
-	l := m.passEnds(pool, nil, laneWrites("w", laneOther, 3), true, t0)
+	l := m.passEnds(pool, nil, laneWrites("w", laneOther, 3), true, false, t0)
 	batch, _, _, _ := m.nextSlow(pool, l, t0)
 	conflict := apierrors.NewConflict(schema.GroupResource{}, "w-000", errors.New("raced"))
 	if !m.slowLanded(pool, l, batch[:1], []error{conflict}) {
@@ -148,7 +148,7 @@ func TestSlowLaneFailures(t *testing.T) {
 		t.Errorf("a lost race was reported as a refusal: %v", err)
 	}
 
-	m.passEnds(pool, nil, laneWrites("w", laneOther, 3), true, t0)
+	m.passEnds(pool, nil, laneWrites("w", laneOther, 3), true, false, t0)
 	batch, _, _, _ = m.nextSlow(pool, l, t0)
 	refused := &writeError{obj: batch[0].orig, op: "patch status", err: apierrors.NewForbidden(schema.GroupResource{}, "w-000", errors.New("policy"))}
 	if !m.slowLanded(pool, l, batch, []error{refused, nil, nil}) {
@@ -163,7 +163,7 @@ func TestSlowLaneFailures(t *testing.T) {
 	if m.laneRefusing(pool) {
 		t.Error("writes of the lane landed after the refusal, yet its run of refusals goes on")
 	}
-	m.passEnds(pool, nil, laneWrites("w", laneOther, 1), true, t0)
+	m.passEnds(pool, nil, laneWrites("w", laneOther, 1), true, false, t0)
 	batch, _, _, _ = m.nextSlow(pool, l, t0.Add(time.Second))
 	m.slowLanded(pool, l, batch, []error{refused})
 	if !m.laneRefusing(pool) {
@@ -239,7 +239,7 @@ func TestSlowLaneWritesFromTheAnswer(t *testing.T) {
 		w.next.SetResourceVersion(rv)
 		return w
 	}
-	l := m.passEnds(pool, nil, []slowWrite{at(3)}, true, t0)
+	l := m.passEnds(pool, nil, []slowWrite{at(3)}, true, false, t0)
 	first, _, _, _ := m.nextSlow(pool, l, t0)
 	if len(first) != 1 {
 		t.Fatalf("sent %v, want the one write", laneNames(first))
@@ -268,7 +268,7 @@ func TestSlowLaneWritesFromTheAnswer(t *testing.T) {
 	}
 
 	// A newer pass wants position 2: it waits for the answer.
-	m.passEnds(pool, nil, []slowWrite{at(2)}, true, t0)
+	m.passEnds(pool, nil, []slowWrite{at(2)}, true, false, t0)
 	if b, _, _, _ := m.nextSlow(pool, l, t0); len(b) != 0 {
 		t.Fatalf("a second write to a claimant in flight was sent: %v", laneNames(b))
 	}
@@ -284,9 +284,9 @@ func TestSlowLaneWritesFromTheAnswer(t *testing.T) {
 	m.slowLanded(pool, l, b, []error{nil})
 
 	// A newer write the answer already shows is dropped.
-	m.passEnds(pool, nil, []slowWrite{at(4)}, true, t0.Add(2*time.Second))
+	m.passEnds(pool, nil, []slowWrite{at(4)}, true, false, t0.Add(2*time.Second))
 	m.nextSlow(pool, l, t0.Add(2*time.Second))
-	m.passEnds(pool, nil, []slowWrite{at(4)}, true, t0.Add(2*time.Second))
+	m.passEnds(pool, nil, []slowWrite{at(4)}, true, false, t0.Add(2*time.Second))
 	m.slowLanded(pool, l, []statusWrite{answer(4, "9")}, []error{nil})
 	if more, _, _, done := m.nextSlow(pool, l, t0.Add(3*time.Second)); len(more) != 0 || !done {
 		t.Errorf("a write the answer already shows was sent again: %v (done %v)", laneNames(more), done)
@@ -304,7 +304,7 @@ func TestPassWaitsForTheLaneBeforeAGrant(t *testing.T) {
 	key := poolKey("p").NamespacedName
 	queued := laneWrites("next", laneHead, 1)
 	queued[0].orig, queued[0].next = next, next.DeepCopy()
-	r.memory.passEnds(key, nil, queued, true, t0)
+	r.memory.passEnds(key, nil, queued, true, false, t0)
 	r.memory.writes = map[types.UID]ownWrite{next.UID: {before: "1", rv: rvInFlight, at: t0}}
 	got, err := r.Reconcile(context.Background(), poolKey("p"))
 	if err != nil || got.RequeueAfter != echoDelay {
@@ -330,13 +330,13 @@ func TestPassWaitsForTheLaneBeforeAGrant(t *testing.T) {
 func TestSlowLaneDrainsAgain(t *testing.T) {
 	var m poolMemory
 	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
-	l := m.passEnds(pool, nil, laneWrites("a", laneOther, 1), true, t0)
+	l := m.passEnds(pool, nil, laneWrites("a", laneOther, 1), true, false, t0)
 	b, _, _, _ := m.nextSlow(pool, l, t0)
 	m.slowLanded(pool, l, b, make([]error, len(b)))
 	if _, _, _, done := m.nextSlow(pool, l, t0); !done {
 		t.Fatal("an empty lane is not done")
 	}
-	if again := m.passEnds(pool, nil, laneWrites("b", laneOther, 1), true, t0); again != l {
+	if again := m.passEnds(pool, nil, laneWrites("b", laneOther, 1), true, false, t0); again != l {
 		t.Fatalf("the next pass's writes got no drainer (lane %p, want %p)", again, l)
 	}
 	m.poolGone(pool)
@@ -374,7 +374,7 @@ func TestSlowLaneKicksAfterAConflict(t *testing.T) {
 		t.Helper()
 		next := planned.DeepCopy()
 		next.Status.QueuePosition = 2
-		l := r.memory.passEnds(key, nil, []slowWrite{{statusWrite: statusWrite{orig: &planned, next: next}, class: laneOther}}, true, t0)
+		l := r.memory.passEnds(key, nil, []slowWrite{{statusWrite: statusWrite{orig: &planned, next: next}, class: laneOther}}, true, false, t0)
 		if l == nil {
 			t.Fatal("no drainer asked for")
 		}
@@ -462,14 +462,14 @@ func TestSlowLaneTakesWritesFromKnownAnswers(t *testing.T) {
 		next.Status.QueuePosition = pos
 		return []slowWrite{{statusWrite: statusWrite{orig: cached, next: next}, class: laneOther}}
 	}
-	l := m.passEnds(pool, nil, planned(2), true, t0)
+	l := m.passEnds(pool, nil, planned(2), true, false, t0)
 	b, _, _, _ := m.nextSlow(pool, l, t0)
 	if len(b) != 1 || b[0].orig.GetResourceVersion() != "6" {
 		t.Fatalf("the lane sends %v from resourceVersion %v, want one write from the answer (6)", laneNames(b), b)
 	}
 	m.slowLanded(pool, l, b, []error{nil})
 	m.wrote("5", answer, t0)
-	if m.passEnds(pool, nil, planned(3), true, t0); len(m.lanes[pool].writes) != 0 {
+	if m.passEnds(pool, nil, planned(3), true, false, t0); len(m.lanes[pool].writes) != 0 {
 		t.Errorf("a write the answer already shows was handed to the lane")
 	}
 }
@@ -479,7 +479,7 @@ func TestSlowLaneTakesWritesFromKnownAnswers(t *testing.T) {
 func TestSlowLaneHoldsABoundedNumber(t *testing.T) {
 	var m poolMemory
 	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
-	l := m.passEnds(pool, nil, laneWrites("w", laneOther, laneHold+10), true, t0)
+	l := m.passEnds(pool, nil, laneWrites("w", laneOther, laneHold+10), true, false, t0)
 	if n := len(l.writes); n != laneHold {
 		t.Fatalf("the lane holds %d writes, want laneHold (%d)", n, laneHold)
 	}
@@ -498,4 +498,30 @@ func TestSlowLaneHoldsABoundedNumber(t *testing.T) {
 	if m.ranDry(l) {
 		t.Error("a lane asked twice for the pass that plans what it left out")
 	}
+}
+
+// TestSlowLaneSlowsWhileHandingOff: after a pass that moved a licence the lane sends at most
+// busyBurst at once, refilled at busyRate; busyFor after the last such pass, its quiet pace.
+func TestSlowLaneSlowsWhileHandingOff(t *testing.T) {
+	var m poolMemory
+	pool := types.NamespacedName{Namespace: testNS, Name: "p"}
+	l := m.passEnds(pool, nil, laneWrites("w", laneOther, 3*slowBurst), true, true, t0)
+	batch, _, wait, _ := m.nextSlow(pool, l, t0)
+	if len(batch) != busyBurst {
+		t.Fatalf("right after a grant the lane sent %d writes at once, want busyBurst (%d)", len(batch), busyBurst)
+	}
+	m.slowLanded(pool, l, batch, make([]error, len(batch)))
+	if batch, wait, _ = nextAfter(&m, pool, l, t0); len(batch) != 0 || wait < time.Second/time.Duration(2*busyRate) {
+		t.Errorf("the busy lane sent %d more at once and waits %v, want none and about 1/busyRate", len(batch), wait)
+	}
+	quiet := t0.Add(busyFor + time.Second)
+	batch, _, _, _ = m.nextSlow(pool, l, quiet)
+	if len(batch) != slowBurst {
+		t.Errorf("busyFor after the last grant the lane sent %d at once, want slowBurst (%d)", len(batch), slowBurst)
+	}
+}
+
+func nextAfter(m *poolMemory, pool types.NamespacedName, l *slowLane, now time.Time) ([]statusWrite, time.Duration, bool) {
+	batch, _, wait, done := m.nextSlow(pool, l, now)
+	return batch, wait, done
 }
