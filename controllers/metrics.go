@@ -64,7 +64,7 @@ func countTransition(n note) {
 		return
 	}
 	switch n.reason {
-	case string(v1alpha1.SeatReasonLicensesNotAvailable), string(v1alpha1.EndRejected), string(v1alpha1.EndNotEntitled):
+	case string(v1alpha1.SeatReasonLicensesNotAvailable), string(v1alpha1.SeatReasonGroupLimitReached), string(v1alpha1.EndRejected), string(v1alpha1.EndNotEntitled):
 		metrics.Denials.WithLabelValues(namespace, pool, n.reason).Inc()
 	}
 }

@@ -197,7 +197,11 @@ func setPoolConditions(st *v1alpha1.LicensePoolStatus, pool *v1alpha1.LicensePoo
 		set(v1alpha1.ConditionSessionsExhausted, false, v1alpha1.ReasonSessionsAvailable, fmt.Sprintf("%s shared licences in use", st.Sessions.Summary))
 	}
 
-	usage := fmt.Sprintf("%s seats bound, %s shared licences in use, %d waiting", st.Seats.Summary, st.Sessions.Summary, u.Waiting)
+	overdraft := ""
+	if u.SessionsOverdraft > 0 {
+		overdraft = fmt.Sprintf(" (%d in overdraft)", u.SessionsOverdraft)
+	}
+	usage := fmt.Sprintf("%s seats bound, %s shared licences in use%s, %d waiting", st.Seats.Summary, st.Sessions.Summary, overdraft, u.Waiting)
 	switch {
 	case managedElsewhere(pool):
 		set(v1alpha1.ConditionReady, true, v1alpha1.ReasonManagedExternally, fmt.Sprintf("grants are decided by %s; seatkeeper reports %s", pool.Spec.ManagedBy, usage))

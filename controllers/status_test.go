@@ -344,6 +344,7 @@ func TestPoolStatusPolicies(t *testing.T) {
 			message: map[string]string{
 				"Overdraft":       "2 shared licences in use beyond the limit of 10 (overdraft: 3 allowed): the sessions holding them carry the condition Overdraft, and are covered first as licences free up",
 				"ReservationsFit": "the groups reserve 4 of the 10 shared licences",
+				"Ready":           "0/∞ seats bound, 12/10 shared licences in use (2 in overdraft), 3 waiting",
 			}},
 		{name: "overdraft allowed, not used: False",
 			spec:    v1alpha1.LicensePoolSpec{ConcurrentSessions: limit, OverdraftSessions: ptr.To[int32](3)},

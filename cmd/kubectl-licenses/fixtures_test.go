@@ -157,7 +157,7 @@ func policyFixtures() []client.Object {
 					{Name: "cfd-team", SessionsActive: 6, SessionsWaiting: 1, ReservedSessions: 4, MaxSessions: limit(6), SeatsBound: 3, MaxSeats: limit(5)},
 					{Name: "sim-batch", SessionsActive: 3, SessionsWaiting: 1, MaxSessions: limit(3)},
 				},
-				Conditions: ready(metav1.ConditionTrue, "3/10 seats bound, 11/10 shared licences in use, 3 waiting"),
+				Conditions: ready(metav1.ConditionTrue, "3/10 seats bound, 11/10 shared licences in use (1 in overdraft), 3 waiting"),
 			},
 		},
 		&v1alpha1.LicensePool{

@@ -50,7 +50,7 @@ var (
 	}, append(poolLabels, "reason"))
 	Denials = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "seatkeeper_denials_total",
-		Help: "Requests refused: seats without a free seat (LicensesNotAvailable), sessions turned away (Rejected) or not entitled (NotEntitled).",
+		Help: "Requests refused: seats without a free seat (LicensesNotAvailable) or held at their group's maxSeats (GroupLimitReached), sessions turned away (Rejected) or not entitled (NotEntitled).",
 	}, append(poolLabels, "reason"))
 	RefusedWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "seatkeeper_refused_writes_total",
