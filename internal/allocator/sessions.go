@@ -503,7 +503,7 @@ func (d *decision) rejectedMessage(w waiter, s Session, u *units) string {
 		return fmt.Sprintf("asked for %s of pool %s, all at once; %d of %s free, and the pool turns sessions away when full (whenExhausted: Reject)",
 			licences(w.need), p, w.free, lim)
 	}
-	return fmt.Sprintf("all %s shared licences of pool %s are in use and the pool turns sessions away when full (whenExhausted: Reject)", lim, p)
+	return fmt.Sprintf("%s and the pool turns sessions away when full (whenExhausted: Reject)", allInUse(lim, p, ""))
 }
 
 // mostFor says the most licences a session's holder may ever hold, and which rule says so.
@@ -555,11 +555,25 @@ func (d *decision) waitingMessage(w waiter, s Session, u *units, pos, of int) st
 		return fmt.Sprintf("waiting for %s of pool %s; group %s's reservation (%d) and the common licences are in use, the rest are reserved for other groups; waiting at position %d of %d",
 			licences(w.need), p, d.rules.groupName(g), d.rules.reserved[g], pos, of)
 	case w.need == 1 && w.free == 0 && d.pool.Policy.Overdraft > 0:
-		return fmt.Sprintf("all %s shared licences of pool %s and its %d of overdraft are in use; waiting at position %d of %d", lim, p, d.pool.Policy.Overdraft, pos, of)
+		return fmt.Sprintf("%s; waiting at position %d of %d", allInUse(lim, p, fmt.Sprintf(" and its %d of overdraft", d.pool.Policy.Overdraft)), pos, of)
 	case w.need == 1 && w.free == 0:
-		return fmt.Sprintf("all %s shared licences of pool %s are in use; waiting at position %d of %d", lim, p, pos, of)
+		return fmt.Sprintf("%s; waiting at position %d of %d", allInUse(lim, p, ""), pos, of)
 	}
 	return fmt.Sprintf("waiting for %s of pool %s; %d free of %s; waiting at position %d of %d", licences(w.need), p, w.free, lim, pos, of)
+}
+
+// allInUse says that every shared licence of the pool (with what follows them, e.g. the
+// overdraft) is in use: "all 10 shared licences of pool p are in use", or, of a pool of one,
+// "the one shared licence of pool p is in use".
+func allInUse(limit, pool, and string) string {
+	if limit == "1" {
+		verb := "is"
+		if and != "" {
+			verb = "are"
+		}
+		return fmt.Sprintf("the one shared licence of pool %s%s %s in use", pool, and, verb)
+	}
+	return fmt.Sprintf("all %s shared licences of pool %s%s are in use", limit, pool, and)
 }
 
 // licences is "1 shared licence" or "n shared licences".

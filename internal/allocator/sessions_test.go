@@ -150,7 +150,7 @@ func TestSessions(t *testing.T) {
 			sessions:   []Session{session("a", 0, "alice", active(0)), session("b", 1, "bob")},
 			want:       map[string]string{"a": "Active", "b": "Ended/Rejected"},
 			wantLedger: []string{"a"},
-			wantMsg:    map[string]string{"b": "all 1 shared licences of pool remote-support are in use and the pool turns sessions away when full (whenExhausted: Reject)"},
+			wantMsg:    map[string]string{"b": "the one shared licence of pool remote-support is in use and the pool turns sessions away when full (whenExhausted: Reject)"},
 		},
 		{
 			name: "a lower limit ends the most recently granted",
