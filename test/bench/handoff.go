@@ -35,6 +35,10 @@ type handoffResult struct {
 	// position stayed wrong. Both sampled every 50 ms.
 	StalestGap int     `json:"stalestGap"`
 	StalestFor float64 `json:"stalestForMs"`
+	// ToDecision and FromDecision split each hand-off at the operator's decision (the next
+	// session's status.grantedAt): the wait for a pass, and the pass's writes and the watch.
+	ToDecision   summary `json:"toDecision"`
+	FromDecision summary `json:"fromDecision"`
 }
 
 const handoffNS = "bench-handoff"
@@ -79,18 +83,31 @@ func (b *bench) handoff(ctx context.Context, base baselineResult) (handoffResult
 		return res, err
 	}
 	var grants []time.Time
+	decided := map[time.Time]time.Time{} // when seen Active → when decided
 	for _, name := range names {
 		at, err := obs.wait(ctx, name, v1alpha1.SessionActive)
 		if err != nil {
 			return res, err
 		}
 		grants = append(grants, at)
+		decided[at] = obs.decidedAt(name)
 	}
 	if len(grants) < 10 {
 		return res, fmt.Errorf("only %d sessions were granted", len(grants))
 	}
 	slices.SortFunc(grants, time.Time.Compare)
 	handoffs := pairHandoffs(grants, releases, sz.HandoffLimit)
+	var toDecision, fromDecision []time.Duration
+	for k, r := range releases {
+		if k+sz.HandoffLimit >= len(grants) {
+			break
+		}
+		seen := grants[k+sz.HandoffLimit]
+		if d := decided[seen]; !d.IsZero() && d.After(r) {
+			toDecision, fromDecision = append(toDecision, d.Sub(r)), append(fromDecision, seen.Sub(d))
+		}
+	}
+	res.ToDecision, res.FromDecision = summarize(toDecision), summarize(fromDecision)
 	b.logf("handoff: slowest: %s", slowest(handoffs, releases, grants[0], 8))
 	res.Handoff = summarize(handoffs)
 	res.RatioP50, res.RatioP99 = ratio(res.Handoff.P50, base.RoundTrip.P50), ratio(res.Handoff.P99, base.RoundTrip.P99)

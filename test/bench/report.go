@@ -166,6 +166,8 @@ func (t *table) handoff(h *handoffResult, b baselineResult) {
 		pair(h.Handoff.P50, h.Handoff.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", h.RatioP50, h.RatioP99),
 		"p99 ≤ 100 ms and ≤ 1.5× round trip; p50 ≤ round trip + 10 ms",
 		verdict(h.Handoff.N > 0 && h.Handoff.P99 <= 100 && h.RatioP99 <= 1.5 && h.Handoff.P50 <= rt.P50+10))
+	t.add("hand-off", "p50 release → decision / decision → seen (grantedAt)",
+		pair(h.ToDecision.P50, h.FromDecision.P50), fmt.Sprintf("p99 %s / %s", fmtMs(h.ToDecision.P99), fmtMs(h.FromDecision.P99)), "", "")
 	t.add("hand-off", "grants/s sustained against M ÷ hold", fmt.Sprintf("%.1f /s", h.GrantsPerSec),
 		fmt.Sprintf("%.0f%% of %.0f /s", 100*h.RatioToIdeal, h.IdealPerSec), "≥ 90% of M ÷ hold", verdict(h.RatioToIdeal >= 0.9))
 	t.add("hand-off", "operator writes per grant; queue positions off by, for", fmt.Sprintf("%.2f; %d, %s", h.WritesPerGrant, h.StalestGap, fmtMs(h.StalestFor)), "", "", "")
