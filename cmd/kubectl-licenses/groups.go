@@ -1,8 +1,6 @@
 package main
 
 import (
-	"cmp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -88,20 +86,10 @@ func (a *app) groupsCommand() *cobra.Command {
 		Example: groupsExample,
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := lf.validate(); err != nil {
-				return err
-			}
-			c, sc, err := a.connect(lf.allNamespaces)
+			pools, sc, err := a.sortedPools(cmd, lf)
 			if err != nil {
 				return err
 			}
-			pools, err := listPools(cmd.Context(), c, sc)
-			if err != nil {
-				return action{what: "read licence pools", role: roleReports, scope: sc}.explain(err)
-			}
-			slices.SortFunc(pools, func(x, y v1alpha1.LicensePool) int {
-				return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
-			})
 			var rows []groupRow
 			for i := range pools {
 				if pool == "" || pools[i].Name == pool {

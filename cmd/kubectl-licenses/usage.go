@@ -1,9 +1,7 @@
 package main
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -195,20 +193,10 @@ func (a *app) usageCommand() *cobra.Command {
 		Example: usageExample,
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := lf.validate(); err != nil {
-				return err
-			}
-			c, sc, err := a.connect(lf.allNamespaces)
+			pools, sc, err := a.sortedPools(cmd, lf)
 			if err != nil {
 				return err
 			}
-			pools, err := listPools(cmd.Context(), c, sc)
-			if err != nil {
-				return action{what: "read licence pools", role: roleReports, scope: sc}.explain(err)
-			}
-			slices.SortFunc(pools, func(x, y v1alpha1.LicensePool) int {
-				return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
-			})
 			rows := make([]poolRow, 0, len(pools))
 			for i := range pools {
 				rows = append(rows, poolRowOf(&pools[i]))

@@ -10,7 +10,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
@@ -271,33 +270,11 @@ func (w *policyWorld) step(restart func()) string {
 		w.mu.Unlock()
 		return fmt.Sprintf("create %s for %s, priority %d", name, holder, prio)
 	case op < 60:
-		name, ok := w.pick(w.sessions)
-		if !ok {
-			return "no session to delete"
-		}
-		Expect(client.IgnoreNotFound(k8s.Delete(ctx, &v1.SharedSession{ObjectMeta: objMeta(w.ns, name)}))).To(Succeed())
-		w.sessions[name] = false
-		return "delete " + name
+		return w.deleteSession()
 	case op < 68:
-		name, ok := w.pick(w.sessions)
-		if !ok {
-			return "no session to end"
-		}
-		err := k8s.Patch(ctx, &v1.SharedSession{ObjectMeta: objMeta(w.ns, name)}, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"terminate":true}}`)))
-		if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "its record is final") {
-			return "terminate " + name + ": already ended"
-		}
-		Expect(client.IgnoreNotFound(err)).To(Succeed())
-		return "terminate " + name
+		return w.terminateSession()
 	case op < 74:
-		name, ok := w.pick(w.sessions)
-		if !ok {
-			return "no session to silence"
-		}
-		w.mu.Lock()
-		w.renewed[name] = false
-		w.mu.Unlock()
-		return "stop heartbeating " + name
+		return w.silenceSession()
 	case op < 86:
 		p := getPool(Default, w.ns, "p")
 		// Never below the reservations, which the API refuses.

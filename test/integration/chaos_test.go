@@ -130,33 +130,11 @@ func (w *chaosWorld) step(restart func()) string {
 		w.mu.Unlock()
 		return "create " + name
 	case op < 62:
-		name, ok := w.pick(w.sessions)
-		if !ok {
-			return "no session to delete"
-		}
-		Expect(client.IgnoreNotFound(k8s.Delete(ctx, &v1.SharedSession{ObjectMeta: objMeta(w.ns, name)}))).To(Succeed())
-		w.sessions[name] = false
-		return "delete " + name
+		return w.deleteSession()
 	case op < 68:
-		name, ok := w.pick(w.sessions)
-		if !ok {
-			return "no session to end"
-		}
-		err := k8s.Patch(ctx, &v1.SharedSession{ObjectMeta: objMeta(w.ns, name)}, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"terminate":true}}`)))
-		if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "its record is final") {
-			return "terminate " + name + ": already ended"
-		}
-		Expect(client.IgnoreNotFound(err)).To(Succeed())
-		return "terminate " + name
+		return w.terminateSession()
 	case op < 74:
-		name, ok := w.pick(w.sessions)
-		if !ok {
-			return "no session to silence"
-		}
-		w.mu.Lock()
-		w.renewed[name] = false
-		w.mu.Unlock()
-		return "stop heartbeating " + name
+		return w.silenceSession()
 	case op < 84:
 		p := getPool(Default, w.ns, "p")
 		seats, sessions := int32(w.rng.IntN(7)), int32(w.rng.IntN(7))
@@ -192,6 +170,42 @@ func (w *chaosWorld) step(restart func()) string {
 
 // check asserts the invariants through the direct client: no over-grant beyond a limit that
 // did not just drop, no lost object, and (for objects old enough) a status that explains itself.
+// deleteSession, terminateSession and silenceSession are the chaos steps on a random session:
+// delete it, end it (spec.terminate), or stop its heartbeat.
+func (w *chaosWorld) deleteSession() string {
+	name, ok := w.pick(w.sessions)
+	if !ok {
+		return "no session to delete"
+	}
+	Expect(client.IgnoreNotFound(k8s.Delete(ctx, &v1.SharedSession{ObjectMeta: objMeta(w.ns, name)}))).To(Succeed())
+	w.sessions[name] = false
+	return "delete " + name
+}
+
+func (w *chaosWorld) terminateSession() string {
+	name, ok := w.pick(w.sessions)
+	if !ok {
+		return "no session to end"
+	}
+	err := k8s.Patch(ctx, &v1.SharedSession{ObjectMeta: objMeta(w.ns, name)}, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"terminate":true}}`)))
+	if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "its record is final") {
+		return "terminate " + name + ": already ended"
+	}
+	Expect(client.IgnoreNotFound(err)).To(Succeed())
+	return "terminate " + name
+}
+
+func (w *chaosWorld) silenceSession() string {
+	name, ok := w.pick(w.sessions)
+	if !ok {
+		return "no session to silence"
+	}
+	w.mu.Lock()
+	w.renewed[name] = false
+	w.mu.Unlock()
+	return "stop heartbeating " + name
+}
+
 func (w *chaosWorld) check(g Gomega, now time.Time) {
 	seatLimit, sessionLimit := w.limits(g, now)
 	seats, sessions := seatsIn(g, w.ns), sessionsIn(g, w.ns)
