@@ -79,6 +79,13 @@ func (d *decision) preempt(sessions []Session, queue []waiter, u *units) bool {
 	}
 	taken := map[string]bool{}
 	endedNow := false
+	// A head that does not fit, even by preempting, keeps what frees until it fits (see
+	// serveQueue): a session behind it cannot be granted those licences, so it takes none.
+	keptCommon, keptReserve := false, map[int]bool{}
+	behind := func(u *units, holder string, need int) bool {
+		reserved, common := u.split(holder, need)
+		return (reserved > 0 && keptReserve[d.rules.groupOf(holder)]) || (common > 0 && keptCommon)
+	}
 	for _, w := range queue {
 		s := sessions[w.i]
 		if w.block == neverFits {
@@ -89,7 +96,17 @@ func (d *decision) preempt(sessions []Session, queue []waiter, u *units) bool {
 			plan.add(s.Holder, s.licences()) // what frees, or is coming to it, is its own
 			continue
 		}
+		keeps := func() {
+			if w.block == holderCap || w.block == groupCap {
+				return // capped: it holds nothing back
+			}
+			keptCommon = true
+			if g := d.rules.groupOf(s.Holder); g >= 0 && d.rules.reserved[g] > 0 {
+				keptReserve[g] = true
+			}
+		}
 		if s.Priority <= lowest {
+			keeps()
 			continue // nobody of lower priority holds a licence
 		}
 		trial := plan.clone()
@@ -111,8 +128,9 @@ func (d *decision) preempt(sessions []Session, queue []waiter, u *units) bool {
 				break
 			}
 		}
-		if trial.room(s.Holder) < need {
-			continue // preempting cannot make it fit: take nothing
+		if trial.room(s.Holder) < need || behind(trial, s.Holder, need) {
+			keeps()
+			continue // preempting cannot make it fit, or a head ahead would keep it: take nothing
 		}
 		plan = trial
 		plan.add(s.Holder, s.licences())
