@@ -78,7 +78,9 @@ func (d *decision) changes(seats []Seat, sessions []Session) {
 			r.Transition = SessionEnded
 		case r.Phase == v1alpha1.SessionWaiting && s.Phase == "":
 			r.Transition = SessionQueued
-		case r.EndsAt != nil && s.EndsAt == nil:
+		case r.EndsAt != nil && (s.EndsAt == nil || r.PreemptedBy != s.PreemptedBy):
+			// A new notice, or one for another cause (a notice dropped and another given in
+			// the same pass).
 			r.Transition = SessionNoticed
 		}
 	}

@@ -26,3 +26,21 @@ func TestReviewPreemptionBehindAHead(t *testing.T) {
 		}
 	}
 }
+
+// A holder whose notice for one waiter is dropped (it no longer waits) and that is preempted
+// for another in the same pass gets a new notice: that is a transition (event, fresh read).
+func TestReviewRenoticeIsATransition(t *testing.T) {
+	p := sessionsPool(1, preempting(30*time.Second), withLedger("low"))
+	ss := []Session{
+		session("low", 0, "lena", active(0), func(s *Session) { s.EndsAt, s.PreemptedBy = atp(35*time.Second), "gone" }),
+		session("v2", 5, "vic", priority(5)),
+	}
+	res := Decide(p, nil, ss, at(10*time.Second))
+	r := res.Sessions[0]
+	if r.PreemptedBy != "v2" || r.EndsAt == nil {
+		t.Fatalf("low: preemptedBy %q endsAt %v", r.PreemptedBy, r.EndsAt)
+	}
+	if r.Transition != SessionNoticed || !res.NeedsFreshRead {
+		t.Errorf("low is noticed for v2 anew (ends %v, was %v) with transition %q, fresh read %v", r.EndsAt, ss[0].EndsAt, r.Transition, res.NeedsFreshRead)
+	}
+}
