@@ -1,6 +1,7 @@
 package allocator
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -42,5 +43,18 @@ func TestReviewRenoticeIsATransition(t *testing.T) {
 	}
 	if r.Transition != SessionNoticed || !res.NeedsFreshRead {
 		t.Errorf("low is noticed for v2 anew (ends %v, was %v) with transition %q, fresh read %v", r.EndsAt, ss[0].EndsAt, r.Transition, res.NeedsFreshRead)
+	}
+}
+
+// With overdraft a session that asks for more than is free was told "3 free of 2": more free
+// licences than the limit. The overdraft is named with the limit.
+func TestReviewFreeOfLimitWithOverdraft(t *testing.T) {
+	for _, reject := range []bool{false, true} {
+		p := sessionsPool(2, withLedger("a"), func(p *Pool) { p.Policy.Overdraft, p.Policy.Reject = 2, reject })
+		ss := []Session{session("a", 0, "alice", active(0)), session("big", 1, "bob", count(4))}
+		res := Decide(p, nil, ss, at(10*time.Second))
+		if m := res.Sessions[1].Message; !strings.Contains(m, "3 free of 2 (with 2 of overdraft)") && !strings.Contains(m, "3 of 2 (with 2 of overdraft) free") {
+			t.Errorf("reject %v: %q", reject, m)
+		}
 	}
 }

@@ -501,7 +501,7 @@ func (d *decision) rejectedMessage(w waiter, s Session, u *units) string {
 			licences(w.need), p, s.Holder, d.rules.totalReserved(), turnedAway)
 	case w.need > 1:
 		return fmt.Sprintf("asked for %s of pool %s, all at once; %d of %s free, and the pool turns sessions away when full (whenExhausted: Reject)",
-			licences(w.need), p, w.free, lim)
+			licences(w.need), p, w.free, d.ofAll())
 	}
 	return fmt.Sprintf("%s and the pool turns sessions away when full (whenExhausted: Reject)", allInUse(lim, p, ""))
 }
@@ -559,7 +559,16 @@ func (d *decision) waitingMessage(w waiter, s Session, u *units, pos, of int) st
 	case w.need == 1 && w.free == 0:
 		return fmt.Sprintf("%s; waiting at position %d of %d", allInUse(lim, p, ""), pos, of)
 	}
-	return fmt.Sprintf("waiting for %s of pool %s; %d free of %s; waiting at position %d of %d", licences(w.need), p, w.free, lim, pos, of)
+	return fmt.Sprintf("waiting for %s of pool %s; %d free of %s; waiting at position %d of %d", licences(w.need), p, w.free, d.ofAll(), pos, of)
+}
+
+// ofAll is the licences the pool may grant, for "n free of …": its limit, with its overdraft
+// when it allows one ("2 (with 2 of overdraft)").
+func (d *decision) ofAll() string {
+	if lim := limitString(d.pool.SessionLimit); d.pool.SessionLimit != nil && d.pool.Policy.Overdraft > 0 {
+		return fmt.Sprintf("%s (with %d of overdraft)", lim, d.pool.Policy.Overdraft)
+	}
+	return limitString(d.pool.SessionLimit)
 }
 
 // allInUse says that every shared licence of the pool (with what follows them, e.g. the
