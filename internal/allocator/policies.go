@@ -279,6 +279,16 @@ func (u *units) check(holder string, n, delta int) block {
 	return full
 }
 
+// neverHolds reports whether a session of the holder that takes n licences may never hold
+// them, whatever frees: n is beyond the cap per holder, its group's cap, or what it may use
+// (check says neverFits).
+func (r *rules) neverHolds(holder string, n int) bool {
+	g := r.groupOf(holder)
+	return (r.perHolder > 0 && n > r.perHolder) ||
+		(g >= 0 && r.groups[g].MaxSessions != nil && n > int(*r.groups[g].MaxSessions)) ||
+		(r.limit >= 0 && n > r.mayUse(g))
+}
+
 // mayUse is the most licences a member of group g (-1: of none) may ever use.
 func (r *rules) mayUse(g int) int {
 	if g < 0 {

@@ -19,12 +19,15 @@ import (
 // the licences that free, as any head of the queue does.
 
 // meetPreemptions ends the holders whose notice of preemption ran out, and sets aside those
-// still under one; a notice for a session that no longer waits, or whose priority is no longer
+// still under one; a notice for a session that no longer waits, or asks for more than it may
+// ever hold (a cap or the limit lowered since), or whose priority is no longer
 // higher, or in a pool that no longer preempts, is dropped (the holder is kept as any other). It returns the other holders, and those under notice.
 func (d *decision) meetPreemptions(sessions []Session, holders, waiters []int) (kept, preempted []int) {
 	waiting := make(map[string]int32, len(waiters)) // name → priority
 	for _, i := range waiters {
-		waiting[sessions[i].Name] = sessions[i].Priority
+		if !d.rules.neverHolds(sessions[i].Holder, sessions[i].licences()) {
+			waiting[sessions[i].Name] = sessions[i].Priority
+		}
 	}
 	for _, i := range holders {
 		s := sessions[i]

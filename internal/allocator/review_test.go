@@ -58,3 +58,19 @@ func TestReviewFreeOfLimitWithOverdraft(t *testing.T) {
 		}
 	}
 }
+
+// A notice of preemption for a waiter that may never hold what it asks (a cap lowered since)
+// is withdrawn: the holder would end for nothing.
+func TestReviewPreemptionForAWaiterThatNeverFits(t *testing.T) {
+	p := sessionsPool(2, preempting(30*time.Second), withLedger("low", "high"), func(p *Pool) { p.Policy.MaxPerHolder = 1 })
+	ss := []Session{
+		session("low", 0, "lena", active(0), func(s *Session) { s.EndsAt, s.PreemptedBy = atp(35*time.Second), "big" }),
+		session("high", 1, "hugo", active(1), priority(9)),
+		session("big", 2, "boss", priority(5), count(2)),
+	}
+	res := Decide(p, nil, ss, at(10*time.Second))
+	if r := res.Sessions[0]; r.PreemptedBy != "" || r.EndsAt != nil {
+		t.Errorf("low is still under notice for big (%q, %v), which asks for more than maxPerHolder allows: %q; big: %q",
+			r.PreemptedBy, r.EndsAt, r.Message, res.Sessions[2].Message)
+	}
+}
