@@ -484,9 +484,9 @@ func checkSeed(t *testing.T, seed uint64) {
 	}
 }
 
-// TestRandomSnapshots checks the invariants on a thousand generated pools.
+// TestRandomSnapshots checks the invariants on five thousand generated pools.
 func TestRandomSnapshots(t *testing.T) {
-	for seed := range uint64(1000) {
+	for seed := range uint64(5000) {
 		checkSeed(t, seed)
 		if t.Failed() {
 			t.Fatalf("seed %d broke an invariant", seed)

@@ -15,7 +15,8 @@ import (
 // when the grace period runs out, unless the waiting session no longer waits by then (it was
 // granted from licences that freed, it ended, or it was deleted): the notice is then withdrawn.
 // A session is never preempted by one of the same or lower priority, nor while it is under a
-// notice of any kind. While it waits for the notices to run out, the preempting session keeps
+// notice of any kind; a session held at a cap (its group's or its holder's) preempts nobody:
+// it waits for its own to use fewer. While it waits for the notices to run out, the preempting session keeps
 // the licences that free, as any head of the queue does.
 
 // meetPreemptions ends the holders whose notice of preemption ran out, and sets aside those
@@ -91,7 +92,9 @@ func (d *decision) preempt(sessions []Session, queue []waiter, u *units) bool {
 	}
 	for _, w := range queue {
 		s := sessions[w.i]
-		if w.block == neverFits {
+		if w.block == neverFits || w.block == holderCap || w.block == groupCap {
+			// Preemption frees the pool's licences for a session they are all taken from; one
+			// held at a cap waits for its group or holder to use fewer, and holds nothing back.
 			continue
 		}
 		need := plan.extra(s.Holder, s.licences())
@@ -100,9 +103,6 @@ func (d *decision) preempt(sessions []Session, queue []waiter, u *units) bool {
 			continue
 		}
 		keeps := func() {
-			if w.block == holderCap || w.block == groupCap {
-				return // capped: it holds nothing back
-			}
 			keptCommon = true
 			if g := d.rules.groupOf(s.Holder); g >= 0 && d.rules.reserved[g] > 0 {
 				keptReserve[g] = true

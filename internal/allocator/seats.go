@@ -230,8 +230,8 @@ func (d *decision) seatResults(seats []Seat, candidates []int, bound, revoked, c
 		case capped[i]:
 			g := d.rules.groupOf(s.Assignee)
 			d.res.Seats[i] = pendingSeat(v1alpha1.SeatReasonGroupLimitReached,
-				fmt.Sprintf("group %s may hold at most %d seats of pool %s (maxSeats) and holds %d; it binds when one of theirs frees",
-					d.rules.groupName(g), *d.rules.groups[g].MaxSeats, p.Name, d.seatsInGroup[g]))
+				fmt.Sprintf("group %s may hold at most %s of pool %s (maxSeats) and holds %d; it binds when one of theirs frees",
+					d.rules.groupName(g), seatsWord(int(*d.rules.groups[g].MaxSeats)), p.Name, d.seatsInGroup[g]))
 		case revoked[i] || (s.Phase == v1alpha1.SeatPending && s.Reason == v1alpha1.SeatReasonCapacityReduced):
 			d.res.Seats[i] = pendingSeat(v1alpha1.SeatReasonCapacityReduced,
 				fmt.Sprintf("seat taken back: pool %s now has %s seats (%s bound); it binds again when one frees",
@@ -279,6 +279,14 @@ func identity(kind v1alpha1.AssigneeKind, name string) string {
 		name = strings.ToLower(name)
 	}
 	return string(kind) + "/" + name
+}
+
+// seatsWord is "1 seat" or "n seats".
+func seatsWord(n int) string {
+	if n == 1 {
+		return "1 seat"
+	}
+	return fmt.Sprintf("%d seats", n)
 }
 
 func kindWord(k v1alpha1.AssigneeKind) string {
