@@ -117,7 +117,8 @@ func (d *decision) needsFreshRead(seats []Seat, sessions []Session) bool {
 		return true
 	}
 	for i, s := range seats {
-		if s.Phase == v1alpha1.SeatBound && d.res.Seats[i].Reason == v1alpha1.SeatReasonCapacityReduced {
+		if s.Phase == v1alpha1.SeatBound && (d.res.Seats[i].Reason == v1alpha1.SeatReasonCapacityReduced || d.res.Seats[i].Reason == v1alpha1.SeatReasonGroupLimitReached) {
+			// Taken back because a limit or a group's cap is lower than what the cache shows bound.
 			return true
 		}
 		if s.Phase == v1alpha1.SeatBound && d.res.Seats[i].Phase == v1alpha1.SeatPending && d.res.Seats[i].Reason == v1alpha1.SeatReasonLicensesNotAvailable {

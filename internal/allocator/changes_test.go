@@ -164,6 +164,16 @@ func TestNeedsFreshRead(t *testing.T) {
 			want:  true,
 		},
 		{
+			name: "taking a seat back because its group's cap dropped does",
+			pool: func() Pool {
+				p := seatPool(5, "a", "b")
+				p.Groups = []Group{{Name: "cfd", Members: []string{"*"}, MaxSeats: lim(1)}}
+				return p
+			}(),
+			seats: []Seat{seat("a", 0, "alice", bound(0)), seat("b", 1, "bob", bound(1))},
+			want:  true,
+		},
+		{
 			name:     "ending holders because the limit dropped does",
 			pool:     sessionsPool(1, withLedger("a", "b")),
 			sessions: []Session{session("a", 0, "alice", active(0)), session("b", 1, "bob", active(1))},
