@@ -460,6 +460,9 @@ func (d *decision) countSessions(sessions []Session, units *units) {
 func (d *decision) markOverdraft(sessions []Session) {
 	limit := int(*d.pool.SessionLimit)
 	d.res.Usage.Overdraft = int32(d.pool.Policy.Overdraft)
+	if int(d.res.Usage.SessionsActive) <= limit {
+		return // nothing beyond the limit: no pass within it sorts its holders
+	}
 	r := d.res.Sessions
 	var active []int
 	for i, x := range r {
