@@ -352,16 +352,7 @@ var _ = Describe("Chaos with policies", Label("chaos", "policies"), func() {
 		restart, restarts := secondOperator("policy-chaos-second")
 		stopAgents := w.startAgents()
 
-		violations := 0
-		for step := range *chaosSteps {
-			what := w.step(restart)
-			var broken []string
-			w.check(NewGomega(func(msg string, _ ...int) { broken = append(broken, msg) }), time.Now())
-			if len(broken) > 0 {
-				violations++
-				Fail(fmt.Sprintf("chaos with policies, seed %d, step %d (%s): %v", seed, step, what, broken))
-			}
-		}
+		violations := runChaosSteps("chaos with policies", seed, func() string { return w.step(restart) }, func(g Gomega) { w.check(g, time.Now()) })
 		stopAgents()
 
 		By("once the operations stop and the last drop is past its grace, everything keeps to the policies and explains itself")

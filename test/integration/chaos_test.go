@@ -170,6 +170,23 @@ func (w *chaosWorld) step(restart func()) string {
 
 // check asserts the invariants through the direct client: no over-grant beyond a limit that
 // did not just drop, no lost object, and (for objects old enough) a status that explains itself.
+// runChaosSteps takes the chaos steps, checking the invariants after each: a broken one fails
+// the spec with the seed, the step and what it did. It returns the steps that broke one.
+func runChaosSteps(name string, seed int64, step func() string, check func(Gomega)) int {
+	violations := 0
+	for n := range *chaosSteps {
+		what := step()
+		// A Gomega of its own collects the step's failures, so that they carry the seed.
+		var broken []string
+		check(NewGomega(func(msg string, _ ...int) { broken = append(broken, msg) }))
+		if len(broken) > 0 {
+			violations++
+			Fail(fmt.Sprintf("%s, seed %d, step %d (%s): %v", name, seed, n, what, broken))
+		}
+	}
+	return violations
+}
+
 // deleteSession, terminateSession and silenceSession are the chaos steps on a random session:
 // delete it, end it (spec.terminate), or stop its heartbeat.
 func (w *chaosWorld) deleteSession() string {
@@ -327,17 +344,7 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 		restart, restarts := secondOperator("chaos-second")
 		stopAgents := w.startAgents()
 
-		violations := 0
-		for step := range *chaosSteps {
-			what := w.step(restart)
-			// A Gomega of its own collects the step's failures, so that they carry the seed.
-			var broken []string
-			w.check(NewGomega(func(msg string, _ ...int) { broken = append(broken, msg) }), time.Now())
-			if len(broken) > 0 {
-				violations++
-				Fail(fmt.Sprintf("chaos seed %d, step %d (%s): %v", seed, step, what, broken))
-			}
-		}
+		violations := runChaosSteps("chaos", seed, func() string { return w.step(restart) }, func(g Gomega) { w.check(g, time.Now()) })
 		stopAgents()
 
 		By("once the operations stop and the last limit drop is past its grace, everything settles and explains itself")
