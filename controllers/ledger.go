@@ -65,6 +65,56 @@ import (
 //   - a pass that starts a ledger, or takes licences back because capacity shrank, decides on
 //     claimants and orders read from the API server (allocator.Result.NeedsFreshRead).
 
+// # Promises
+//
+// Behind a long queue the ledger's write stands between a freed licence and the next grant: a
+// release costs the ledger, then the grant, in series. So a pool promises its next licences
+// ahead, and the grant then needs one write. status.ledger.promises lists the first sessions of
+// the queue (at most promiseDepth, in the queue's order, one licence each), each with a token
+// the session shows in status.promise. The k-th promise is due once k of the sessions the
+// ledger lists as holders have freed their licences for good: the session is Ended (final), or
+// the watch reported it deleted. A grant on a due promise is written at once, before the ledger
+// records it: by the promise lane (promise_lane.go), which the watch's news of a freed licence
+// wakes, or by a pass, whichever claims it first. Only pools that grant in the queue's order
+// alone make promises (promising): no groups, caps per holder, overdraft, preemption, countBy
+// Holder or whenExhausted Reject, and a ledger of one part.
+//
+// Why this cannot over-grant. Take any version of the ledger, with its holders H and its
+// promises P1 … Pn. A session Active in fact is either a holder (granted on the ledger, or kept
+// by it) or some Pk granted on its promise; Pk was due, so at least k of H had freed their
+// licences, and such a holder never holds again. The promised sessions granted are at distinct
+// places, so there are at most as many of them as freed holders: Active sessions ≤ |H| ≤ the
+// room the ledger's writer checked. What keeps this true from one version to the next, every
+// writer (with optimistic concurrency on the pool, as always) holds to:
+//
+//   - a promise is given to its session before the ledger names it: the session's status is
+//     written with the token first (by the slow lane's promise class, or before the ledger in
+//     the pass), and a later ledger names it. A token is a hash of the session's UID and the
+//     resourceVersion it was given on, so it is never given twice;
+//   - a grant on a promise is written with optimistic concurrency on the session, whose cached
+//     status shows the token;
+//   - a writer that drops d of the ledger's holders keeps a promise it does not turn into a
+//     holder at most k − d places back if it was k places back: the holders it waits for are d
+//     fewer, and so are those that freed. Any other promise the new ledger drops is taken from
+//     its session first, with optimistic concurrency (its status is written without the token,
+//     or, when the cache shows none, its resourceVersion is checked): a grant on it either
+//     landed first (the writer's write fails, and it decides again) or can never land;
+//   - a promised session already Active counts as a holder in every decision, and one whose
+//     promise is due counts as one too, so the allocator grants it ahead of the queue and the
+//     new ledger records it;
+//   - a promise is due only while the pool's current limit covers it: one made before the
+//     limit dropped waits for the queue like the others.
+//
+// A session deleted and created again under a promised name is another UID, and is not the one
+// promised. A promised session the cache does not show is checked against the API server, as a
+// holder is (ledgerAhead).
+//
+// The ledger may then lag behind the grants made on its promises (deferLedger): a pass that
+// only records such grants, with at least promiseReserve promises left that can come due,
+// leaves the pool's status to a pass at most promiseLedgerLag later, which records every grant
+// made since in one write. Until then each hand-off is one write, the grant, and the Events of
+// those grants wait for that write, so that they make one Event, not one each.
+
 // # Parts
 //
 // One object cannot hold every grant of a large pool: etcd refuses a request over its size limit
@@ -189,6 +239,16 @@ func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.License
 	}
 	collect(parts.seats, uids.seats, "seat", func() client.Object { return &v1alpha1.SeatAssignment{} })
 	collect(parts.sessions, uids.sessions, "session", func() client.Object { return &v1alpha1.SharedSession{} })
+	if pool.Status.Ledger != nil {
+		// A promised session the cache does not show is waited for as a holder is.
+		for _, p := range pool.Status.Ledger.Promises {
+			if uid, ok := uids.sessions[p.Name]; (ok && uid == p.UID) || r.memory.isDeleted(p.UID) || checking["session/"+p.Name] {
+				continue
+			}
+			checking["session/"+p.Name] = true
+			missing = append(missing, ledgerEntry{name: p.Name, uid: p.UID, obj: &v1alpha1.SharedSession{}})
+		}
+	}
 	ahead := make([]bool, len(missing))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(writeParallelism)

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -20,29 +21,58 @@ const writeParallelism = 16
 // move no licence, for the pool's slow lane (slow_lane.go). It stops at the first error; what
 // landed stays landed, and the next pass redoes only what did not.
 func (r *PoolReconciler) apply(ctx context.Context, snap *snapshot, plan writePlan) ([]slowWrite, error) {
-	// 1. Revocations first: a claimant stops showing a licence before the ledger frees it.
-	if err := r.writeClaimants(ctx, snap.pool, plan.revoke); err != nil {
+	// 0. Grants on a promise that is due rest on the promise, not on this pass's ledger: they
+	// go out at once, beside everything up to the ledger.
+	fast := make(chan error, 1)
+	if len(plan.fast) == 0 {
+		fast <- nil
+	} else {
+		go func() { fast <- r.writePromised(ctx, snap, plan.fast) }()
+	}
+	if err := r.beforeGrants(ctx, snap, plan); err != nil {
+		<-fast
 		return nil, err
 	}
-	// 2. The ledger, with optimistic concurrency on the pool and on each of its parts.
-	if err := r.writeLedger(ctx, snap.pool, plan); err != nil {
+	if err := <-fast; err != nil {
 		return nil, err
+	}
+	if plan.pool != nil {
+		// The ledger now records the grants made on a promise before it: their Events go.
+		r.recordEvents(snap.pool, r.memory.takeNotes(snap.key))
 	}
 	// 3. Grants, and ends decided on the ledger: all of them, whatever their number.
 	if err := r.writeClaimants(ctx, snap.pool, plan.checked); err != nil {
 		return nil, err
 	}
 	// 4. Everything else goes by the slow lane: announcements first, then positions.
-	slow := make([]slowWrite, 0, len(plan.other)+len(plan.head)+len(plan.tail))
+	slow := make([]slowWrite, 0, len(plan.marks)+len(plan.other)+len(plan.head)+len(plan.tail))
 	for _, l := range []struct {
 		writes []statusWrite
 		class  laneClass
-	}{{plan.other, laneOther}, {plan.head, laneHead}, {plan.tail, laneTail}} {
+	}{{plan.marks, lanePromise}, {plan.other, laneOther}, {plan.head, laneHead}, {plan.tail, laneTail}} {
 		for _, w := range l.writes {
 			slow = append(slow, slowWrite{statusWrite: w, class: l.class, order: len(slow)})
 		}
 	}
 	return slow, r.deleteExpired(ctx, plan.remove)
+}
+
+// beforeGrants writes what precedes the ledger's grants: revocations, the sessions whose
+// promise changes, and the ledger itself.
+func (r *PoolReconciler) beforeGrants(ctx context.Context, snap *snapshot, plan writePlan) error {
+	// 1. Revocations first: a claimant stops showing a licence before the ledger frees it; and
+	// a session's promise changes before the ledger's (see "Promises" in ledger.go).
+	first := slices.Concat(plan.revoke, plan.first)
+	var g errgroup.Group
+	g.Go(func() error { return r.writeClaimants(ctx, snap.pool, first) })
+	for _, s := range plan.firstChecks {
+		g.Go(func() error { return r.checkVersion(ctx, s) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// 2. The ledger, with optimistic concurrency on the pool and on each of its parts.
+	return r.writeLedger(ctx, snap.pool, plan)
 }
 
 // writeClaimants patches the claimants' status in parallel, each with optimistic concurrency.
@@ -151,11 +181,24 @@ func (r *PoolReconciler) writePart(ctx context.Context, w partWrite) error {
 
 // checkPart sends a part's resourceVersion alone, as writePool does for the pool's.
 func (r *PoolReconciler) checkPart(ctx context.Context, part *v1alpha1.LicenseLedger) error {
-	check := []byte(fmt.Sprintf(`{"metadata":{"resourceVersion":%q}}`, part.ResourceVersion))
-	if err := r.Status().Patch(ctx, part.DeepCopy(), client.RawPatch(types.MergePatchType, check)); err != nil {
-		return &writeError{obj: part, op: "check ledger", err: err}
+	return r.checkVersion(ctx, part)
+}
+
+// checkVersion sends an object's resourceVersion alone to its status: the API server answers
+// with a conflict unless the cached object is the newest, and changes nothing.
+func (r *PoolReconciler) checkVersion(ctx context.Context, obj client.Object) error {
+	check := []byte(fmt.Sprintf(`{"metadata":{"resourceVersion":%q}}`, obj.GetResourceVersion()))
+	if err := r.Status().Patch(ctx, obj.DeepCopyObject().(client.Object), client.RawPatch(types.MergePatchType, check)); err != nil {
+		return &writeError{obj: obj, op: "check " + checkWhat(obj), err: err}
 	}
 	return nil
+}
+
+func checkWhat(obj client.Object) string {
+	if _, ok := obj.(*v1alpha1.SharedSession); ok {
+		return "promise"
+	}
+	return "ledger"
 }
 
 // writePool commits the ledger and usage to the pool. When nothing changed but grants are
@@ -167,12 +210,10 @@ func (r *PoolReconciler) writePool(ctx context.Context, pool *v1alpha1.LicensePo
 		if err := r.writeStatus(ctx, *plan.pool); err != nil {
 			return err
 		}
+		r.memory.wroteLedger(types.NamespacedName{Namespace: pool.Namespace, Name: pool.Name}, r.Clock.Now())
 		r.report(plan.pool.next.(*v1alpha1.LicensePool), plan.pool.notes)
 	case plan.checkLedger:
-		check := []byte(fmt.Sprintf(`{"metadata":{"resourceVersion":%q}}`, pool.ResourceVersion))
-		if err := r.Status().Patch(ctx, pool.DeepCopy(), client.RawPatch(types.MergePatchType, check)); err != nil {
-			return &writeError{obj: pool, op: "check ledger", err: err}
-		}
+		return r.checkVersion(ctx, pool)
 	}
 	return nil
 }

@@ -34,6 +34,9 @@ type PoolReconciler struct {
 	partSize int
 
 	memory poolMemory
+	// promised is the promise lane: grants on a promise, written as soon as the watch reports
+	// a licence freed (promise_lane.go).
+	promised promiseLane
 	// kicks asks for passes of pools from outside the watches: the slow lane's, when a pass
 	// is wanted after its writes (nil: none is asked for).
 	kicks chan event.GenericEvent
@@ -106,7 +109,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return retryOnConflict(ctx, err)
 	}
 	seen, handed = snap.pool, true
-	moved = len(plan.revoke) > 0 || len(plan.checked) > 0
+	moved = len(plan.revoke) > 0 || len(plan.fast) > 0 || len(plan.checked) > 0
 	if !r.memory.laneRefusing(req.NamespacedName) && r.memory.accepted(req.NamespacedName) {
 		log.FromContext(ctx).Info("the API server accepts the pool's writes again")
 	}

@@ -33,6 +33,8 @@ import (
 //     renewSkew, and when the operator first saw it (renewedAt).
 //   - Parts created: the LicenseLedgers of each pool we created and the cache does not show
 //     yet (catchUp).
+//   - Ledger writes: when each pool's status was last written, for the grants on a promise
+//     that may go before it (promiseLedgerLag).
 //   - Refusals: for each pool whose last write the API server refused for good, how often in
 //     a row, and until when its passes back off (refusals.go).
 //
@@ -51,6 +53,13 @@ type poolMemory struct {
 	lanes       map[types.NamespacedName]*slowLane
 	refusals    map[types.NamespacedName]refusal
 	created     map[types.NamespacedName]map[types.UID]time.Time
+	// ledgerAt: when each pool's status (its ledger) was last written by us.
+	ledgerAt map[types.NamespacedName]time.Time
+	// promising: the sessions whose grant on a promise a pass or the promise lane is writing;
+	// heldNotes: the Events of grants on a promise that landed, until the pool's status (with
+	// the ledger that records them) is next written.
+	promising map[types.UID]bool
+	heldNotes map[types.NamespacedName][]note
 }
 
 // refusal is a run of refused writes of one pool: how many, and until when to back off.
@@ -423,6 +432,78 @@ func (m *poolMemory) poolGone(pool types.NamespacedName) {
 	delete(m.lanes, pool)
 	delete(m.refusals, pool)
 	delete(m.created, pool)
+	delete(m.ledgerAt, pool)
+	delete(m.heldNotes, pool)
+}
+
+// claimPromised returns the grants on a promise that no pass nor the promise lane is writing,
+// and marks them as being written (promise_lane.go).
+func (m *poolMemory) claimPromised(ws []statusWrite) []statusWrite {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []statusWrite
+	for _, w := range ws {
+		uid := w.orig.GetUID()
+		if m.promising[uid] {
+			continue
+		}
+		if m.promising == nil {
+			m.promising = map[types.UID]bool{}
+		}
+		m.promising[uid] = true
+		out = append(out, w)
+	}
+	return out
+}
+
+// unclaimPromised lets go of grants claimPromised returned, once answered.
+func (m *poolMemory) unclaimPromised(ws []statusWrite) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, w := range ws {
+		delete(m.promising, w.orig.GetUID())
+	}
+	dropEmpty(&m.promising)
+}
+
+// holdNotes keeps the Events of grants on a promise for the pool's next status write.
+func (m *poolMemory) holdNotes(pool types.NamespacedName, notes []note) {
+	if len(notes) == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.heldNotes == nil {
+		m.heldNotes = map[types.NamespacedName][]note{}
+	}
+	m.heldNotes[pool] = append(m.heldNotes[pool], notes...)
+}
+
+// takeNotes returns, and forgets, the Events held for the pool.
+func (m *poolMemory) takeNotes(pool types.NamespacedName) []note {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.heldNotes[pool]
+	delete(m.heldNotes, pool)
+	dropEmpty(&m.heldNotes)
+	return n
+}
+
+// wroteLedger notes that the pool's status, with its ledger, was written at now.
+func (m *poolMemory) wroteLedger(pool types.NamespacedName, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ledgerAt == nil {
+		m.ledgerAt = map[types.NamespacedName]time.Time{}
+	}
+	m.ledgerAt[pool] = now
+}
+
+// ledgerWrittenAt is when the pool's status was last written by us; zero if not since start.
+func (m *poolMemory) ledgerWrittenAt(pool types.NamespacedName) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ledgerAt[pool]
 }
 
 // refused notes a refused write of the pool and returns how long its passes back off: a

@@ -37,6 +37,17 @@ type statusWrite struct {
 type writePlan struct {
 	// revoke: claimants that lose a licence, written before the ledger frees it.
 	revoke []statusWrite
+	// promises: what the pass does with the ledger's promises (see "Promises" in ledger.go).
+	// fast: grants on a promise that is due, written without waiting for the ledger. first:
+	// sessions whose promise the ledger drops, or that get a new one, written before the
+	// ledger; firstChecks: those of them whose status does not change, whose resourceVersion is
+	// checked instead.
+	promises    promisePlan
+	fast        []statusWrite
+	first       []statusWrite
+	firstChecks []*v1alpha1.SharedSession
+	// marks: sessions given a new promise, by the slow lane ahead of everything else it sends.
+	marks []statusWrite
 	// pool: the pool's new status (nil when unchanged or there is no pool); checkLedger: the
 	// status is unchanged but grants follow, so the pool's resourceVersion is checked anyway.
 	pool        *statusWrite
@@ -73,6 +84,7 @@ type writePlan struct {
 // reads the memory of quiet waits through waitingSince and returns the changes to make to it.
 func planWrites(snap *snapshot, res allocator.Result, now time.Time, waitingSince func(types.UID) (time.Time, bool)) writePlan {
 	var p writePlan
+	p.promises = planPromises(snap, res)
 	layout := planPool(&p, snap, res)
 	if p.ledgerErr != nil {
 		return p
@@ -83,6 +95,12 @@ func planWrites(snap *snapshot, res allocator.Result, now time.Time, waitingSinc
 	for i, s := range snap.sessions {
 		planSession(&p, s, res.Sessions[i], res.Usage, now, waitingSince)
 	}
+	if len(p.marks) > 0 {
+		// A pass after the lane has given these promises names them in the ledger; in a busy
+		// pool the next release brings it sooner.
+		p.announceAt = earliest(p.announceAt, now.Add(promiseLedgerLag))
+	}
+	p.deferLedger(snap, now)
 	p.checkLedger = p.pool == nil && snap.pool != nil && len(p.checked) > 0
 	p.checkParts = partsToCheck(p, layout, snap.ledger())
 	return p
@@ -128,6 +146,9 @@ func planPool(p *writePlan, snap *snapshot, res allocator.Result) ledgerLayout {
 	if err != nil {
 		p.ledgerErr = err
 		return layout
+	}
+	if layout.part0 != nil && layout.part0.Sessions != nil && len(p.promises.list) > 0 {
+		layout.part0.Promises = p.promises.list
 	}
 	p.parts, p.poolGains = layout.parts, layout.gains0
 	for _, stray := range snap.strayParts {
@@ -180,7 +201,14 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 		return
 	}
 	st := sessionStatus(s, r, u)
+	if st.Phase == v1alpha1.SessionWaiting {
+		st.Promise = p.promises.tokens[s.UID]
+	}
+	first := p.promises.first[s.UID]
 	if equality.Semantic.DeepEqual(st, s.Status) {
+		if first {
+			p.firstChecks = append(p.firstChecks, s)
+		}
 		return
 	}
 	next := s.DeepCopy()
@@ -189,9 +217,16 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 	switch {
 	case r.Licence == allocator.Loses:
 		p.revoke = append(p.revoke, w)
+	case r.Licence == allocator.Gains && p.promises.due[s.UID]:
+		w.grant = true
+		p.fast = append(p.fast, w)
 	case r.Licence == allocator.Gains:
 		w.grant = true
 		p.checked = append(p.checked, w)
+	case first:
+		p.first = append(p.first, w)
+	case p.promises.marks[s.UID]:
+		p.marks = append(p.marks, w)
 	case r.Transition == allocator.SessionEnded:
 		p.checked = append(p.checked, w)
 	case r.Transition == allocator.SessionNoticed || (r.EndsAt == nil && s.Status.EndsAt != nil) || st.PreemptedBy != s.Status.PreemptedBy:
@@ -212,8 +247,10 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 		// (poolMemory.seen), not now: the slow lane sends this write after the pass.
 		p.other = append(p.other, w)
 	case st.Phase == v1alpha1.SessionWaiting && s.Status.Phase == v1alpha1.SessionWaiting &&
-		s.Generation == s.Status.ObservedGeneration && (st.QueuePosition != 1 || s.Status.QueuePosition == 1):
-		// Only the position, or the queue's length, moved; a new head is written at once.
+		s.Generation == s.Status.ObservedGeneration &&
+		(st.QueuePosition != 1 || s.Status.QueuePosition == 1 || (st.Promise != "" && st.Promise == s.Status.Promise)):
+		// Only the position, or the queue's length, moved; a new head is written at once,
+		// unless it holds a promise: the licence comes to it sooner than the news would.
 		if st.QueuePosition > queueHead && s.Status.QueuePosition > queueHead {
 			p.tail = append(p.tail, w)
 		} else {
@@ -232,7 +269,7 @@ func (p *writePlan) waitsForLane(writing map[types.UID]bool) []types.UID {
 		return nil
 	}
 	var out []types.UID
-	for _, ws := range [][]statusWrite{p.revoke, p.checked} {
+	for _, ws := range [][]statusWrite{p.revoke, p.fast, p.first, p.checked} {
 		for _, w := range ws {
 			if writing[w.orig.GetUID()] {
 				out = append(out, w.orig.GetUID())

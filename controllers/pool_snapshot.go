@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,6 +41,10 @@ type snapshot struct {
 	// deleted, owned: the garbage collector has not removed them yet. They are no part of this
 	// pool's ledger, and are deleted before a part of the same name is created.
 	strayParts []*v1alpha1.LicenseLedger
+	// promises are the ledger's promises as the cache shows them (see "Promises" in ledger.go).
+	promises promiseState
+	// ledgerAt is when this operator last wrote the pool's status (zero: not since it started).
+	ledgerAt time.Time
 }
 
 // ledger is the pool's ledger, by part.
@@ -94,7 +99,17 @@ func (r *PoolReconciler) snapshot(ctx context.Context, key types.NamespacedName)
 		return nil, 0, err
 	}
 	s.renewedAt = r.memory.renewedAt(r.Clock.Now(), s.sessions)
+	s.readPromises(r.memory.isDeleted)
+	s.ledgerAt = r.memory.ledgerWrittenAt(key)
 	return s, 0, nil
+}
+
+// readPromises reads the ledger's promises against the snapshot's sessions.
+func (s *snapshot) readPromises(deleted func(types.UID) bool) {
+	if s.pool == nil {
+		return
+	}
+	s.promises = readPromises(s.pool, s.sessions, deleted, addLimit(s.pool.Spec.ConcurrentSessions, s.capacity.sessions))
 }
 
 // freshSnapshot reads again from the API server what a decision that needs it rests on (see
@@ -128,6 +143,8 @@ func (r *PoolReconciler) freshSnapshot(ctx context.Context, cached *snapshot) (*
 	s.uids = uidsOf(s.seats, s.sessions)
 	s.renewedAt = r.memory.renewedAt(r.Clock.Now(), s.sessions)
 	s.writing = cached.writing // read around the cache, but the lane's writes are still in flight
+	s.ledgerAt = cached.ledgerAt
+	s.readPromises(r.memory.isDeleted)
 	return s, 0, nil
 }
 
@@ -228,7 +245,13 @@ func (s *snapshot) decide(now time.Time) allocator.Result {
 			sessions[i].RenewTime = &t
 		}
 	}
-	return allocator.Decide(allocatorPool(s.key.Name, s.pool, s.capacity, s.uids, s.ledger()), seats, sessions, now)
+	pool := allocatorPool(s.key.Name, s.pool, s.capacity, s.uids, s.ledger())
+	if pool.SessionLedger != nil && len(s.promises.held) > 0 {
+		// Sessions granted on their promise, or whose promise is due, hold: the ledger is
+		// about to record them.
+		pool.SessionLedger = append(slices.Clone(pool.SessionLedger), s.promises.held...)
+	}
+	return allocator.Decide(pool, seats, sessions, now)
 }
 
 // The rest of this file translates the API's objects into the allocator's snapshot.

@@ -25,13 +25,16 @@ import (
 func (r *PoolReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	memory := r.memory.watchPredicate(r.Clock.Now)
 	r.kicks = make(chan event.GenericEvent, 64)
+	if err := mgr.Add(&r.promised); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("licensepool").
 		For(&v1alpha1.LicensePool{}, builder.WithPredicates(memory)).
 		Watches(&v1alpha1.SeatAssignment{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant),
 			builder.WithPredicates(memory)).
 		Watches(&v1alpha1.SharedSession{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant),
-			builder.WithPredicates(memory, notHeartbeat)).
+			builder.WithPredicates(memory, notHeartbeat, r.freedPredicate())).
 		Watches(&v1alpha1.CustomerOrder{}, handler.EnqueueRequestsFromMapFunc(poolsOfOrder)).
 		Watches(&v1alpha1.LicenseLedger{}, handler.EnqueueRequestsFromMapFunc(poolOfClaimant),
 			builder.WithPredicates(memory)).

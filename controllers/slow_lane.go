@@ -70,9 +70,10 @@ func (l *slowLane) pace(now time.Time) (burst int, rate float64) {
 type laneClass int8
 
 const (
-	laneOther laneClass = iota // announcements, and every other change that moves no licence
-	laneHead                   // positions in the first queueHead places
-	laneTail                   // positions further back, and the counts in waiting seats' messages
+	lanePromise laneClass = iota // new promises (see "Promises" in ledger.go): never paced
+	laneOther                    // announcements, and every other change that moves no licence
+	laneHead                     // positions in the first queueHead places
+	laneTail                     // positions further back, and the counts in waiting seats' messages
 )
 
 // slowWrite is one write of the lane: its class, and its place in the pass's plan.
@@ -87,7 +88,7 @@ type slowLane struct {
 	pool   *v1alpha1.LicensePool // the newest pass's, for Events
 	writes map[types.UID]slowWrite
 	// order is the writes' claimants in the order the pass planned them; queues, by laneClass,
-	// the claimants to write: that of laneOther every write of the class, those of the head and
+	// the claimants to write: those of lanePromise and laneOther every write of the class, those of the head and
 	// the tail the round under way. A claimant whose write is gone, or changed class, is skipped.
 	order  []types.UID
 	queues [laneTail + 1][]types.UID
@@ -160,6 +161,7 @@ func (m *poolMemory) passEnds(pool types.NamespacedName, p *v1alpha1.LicensePool
 		l.writes = make(map[types.UID]slowWrite, len(writes))
 		l.order = l.order[:0]
 		l.count = [laneTail + 1]int{}
+		l.queues[lanePromise] = l.queues[lanePromise][:0]
 		l.queues[laneOther] = l.queues[laneOther][:0]
 		l.leftOut = false
 		for _, w := range writes {
@@ -176,8 +178,8 @@ func (m *poolMemory) passEnds(pool types.NamespacedName, p *v1alpha1.LicensePool
 			l.writes[uid] = w
 			l.order = append(l.order, uid)
 			l.count[w.class]++
-			if w.class == laneOther {
-				l.queues[laneOther] = append(l.queues[laneOther], uid)
+			if w.class <= laneOther {
+				l.queues[w.class] = append(l.queues[w.class], uid)
 			}
 		}
 		for c := laneHead; c <= laneTail; c++ {
@@ -237,9 +239,10 @@ func (m *poolMemory) nextSlow(pool types.NamespacedName, l *slowLane, now time.T
 	l.budget.n = min(float64(burst), l.budget.n+now.Sub(l.budget.at).Seconds()*rate)
 	l.budget.at = now
 	n := min(int(l.budget.n), burst-len(l.flying))
-	for c := laneOther; c <= laneTail; c++ {
+	promised := 0 // promises go at once, outside the pace: the next hand-off rests on them
+	for c := lanePromise; c <= laneTail; c++ {
 		q := &l.queues[c]
-		for len(*q) > 0 && len(batch) < n {
+		for len(*q) > 0 && (c == lanePromise || len(batch)-promised < n) {
 			uid := (*q)[0]
 			*q = (*q)[1:]
 			w, ok := l.writes[uid]
@@ -254,6 +257,9 @@ func (m *poolMemory) nextSlow(pool types.NamespacedName, l *slowLane, now time.T
 				continue
 			}
 			batch = append(batch, w.statusWrite)
+			if c == lanePromise {
+				promised++
+			}
 			delete(l.writes, uid)
 			l.count[c]--
 			if l.flying == nil {
@@ -267,15 +273,15 @@ func (m *poolMemory) nextSlow(pool types.NamespacedName, l *slowLane, now time.T
 			m.writes[uid] = ownWrite{rv: rvInFlight, before: w.orig.GetResourceVersion(), at: now, obj: w.next.DeepCopyObject().(client.Object)}
 		}
 	}
-	l.budget.n -= float64(len(batch))
+	l.budget.n -= float64(len(batch) - promised)
 	if len(batch) > 0 {
 		return batch, l.pool, 0, false
 	}
 	pending, due := false, time.Time{}
-	for c := laneOther; c <= laneTail; c++ {
+	for c := lanePromise; c <= laneTail; c++ {
 		if len(l.queues[c]) > 0 {
 			pending = true
-		} else if c != laneOther && l.count[c] > 0 {
+		} else if c > laneOther && l.count[c] > 0 {
 			due = earliest(due, l.began[c].Add(refreshEvery(c)))
 		}
 	}

@@ -420,7 +420,11 @@ func TestLaneRefusalsBackOff(t *testing.T) {
 	}}
 	w := waitingSession("w", "p")
 	w.Generation = 2 // its status must be written again, by the lane
-	c := fakeAPI(t, funcs, withSessionLedger(testPool("p", 1), "a"), activeSession("a", "p"), w)
+	// A cap per holder keeps the pool from promising w the next licence: w's write stays one
+	// of the lane's ordinary writes, sent after a's, so that nothing of the lane lands after it.
+	pool := withSessionLedger(testPool("p", 1), "a")
+	pool.Spec.SessionPolicy.MaxPerHolder = 5
+	c := fakeAPI(t, funcs, pool, activeSession("a", "p"), w)
 	r, _ := testReconciler(c, c)
 	clock := r.Clock.(*clocktesting.FakePassiveClock)
 	var waits []time.Duration

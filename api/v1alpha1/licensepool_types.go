@@ -453,6 +453,37 @@ type Ledger struct {
 	// sessions lists the SharedSessions holding a shared licence.
 	// +optional
 	Sessions *Grants `json:"sessions,omitempty"`
+	// promises are the first waiting sessions of the queue, promised the next shared licences
+	// freed, in order: the k-th may be granted as soon as k of the holders in sessions have
+	// freed theirs (ended, or deleted), before the ledger records it. Kept only in a pool whose
+	// ledger is one part and that has no groups, caps per holder, overdraft or preemption; the
+	// protocol is described in controllers/ledger.go.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Promises []Promise `json:"promises,omitempty"`
+}
+
+// Promise is a waiting session the ledger promises one of the next shared licences freed.
+type Promise struct {
+	// name is the SharedSession's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+	// uid is the SharedSession's UID: a session deleted and created again under the same name
+	// is not the one promised.
+	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	UID types.UID `json:"uid,omitempty"`
+	// token is the session's status.promise when it was promised: a session whose token has
+	// changed or gone since is not promised any more.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Token string `json:"token,omitempty"`
 }
 
 // LicensePoolStatus is what the operator observed and decided for a pool.

@@ -113,6 +113,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.endsAt) || (has(self.phase) && self.phase == 'Active')",message="only an Active session can be under notice (endsAt)",fieldPath=".endsAt"
 // +kubebuilder:validation:XValidation:rule="!has(self.preemptedBy) || has(self.endsAt)",message="a session under preemption (preemptedBy) needs endsAt: the notice says when it ends",fieldPath=".preemptedBy"
 // +kubebuilder:validation:XValidation:rule="!has(self.queuePosition) || (has(self.phase) && self.phase == 'Waiting')",message="only a Waiting session has a queuePosition: leave it out for a session that is Active or Ended",fieldPath=".queuePosition"
+// +kubebuilder:validation:XValidation:rule="!has(self.promise) || (has(self.phase) && self.phase == 'Waiting')",message="only a Waiting session holds a promise: leave it out for a session that is Active or Ended",fieldPath=".promise"
 // +kubebuilder:validation:XValidation:rule="(has(self.phase) && self.phase == 'Active') || !has(self.conditions) || !self.conditions.exists(c, c.type == 'Granted' && c.status == 'True')",message="only an Active session has the Granted condition True",fieldPath=".conditions"
 type SharedSessionStatus struct {
 	// conditions are Granted (True while Active) and Ready; EndingSoon while under notice, and
@@ -193,6 +194,15 @@ type SharedSessionStatus struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	Message string `json:"message,omitempty"`
+	// promise is set by the operator on the first sessions of a busy pool's queue: a token the
+	// pool's ledger names too (status.ledger.promises). A session the ledger promises a licence
+	// is granted as soon as enough holders have freed theirs, without waiting for the ledger to
+	// be written first (the protocol is described in controllers/ledger.go). Only a Waiting
+	// session carries one.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Promise string `json:"promise,omitempty"`
 }
 
 // SharedSession is a lease on shared (concurrent) licences of a pool, spec.count of them, in

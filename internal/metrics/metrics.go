@@ -52,6 +52,10 @@ var (
 		Name: "seatkeeper_denials_total",
 		Help: "Requests refused: seats without a free seat (LicensesNotAvailable) or held at their group's maxSeats (GroupLimitReached), sessions turned away (Rejected) or not entitled (NotEntitled).",
 	}, append(poolLabels, "reason"))
+	PromisedGrants = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seatkeeper_promised_grants_total",
+		Help: "Sessions granted on the ledger's promise, as soon as a licence freed and before the ledger recorded the grant (see status.ledger.promises).",
+	}, poolLabels)
 	RefusedWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "seatkeeper_refused_writes_total",
 		Help: "Writes the API server refused for a reason retrying cannot fix (too large, invalid, forbidden); the pool's Ready condition says which.",
@@ -74,7 +78,7 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(WaitSeconds, Ends, Denials, RefusedWrites)
+	ctrlmetrics.Registry.MustRegister(WaitSeconds, Ends, Denials, PromisedGrants, RefusedWrites)
 	for _, g := range append(poolGauges, groupGauges...) {
 		ctrlmetrics.Registry.MustRegister(g)
 	}

@@ -1,0 +1,171 @@
+package controllers
+
+import (
+	"context"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/metrics"
+)
+
+// The promise lane. A licence freed behind a long queue goes to the session the ledger promised
+// it to (see "Promises" in ledger.go) without waiting for the pool's pass: the pass that is
+// running may be writing the ledger or a batch of grants, and a pass that starts after it
+// decides on everything. The watch's news that a session has gone or ended wakes the pool's
+// promise lane, which decides on the cache as a pass would and writes the grants whose promise
+// is due, and nothing else; the pass that the same news starts writes the rest.
+//
+// A grant on a promise is written by whichever of the lane and a pass claims it first
+// (poolMemory.claimPromised), so the two never race for the same session; and each rests on
+// the promise and the session's own resourceVersion, never on the other's writes.
+
+// promiseLane runs one pool's promised grants at a time, for every pool the watch wakes it for.
+type promiseLane struct {
+	mu sync.Mutex
+	// ctx is the manager's, once it has started the lane (nil before: nothing is granted).
+	ctx context.Context
+	// running: pools whose grants are being written; again: pools woken meanwhile, to look at
+	// once more when the run ends.
+	running, again map[types.NamespacedName]bool
+}
+
+// Start gives the lane the manager's context. It is a manager Runnable that needs the
+// leader's lease: only the leader grants.
+func (l *promiseLane) Start(ctx context.Context) error {
+	l.mu.Lock()
+	l.ctx = ctx
+	l.mu.Unlock()
+	<-ctx.Done()
+	l.mu.Lock()
+	l.ctx = nil
+	l.mu.Unlock()
+	return nil
+}
+
+// wake asks for the pool's promised grants to be looked at, and runs them unless a run of the
+// pool is under way (which then looks once more).
+func (r *PoolReconciler) wakePromises(pool types.NamespacedName) {
+	l := &r.promised
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ctx == nil {
+		return
+	}
+	if l.running[pool] {
+		if l.again == nil {
+			l.again = map[types.NamespacedName]bool{}
+		}
+		l.again[pool] = true
+		return
+	}
+	if l.running == nil {
+		l.running = map[types.NamespacedName]bool{}
+	}
+	l.running[pool] = true
+	go r.runPromises(l.ctx, pool)
+}
+
+// runPromises writes the pool's due grants until no news came in meanwhile.
+func (r *PoolReconciler) runPromises(ctx context.Context, pool types.NamespacedName) {
+	l := &r.promised
+	for {
+		r.grantPromised(ctx, pool)
+		l.mu.Lock()
+		if !l.again[pool] {
+			delete(l.running, pool)
+			l.mu.Unlock()
+			return
+		}
+		delete(l.again, pool)
+		l.mu.Unlock()
+	}
+}
+
+// grantPromised decides on the cache as a pass does and writes only the grants on a promise
+// that is due. Whatever it cannot do at once (the cache is behind, a fresh read is wanted, the
+// slow lane is writing the session) it leaves to the pool's pass.
+func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.NamespacedName) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.FromContext(ctx).Info("the promise lane stopped on a panic; the pool's pass grants instead", "pool", pool.String(), "panic", p)
+		}
+	}()
+	snap, wait, err := r.snapshot(ctx, pool)
+	if err != nil || wait > 0 || snap.pool == nil || len(snap.promises.due) == 0 {
+		return
+	}
+	now := r.Clock.Now()
+	res := snap.decide(now)
+	if res.NeedsFreshRead {
+		return
+	}
+	plan := planWrites(snap, res, now, r.memory.waitingSince)
+	if plan.ledgerErr != nil {
+		return
+	}
+	var ws []statusWrite
+	for _, w := range plan.fast {
+		if !snap.writing[w.orig.GetUID()] {
+			ws = append(ws, w)
+		}
+	}
+	if err := r.writePromised(ctx, snap, ws); err != nil {
+		// The pass the same news started decides again, on the newer state.
+		log.FromContext(ctx).V(1).Info("a grant on a promise did not land", "pool", pool.String(), "error", err.Error())
+	}
+}
+
+// writePromised writes the grants on a promise that neither the lane nor a pass is writing
+// already, and counts those that landed.
+func (r *PoolReconciler) writePromised(ctx context.Context, snap *snapshot, ws []statusWrite) error {
+	ws = r.memory.claimPromised(ws)
+	defer r.memory.unclaimPromised(ws)
+	if len(ws) == 0 {
+		return nil
+	}
+	// Their Events wait for the pool's next status write, which records these grants in the
+	// ledger: one Event for the grants made since, not one per grant (each is a write too).
+	var notes []note
+	for i := range ws {
+		notes = append(notes, ws[i].notes...)
+		ws[i].notes = nil
+	}
+	err := r.writeClaimants(ctx, snap.pool, ws)
+	if err != nil {
+		return err
+	}
+	countTransitions(notes)
+	r.memory.holdNotes(snap.key, notes)
+	metrics.PromisedGrants.WithLabelValues(snap.key.Namespace, snap.key.Name).Add(float64(len(ws)))
+	return nil
+}
+
+// freedPredicate wakes the pool's promise lane when the watch reports a session gone or ended:
+// a licence it held may be promised. It lets every event through.
+func (r *PoolReconciler) freedPredicate() predicate.Predicate {
+	wake := func(o client.Object) {
+		if s, ok := o.(*v1alpha1.SharedSession); ok {
+			r.wakePromises(types.NamespacedName{Namespace: s.Namespace, Name: s.Spec.PoolName})
+		}
+	}
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			if s, ok := e.ObjectNew.(*v1alpha1.SharedSession); ok && s.Status.Phase == v1alpha1.SessionEnded {
+				if old, ok := e.ObjectOld.(*v1alpha1.SharedSession); ok && old.Status.Phase != v1alpha1.SessionEnded {
+					wake(s)
+				}
+			}
+			return true
+		},
+		DeleteFunc: func(e event.DeleteEvent) bool {
+			wake(e.Object)
+			return true
+		},
+	}
+}

@@ -1,0 +1,305 @@
+package controllers
+
+import (
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
+)
+
+// Promises: the hand-off without the ledger in front. See "Promises" in ledger.go for the
+// protocol and why it cannot over-grant; this file is its pure half.
+
+// promiseDepth is how many of the queue's first sessions a pool promises licences to: enough
+// for the releases that come together (holders granted together tend to end together).
+const promiseDepth = 8
+
+// longQueueFactor: a queue at least this many times the pool's limit is long. Its first
+// sessions are promised licences as soon as they queue, with their wait announced in the same
+// write: they would wait long enough to be announced anyway. Behind a shorter queue a session
+// is promised one once its wait is announced (announceWaitAfter).
+const longQueueFactor = 2
+
+// promiseState is what the ledger's promises mean on a snapshot.
+type promiseState struct {
+	// list is the ledger's promises, in order (nil: none).
+	list []v1alpha1.Promise
+	// freed is how many of the ledger's session entries belong to sessions that have freed
+	// their licences for good: Ended, or deleted as the watch reported.
+	freed int
+	// held are the promised sessions the allocator is to see as holding: those Active (granted
+	// on their promise by this operator or another) and those whose promise is due.
+	held []string
+	// due are the promised sessions whose promise is due: a grant of theirs may be written
+	// before the ledger records it. granted counts the promised sessions already Active.
+	due     map[types.UID]bool
+	granted int
+}
+
+// readPromises reads the ledger's promises against the cached sessions. deleted says whether
+// the watch reported a session's UID deleted; limit is the pool's effective limit.
+func readPromises(pool *v1alpha1.LicensePool, sessions []*v1alpha1.SharedSession, deleted func(types.UID) bool, limit *int32) promiseState {
+	if pool == nil || pool.Status.Ledger == nil || len(pool.Status.Ledger.Promises) == 0 {
+		return promiseState{}
+	}
+	l := pool.Status.Ledger
+	st := promiseState{list: l.Promises, due: map[types.UID]bool{}}
+	byName := sessionsByName(sessions)
+	entries := 0
+	if g := l.Sessions; g != nil {
+		entries = len(g.Holders)
+		if recorded := g.RecordedUIDs(); recorded != nil {
+			for i, e := range g.Holders {
+				s := byName[v1alpha1.LedgerHolder(e)]
+				if (s != nil && s.UID == recorded[i] && s.Status.Phase == v1alpha1.SessionEnded) || deleted(recorded[i]) {
+					st.freed++
+				}
+			}
+		}
+	}
+	// What may be in use: the entries not freed, and the promised sessions already Active.
+	inUse := entries - st.freed
+	for _, p := range l.Promises {
+		if s := byName[p.Name]; s != nil && s.UID == p.UID && s.Status.Phase == v1alpha1.SessionActive {
+			st.held = append(st.held, p.Name)
+			st.granted++
+			inUse++
+		}
+	}
+	for k, p := range l.Promises {
+		s := byName[p.Name]
+		if k+1 > st.freed || s == nil || !promiseValid(s, p) || !s.DeletionTimestamp.IsZero() || s.Spec.Terminate {
+			continue
+		}
+		if limit == nil || inUse+1 > int(*limit) {
+			// The limit dropped since the promise: it waits for the queue like the others.
+			break
+		}
+		inUse++
+		st.held = append(st.held, p.Name)
+		st.due[s.UID] = true
+	}
+	return st
+}
+
+// promiseValid reports whether a cached session still holds the promise p made to it: the same
+// session, Waiting, with the promise's token.
+func promiseValid(s *v1alpha1.SharedSession, p v1alpha1.Promise) bool {
+	return s.UID == p.UID && s.Status.Phase == v1alpha1.SessionWaiting && s.Status.Promise == p.Token
+}
+
+func sessionsByName(sessions []*v1alpha1.SharedSession) map[string]*v1alpha1.SharedSession {
+	m := make(map[string]*v1alpha1.SharedSession, len(sessions))
+	for _, s := range sessions {
+		m[s.Name] = s
+	}
+	return m
+}
+
+// promising reports whether a pool makes promises: its sessions are granted in the queue's
+// order alone, so the next licence freed goes to the head of the queue whoever frees it. A
+// pool with groups, caps per holder, overdraft, preemption, countBy Holder or whenExhausted
+// Reject decides on more than that; one whose list of shared licences does not fit in the
+// pool's status keeps its ledger in parts (see "Parts" in ledger.go).
+func promising(snap *snapshot, res allocator.Result) bool {
+	p := snap.pool
+	if p == nil || managedElsewhere(p) || res.Usage.SessionLimit == nil || *res.Usage.SessionLimit < 1 || !snap.ledger().single() {
+		return false
+	}
+	if room := ledgerRoom(res.Usage.SessionLimit, res.Usage.Overdraft); partsFor(*room, snap.size()) != 1 {
+		return false
+	}
+	s, sp := p.Spec, p.Spec.SessionPolicy
+	return len(s.Groups) == 0 && sp.MaxPerHolder == 0 && (s.OverdraftSessions == nil || *s.OverdraftSessions == 0) &&
+		(sp.Preemption == nil || sp.Preemption.Policy != v1alpha1.PreemptLowerPriority) &&
+		sp.CountBy != v1alpha1.CountByHolder && sp.WhenExhausted != v1alpha1.WhenExhaustedReject
+}
+
+// promisePlan is what a pass does with the promises.
+type promisePlan struct {
+	// list is the ledger's new promises, in order.
+	list []v1alpha1.Promise
+	// tokens are the promise each session is to show (absent: none).
+	tokens map[types.UID]string
+	// first are the sessions to write before the ledger, with optimistic concurrency, whether
+	// or not their status changes: a promise the ledger drops is first taken from its session
+	// (or, the session showing none in the cache, the cache is checked to be current), and a
+	// new promise is given to its session before the ledger names it.
+	first map[types.UID]bool
+	// due: the sessions whose promise is due (promiseState.due); marks: those that get a new
+	// promise by the slow lane (lanePromise), for a later pass's ledger to name.
+	due, marks map[types.UID]bool
+}
+
+// planPromises decides the ledger's next promises after the allocator's decision: the first
+// promiseDepth sessions of the queue, each with one licence, in the queue's order. A promise
+// the ledger made before is kept where the protocol allows (see "Promises" in ledger.go); a
+// new one gets a fresh token.
+func planPromises(snap *snapshot, res allocator.Result) promisePlan {
+	old := snap.promises.list
+	p := promisePlan{tokens: map[types.UID]string{}, first: map[types.UID]bool{}, due: snap.promises.due, marks: map[types.UID]bool{}}
+	on := promising(snap, res)
+	if len(old) == 0 && !on {
+		return p
+	}
+	// d: the entries the decision drops from the ledger. A promise k places back may stay only
+	// k − d places back: the holders it waits for are d fewer.
+	d := 0
+	if l := snap.pool.Status.Ledger; l != nil && l.Sessions != nil {
+		g := l.Sessions
+		now := make(map[string]bool, len(res.SessionLedger))
+		for _, e := range res.SessionLedger {
+			now[e] = true
+		}
+		for _, e := range g.Holders {
+			if !now[e] {
+				d++
+			}
+		}
+	}
+	at := make(map[types.UID]int, len(old))
+	for k, o := range old {
+		at[o.UID] = k + 1
+	}
+	kept := map[types.UID]bool{}
+	if on {
+		// listing: every session before this one in the window is in the list. The list
+		// follows the queue's order, so it stops at the first session whose promise is still
+		// on its way to it.
+		listing := true
+		queue := queueOrder(res)
+		longQueue := len(queue) >= longQueueFactor*int(*res.Usage.SessionLimit)
+		for n, i := range queue {
+			if n == promiseDepth {
+				break
+			}
+			s := snap.sessions[i]
+			if s.Spec.Count > 1 || !s.DeletionTimestamp.IsZero() || s.Spec.Terminate {
+				break // promises follow the queue's order: none past a session that cannot take one
+			}
+			place := len(p.list) + 1
+			k, listed := at[s.UID]
+			switch {
+			case listed && listing && promiseValid(s, old[k-1]) && place <= k-d:
+				kept[s.UID] = true
+				p.list = append(p.list, old[k-1])
+				p.tokens[s.UID] = old[k-1].Token
+			case !listed && s.Status.Promise != "":
+				// Given by an earlier pass: the session shows it, so the ledger may name it.
+				p.tokens[s.UID] = s.Status.Promise
+				if listing {
+					p.list = append(p.list, v1alpha1.Promise{Name: s.Name, UID: s.UID, Token: s.Status.Promise})
+				}
+			case listed:
+				// A promise the ledger cannot keep where it stands: the session gets a new one
+				// before the ledger names it, which takes the old one back.
+				t := promiseToken(s)
+				p.tokens[s.UID], p.first[s.UID] = t, true
+				if listing {
+					p.list = append(p.list, v1alpha1.Promise{Name: s.Name, UID: s.UID, Token: t})
+				}
+			case s.Status.Phase != v1alpha1.SessionWaiting && !longQueue:
+				// Its wait is not announced yet, and may end before it is (announceWaitAfter):
+				// a promise would cost it a write it would not have had.
+				listing = false
+			default:
+				// A new promise: the session is told first (by the slow lane, ahead of its
+				// other writes, with its wait), and a later pass's ledger names it.
+				p.tokens[s.UID], p.marks[s.UID] = promiseToken(s), true
+				listing = false
+			}
+		}
+	}
+	// Every old promise not kept: dropped with no write when its session holds a licence in the
+	// new ledger or has gone for good; otherwise taken from the session first.
+	byUID := make(map[types.UID]int, len(snap.sessions))
+	for i, s := range snap.sessions {
+		byUID[s.UID] = i
+	}
+	for _, o := range old {
+		if kept[o.UID] {
+			continue
+		}
+		i, ok := byUID[o.UID]
+		if !ok {
+			continue // gone: ledgerAhead waited for the cache until it was sure
+		}
+		s, r := snap.sessions[i], res.Sessions[i]
+		if s.Status.Phase == v1alpha1.SessionEnded || r.Phase == v1alpha1.SessionActive {
+			continue
+		}
+		p.first[o.UID] = true
+	}
+	return p
+}
+
+// queueOrder is the indices of the sessions the decision leaves waiting, in their queue's order.
+func queueOrder(res allocator.Result) []int {
+	var q []int
+	for i, r := range res.Sessions {
+		if r.Phase == v1alpha1.SessionWaiting && r.QueuePosition > 0 {
+			q = append(q, i)
+		}
+	}
+	slices.SortFunc(q, func(a, b int) int { return int(res.Sessions[a].QueuePosition - res.Sessions[b].QueuePosition) })
+	return q
+}
+
+// promiseToken is the token of a promise given to the session as cached: a hash of its UID and
+// resourceVersion. A pass that plans it again from the same state plans the same write; a
+// promise taken back and given again is given on a newer state, so it is never mistaken for
+// the one before.
+func promiseToken(s *v1alpha1.SharedSession) string {
+	h := fnv.New64a()
+	h.Write([]byte(s.UID))
+	h.Write([]byte{0})
+	h.Write([]byte(s.ResourceVersion))
+	return strconv.FormatUint(h.Sum64(), 16)
+}
+
+// promiseLedgerLag is how long the ledger may lag behind the grants made on its promises: a
+// pass that only grants on promises, and leaves at least promiseReserve more that can come
+// due, leaves the ledger (and the pool's status) to a pass at most this much later, which
+// records every grant made since at once. Until then each such grant is one write.
+const (
+	promiseLedgerLag = 250 * time.Millisecond
+	promiseReserve   = 2
+)
+
+// deferLedger leaves the pool's status unwritten when the pass only records grants on promises,
+// its own or the promise lane's (see promiseLedgerLag), and asks for the pass that will write it.
+func (p *writePlan) deferLedger(snap *snapshot, now time.Time) {
+	if p.pool == nil || (len(p.fast) == 0 && snap.promises.granted == 0) || len(p.revoke) > 0 || len(p.checked) > 0 || len(p.firstChecks) > 0 ||
+		len(p.parts) > 0 || snap.ledgerAt.IsZero() || now.Sub(snap.ledgerAt) >= promiseLedgerLag ||
+		snap.pool.Generation != snap.pool.Status.ObservedGeneration {
+		return
+	}
+	if len(p.first) > 0 {
+		return // a promise is taken back: the ledger must follow
+	}
+	granted := map[types.UID]bool{}
+	for _, w := range p.fast {
+		granted[w.orig.GetUID()] = true
+	}
+	entries := 0
+	if g := snap.pool.Status.Ledger.Sessions; g != nil {
+		entries = len(g.Holders)
+	}
+	byName := sessionsByName(snap.sessions)
+	left := 0
+	for k, o := range snap.promises.list {
+		if s := byName[o.Name]; k < entries && s != nil && !granted[s.UID] && promiseValid(s, o) {
+			left++
+		}
+	}
+	if left < promiseReserve {
+		return
+	}
+	p.pool, p.poolGains = nil, false
+	p.announceAt = earliest(p.announceAt, snap.ledgerAt.Add(promiseLedgerLag))
+}

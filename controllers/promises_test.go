@@ -1,0 +1,307 @@
+package controllers
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
+)
+
+// promised is a waiting session that shows the promise token.
+func promised(name, token string, pos int32) *v1alpha1.SharedSession {
+	s := waitingSession(name, "p")
+	s.Status.QueuePosition, s.Status.Promise = pos, token
+	return s
+}
+
+// withPromises lists the sessions as the ledger's promises, in order, with their tokens.
+func withPromises(p *v1alpha1.LicensePool, sessions ...*v1alpha1.SharedSession) *v1alpha1.LicensePool {
+	for _, s := range sessions {
+		p.Status.Ledger.Promises = append(p.Status.Ledger.Promises, v1alpha1.Promise{Name: s.Name, UID: s.UID, Token: s.Status.Promise})
+	}
+	return p
+}
+
+func deletedUIDs(uids ...types.UID) func(types.UID) bool {
+	return func(u types.UID) bool { return slices.Contains(uids, u) }
+}
+
+// TestReadPromises: the k-th promise is due once k of the ledger's entries have freed their
+// licences for good (the session ended, or the watch reported it deleted), to the session it
+// was made to (same UID, still Waiting, still showing its token), within the limit.
+func TestReadPromises(t *testing.T) {
+	ended := func(name string) *v1alpha1.SharedSession {
+		s := activeSession(name, "p")
+		s.Status.Phase, s.Status.EndReason, s.Status.EndedAt = v1alpha1.SessionEnded, v1alpha1.EndTerminated, micro(-time.Second)
+		return s
+	}
+	w1, w2 := promised("w1", "t1", 1), promised("w2", "t2", 2)
+	stale := promised("w1", "other", 1)
+	recreated := promised("w1", "t1", 1)
+	recreated.UID = "uid-w1-again"
+	grantedW1 := activeSession("w1", "p")
+	for _, tc := range []struct {
+		name     string
+		limit    int32
+		sessions []*v1alpha1.SharedSession
+		deleted  []types.UID
+		wantDue  []string
+		wantHeld []string
+		freed    int
+	}{
+		{name: "a holder deleted: the first promise is due", limit: 2, sessions: []*v1alpha1.SharedSession{activeSession("b", "p"), w1, w2},
+			deleted: []types.UID{"uid-a"}, wantDue: []string{"w1"}, wantHeld: []string{"w1"}, freed: 1},
+		{name: "a holder ended: the same", limit: 2, sessions: []*v1alpha1.SharedSession{ended("a"), activeSession("b", "p"), w1, w2},
+			wantDue: []string{"w1"}, wantHeld: []string{"w1"}, freed: 1},
+		{name: "a holder the cache does not show and the watch did not report gone frees nothing", limit: 2,
+			sessions: []*v1alpha1.SharedSession{activeSession("b", "p"), w1, w2}},
+		{name: "both freed: both due", limit: 2, sessions: []*v1alpha1.SharedSession{w1, w2}, deleted: []types.UID{"uid-a", "uid-b"},
+			wantDue: []string{"w1", "w2"}, wantHeld: []string{"w1", "w2"}, freed: 2},
+		{name: "a session showing another token holds no promise, and the second waits for a second licence", limit: 2,
+			sessions: []*v1alpha1.SharedSession{activeSession("b", "p"), stale, w2}, deleted: []types.UID{"uid-a"}, freed: 1},
+		{name: "a session created again under the promised name is not the one promised", limit: 2,
+			sessions: []*v1alpha1.SharedSession{activeSession("b", "p"), recreated, w2}, deleted: []types.UID{"uid-a"}, freed: 1},
+		{name: "the limit dropped since: nothing is due", limit: 1, sessions: []*v1alpha1.SharedSession{activeSession("b", "p"), w1, w2},
+			deleted: []types.UID{"uid-a"}, freed: 1},
+		{name: "a promised session granted already holds, and counts", limit: 2,
+			sessions: []*v1alpha1.SharedSession{activeSession("b", "p"), grantedW1, w2}, deleted: []types.UID{"uid-a"},
+			wantHeld: []string{"w1"}, freed: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := withPromises(withSessionLedger(testPool("p", tc.limit), "a", "b"), w1, w2)
+			st := readPromises(pool, tc.sessions, deletedUIDs(tc.deleted...), ptr.To(tc.limit))
+			var due []string
+			for _, s := range tc.sessions {
+				if st.due[s.UID] {
+					due = append(due, s.Name)
+				}
+			}
+			if diff := cmp.Diff(tc.wantDue, due); diff != "" {
+				t.Errorf("due (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantHeld, st.held); diff != "" {
+				t.Errorf("held (-want +got):\n%s", diff)
+			}
+			if st.freed != tc.freed {
+				t.Errorf("freed %d, want %d", st.freed, tc.freed)
+			}
+		})
+	}
+}
+
+// planOf runs what a pass runs up to its plan, on a snapshot of pool and sessions.
+func planOf(pool *v1alpha1.LicensePool, sessions []*v1alpha1.SharedSession, deleted ...types.UID) (*snapshot, allocator.Result, writePlan) {
+	snap := &snapshot{key: types.NamespacedName{Namespace: testNS, Name: pool.Name}, pool: pool, sessions: sessions}
+	snap.uids = uidsOf(nil, sessions)
+	snap.readPromises(deletedUIDs(deleted...))
+	res := snap.decide(t0)
+	return snap, res, planWrites(snap, res, t0, (&poolMemory{}).waitingSince)
+}
+
+func writeNames(ws []statusWrite) []string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.orig.GetName())
+	}
+	return out
+}
+
+func promiseNames(ps []v1alpha1.Promise) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// TestPlanPromises: which sessions are promised, in what order, and which promises go, with the
+// write that must come before the ledger's.
+func TestPlanPromises(t *testing.T) {
+	queued := func(name string, age time.Duration) *v1alpha1.SharedSession {
+		s := testSession(name, "p")
+		s.CreationTimestamp = *mt(-age)
+		s.Status = v1alpha1.SharedSessionStatus{}
+		return s
+	}
+	announced := func(name string, age time.Duration, token string) *v1alpha1.SharedSession {
+		s := queued(name, age)
+		s.Status = v1alpha1.SharedSessionStatus{ObservedGeneration: 1, Phase: v1alpha1.SessionWaiting, QueuePosition: 1, Promise: token}
+		return s
+	}
+
+	t.Run("behind a long queue the first sessions are promised at once, by the lane, and named by a later ledger", func(t *testing.T) {
+		sessions := []*v1alpha1.SharedSession{activeSession("a", "p"), queued("q1", 3*time.Second), queued("q2", 2*time.Second)}
+		_, _, p := planOf(withSessionLedger(testPool("p", 1), "a"), sessions)
+		if got := writeNames(p.marks); !slices.Equal(got, []string{"q1", "q2"}) {
+			t.Errorf("marks %v, want q1 and q2", got)
+		}
+		if len(p.promises.list) != 0 || len(p.first) != 0 {
+			t.Errorf("list %v, first %v: want none before the sessions show their promise", p.promises.list, writeNames(p.first))
+		}
+		for _, w := range p.marks {
+			if s := w.next.(*v1alpha1.SharedSession); s.Status.Promise == "" || s.Status.Phase != v1alpha1.SessionWaiting {
+				t.Errorf("%s is written %+v: want Waiting with a promise", s.Name, s.Status)
+			}
+		}
+	})
+
+	t.Run("behind a short queue a wait not yet announced gets no promise", func(t *testing.T) {
+		sessions := []*v1alpha1.SharedSession{activeSession("a", "p"), activeSession("b", "p"), queued("q1", 100*time.Millisecond)}
+		_, _, p := planOf(withSessionLedger(testPool("p", 2), "a", "b"), sessions)
+		if len(p.marks)+len(p.first)+len(p.promises.list) != 0 {
+			t.Errorf("marks %v, first %v, list %v: want nothing", writeNames(p.marks), writeNames(p.first), p.promises.list)
+		}
+	})
+
+	t.Run("sessions that show a promise are named in the queue's order, up to the first that does not", func(t *testing.T) {
+		sessions := []*v1alpha1.SharedSession{activeSession("a", "p"),
+			announced("q1", 4*time.Second, "t1"), announced("q2", 3*time.Second, ""), announced("q3", 2*time.Second, "t3")}
+		_, _, p := planOf(withSessionLedger(testPool("p", 1), "a"), sessions)
+		if got := promiseNames(p.promises.list); !slices.Equal(got, []string{"q1"}) {
+			t.Errorf("list %v, want q1 alone: q2's promise is on its way", got)
+		}
+		if got := writeNames(p.marks); !slices.Equal(got, []string{"q2"}) {
+			t.Errorf("marks %v, want q2", got)
+		}
+	})
+
+	t.Run("a licence freed goes to the first promise at once; the second moves up, with its token", func(t *testing.T) {
+		w1, w2 := announced("w1", 4*time.Second, "t1"), announced("w2", 3*time.Second, "t2")
+		pool := withPromises(withSessionLedger(testPool("p", 2), "a", "b"), w1, w2)
+		snap, _, p := planOf(pool, []*v1alpha1.SharedSession{activeSession("b", "p"), w1, w2}, "uid-a")
+		if got := writeNames(p.fast); !slices.Equal(got, []string{"w1"}) {
+			t.Fatalf("fast %v, want w1 (checked %v)", got, writeNames(p.checked))
+		}
+		if s := p.fast[0].next.(*v1alpha1.SharedSession); s.Status.Phase != v1alpha1.SessionActive || s.Status.Promise != "" {
+			t.Errorf("w1 is written %+v: want Active, its promise kept", s.Status)
+		}
+		if len(p.first) != 0 || len(p.checked) != 0 || len(p.revoke) != 0 {
+			t.Errorf("first %v, checked %v, revoke %v: want nothing in front of the ledger", writeNames(p.first), writeNames(p.checked), writeNames(p.revoke))
+		}
+		if p.pool == nil {
+			t.Fatal("the ledger is not written (nothing says when it last was, so it may not wait)")
+		}
+		l := p.pool.next.(*v1alpha1.LicensePool).Status.Ledger
+		if !slices.Equal(l.Sessions.Holders, []string{"b", "w1"}) || !cmp.Equal(l.Promises, []v1alpha1.Promise{pool.Status.Ledger.Promises[1]}) {
+			t.Errorf("ledger %v with promises %v: want holders b, w1 and w2's promise as it was", l.Sessions.Holders, l.Promises)
+		}
+		_ = snap
+	})
+
+	t.Run("a promise that cannot stay where it stands is taken back before the ledger drops it", func(t *testing.T) {
+		// w1 is promised the first licence freed, but an urgent session queued in front of it.
+		w1 := announced("w1", 4*time.Second, "t1")
+		urgent := announced("urgent", time.Second, "")
+		urgent.Spec.Priority = 10
+		pool := withPromises(withSessionLedger(testPool("p", 1), "a"), w1)
+		_, _, p := planOf(pool, []*v1alpha1.SharedSession{activeSession("a", "p"), w1, urgent})
+		if got := writeNames(p.first); !slices.Equal(got, []string{"w1"}) {
+			t.Fatalf("first %v, want w1", got)
+		}
+		if s := p.first[0].next.(*v1alpha1.SharedSession); s.Status.Promise == "t1" {
+			t.Error("w1 keeps promise t1, want it taken back (for a new one, behind urgent's)")
+		}
+		if got := promiseNames(p.pool.next.(*v1alpha1.LicensePool).Status.Ledger.Promises); len(got) != 0 {
+			t.Errorf("the ledger still promises %v", got)
+		}
+	})
+
+	t.Run("a pool that takes groups makes no promises, and takes back those it made", func(t *testing.T) {
+		w1 := announced("w1", 4*time.Second, "t1")
+		pool := withPromises(withSessionLedger(testPool("p", 1), "a"), w1)
+		pool.Spec.Groups = []v1alpha1.HolderGroup{{Name: "g", Members: []string{"*"}}}
+		_, _, p := planOf(pool, []*v1alpha1.SharedSession{activeSession("a", "p"), w1, announced("w2", 3*time.Second, "")})
+		if got := writeNames(p.first); !slices.Equal(got, []string{"w1"}) {
+			t.Errorf("first %v, want w1", got)
+		}
+		if len(p.marks) != 0 {
+			t.Errorf("marks %v, want none", writeNames(p.marks))
+		}
+	})
+
+	t.Run("a promised session that ends is written Ended before the ledger drops it", func(t *testing.T) {
+		w1 := announced("w1", 4*time.Second, "t1")
+		w1.Spec.Terminate = true
+		pool := withPromises(withSessionLedger(testPool("p", 1), "a"), w1)
+		_, _, p := planOf(pool, []*v1alpha1.SharedSession{activeSession("a", "p"), w1})
+		if got := writeNames(p.first); !slices.Equal(got, []string{"w1"}) {
+			t.Fatalf("first %v, want w1", got)
+		}
+		if s := p.first[0].next.(*v1alpha1.SharedSession); s.Status.Phase != v1alpha1.SessionEnded || s.Status.Promise != "" {
+			t.Errorf("w1 is written %+v: want Ended, with no promise", s.Status)
+		}
+	})
+}
+
+// TestDeferLedger: a pass that only grants on promises leaves the ledger to a pass at most
+// promiseLedgerLag later, while enough promises are left for the next releases.
+func TestDeferLedger(t *testing.T) {
+	setup := func(ledgerAge time.Duration, promisedCount int) (*snapshot, writePlan) {
+		pool := withSessionLedger(testPool("p", 3), "a", "b", "c")
+		pool.Status.ObservedGeneration = 1
+		sessions := []*v1alpha1.SharedSession{activeSession("b", "p"), activeSession("c", "p")}
+		var ws []*v1alpha1.SharedSession
+		for i, name := range []string{"w1", "w2", "w3"}[:promisedCount] {
+			w := promised(name, "t-"+name, int32(i+1))
+			ws = append(ws, w)
+			sessions = append(sessions, w)
+		}
+		withPromises(pool, ws...)
+		snap := &snapshot{key: types.NamespacedName{Namespace: testNS, Name: "p"}, pool: pool, sessions: sessions, ledgerAt: t0.Add(-ledgerAge)}
+		snap.uids = uidsOf(nil, sessions)
+		snap.readPromises(deletedUIDs("uid-a"))
+		return snap, planWrites(snap, snap.decide(t0), t0, (&poolMemory{}).waitingSince)
+	}
+	snap, p := setup(100*time.Millisecond, 3)
+	if len(p.fast) != 1 || p.pool != nil {
+		t.Fatalf("fast %v, pool written %v: want w1 granted and the ledger left for later", writeNames(p.fast), p.pool != nil)
+	}
+	if want := snap.ledgerAt.Add(promiseLedgerLag); !p.announceAt.Equal(want) {
+		t.Errorf("the pass asks to be called at %v, want %v", p.announceAt, want)
+	}
+	if _, p := setup(promiseLedgerLag+time.Millisecond, 3); p.pool == nil {
+		t.Error("a ledger older than promiseLedgerLag is left unwritten")
+	}
+	if _, p := setup(100*time.Millisecond, 2); p.pool == nil {
+		t.Error("the ledger is left unwritten with one promise left that can come due")
+	}
+}
+
+// TestPromisedHandOff: a pass over a pool whose holder has gone grants the promised session
+// and records it in the ledger; the Event of the grant goes once the ledger records it.
+func TestPromisedHandOff(t *testing.T) {
+	w1, w2 := promised("w1", "t1", 1), promised("w2", "t2", 2)
+	pool := withPromises(withSessionLedger(testPool("p", 1), "a"), w1, w2)
+	c := fakeAPI(t, interceptor.Funcs{}, pool, w1, w2)
+	r, events := testReconciler(c, c)
+	r.memory.objectDeleted(activeSession("a", "p"), t0)
+	if _, err := r.Reconcile(context.Background(), poolKey("p")); err != nil {
+		t.Fatal(err)
+	}
+	if s := sessionIn(t, c, "w1"); s.Status.Phase != v1alpha1.SessionActive || s.Status.Promise != "" {
+		t.Errorf("w1 is %+v, want Active with no promise", s.Status)
+	}
+	l := poolIn(t, c, "p").Status.Ledger
+	if !slices.Equal(l.Sessions.Holders, []string{"w1"}) {
+		t.Errorf("the ledger records %v, want w1", l.Sessions.Holders)
+	}
+	if got := promiseNames(l.Promises); !slices.Equal(got, []string{"w2"}) {
+		t.Errorf("the ledger promises %v, want w2", got)
+	}
+	if !slices.ContainsFunc(events.events, func(e string) bool {
+		return e == "*v1alpha1.SharedSession w1: Normal Granted w1@acme.example holds a shared licence of pool p"
+	}) {
+		t.Errorf("events %v: want w1's grant", events.events)
+	}
+	if n := len(r.memory.heldNotes); n != 0 {
+		t.Errorf("%d pools still hold Events", n)
+	}
+}
