@@ -28,8 +28,10 @@ type handoffResult struct {
 	GrantsPerSec float64 `json:"grantsPerSec"` // sustained, between the 10th and 90th percentile grants
 	IdealPerSec  float64 `json:"idealPerSec"`  // M ÷ hold
 	RatioToIdeal float64 `json:"ratioToIdeal"`
-	// WritesPerGrant is the operator's API writes over the run per grant.
+	// WritesPerGrant is the operator's API writes over the run per grant; Promised the share
+	// of grants made on the ledger's promise, before the ledger recorded them.
 	WritesPerGrant float64 `json:"writesPerGrant"`
+	Promised       float64 `json:"promised"`
 	// StalestGap is the largest difference seen between a waiting session's real place in the
 	// queue and the queuePosition its status shows; StalestFor the longest a session's shown
 	// position stayed wrong. Both sampled every 50 ms.
@@ -116,9 +118,10 @@ func (b *bench) handoff(ctx context.Context, base baselineResult) (handoffResult
 	res.IdealPerSec = float64(sz.HandoffLimit) / sz.Hold.Seconds()
 	res.RatioToIdeal = ratio(res.GrantsPerSec, res.IdealPerSec)
 	res.WritesPerGrant = after.since(before).Writes / float64(len(grants))
+	res.Promised = after.since(before).Promised / float64(len(grants))
 	res.StalestGap, res.StalestFor = stale.gap, ms(stale.longest)
-	b.logf("handoff: release → next grant p50 %s, p99 %s; %.1f grants/s (ideal %.0f); %.2f writes per grant; positions off by up to %d for up to %s",
-		fmtMs(res.Handoff.P50), fmtMs(res.Handoff.P99), res.GrantsPerSec, res.IdealPerSec, res.WritesPerGrant, res.StalestGap, time.Duration(res.StalestFor*float64(time.Millisecond)))
+	b.logf("handoff: release → next grant p50 %s, p99 %s; %.1f grants/s (ideal %.0f); %.2f writes per grant, %.0f%% granted on a promise; positions off by up to %d for up to %s",
+		fmtMs(res.Handoff.P50), fmtMs(res.Handoff.P99), res.GrantsPerSec, res.IdealPerSec, res.WritesPerGrant, 100*res.Promised, res.StalestGap, time.Duration(res.StalestFor*float64(time.Millisecond)))
 	return res, nil
 }
 

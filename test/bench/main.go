@@ -94,7 +94,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	defer func() {
 		// The logs (of the control plane and the operator) are kept when something went wrong;
 		// an interrupted run leaves nothing.
-		if err == nil || errors.Is(err, context.Canceled) {
+		if (err == nil && os.Getenv("BENCH_KEEP") == "") || errors.Is(err, context.Canceled) {
 			_ = os.RemoveAll(b.work)
 			return
 		}

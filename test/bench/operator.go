@@ -183,6 +183,7 @@ type usage struct {
 	reconciles float64            // controller_runtime_reconcile_total of the pool controller
 	reconcileS float64            // controller_runtime_reconcile_time_seconds_sum of the pool controller
 	requests   map[string]float64 // rest_client_requests_total by "METHOD code"
+	promised   float64            // seatkeeper_promised_grants_total
 }
 
 func (o *operator) usage(ctx context.Context) (usage, error) {
@@ -193,7 +194,7 @@ func (o *operator) usage(ctx context.Context) (usage, error) {
 	u := usage{at: time.Now(), heapInuse: m.sum("go_memstats_heap_inuse_bytes"), reconciles: m.sum("controller_runtime_reconcile_total", "controller", "licensepool"),
 		heapKept:   m.sum("go_memstats_heap_idle_bytes") - m.sum("go_memstats_heap_released_bytes"),
 		reconcileS: m.sum("controller_runtime_reconcile_time_seconds_sum", "controller", "licensepool"),
-		requests:   map[string]float64{}}
+		requests:   map[string]float64{}, promised: m.sum("seatkeeper_promised_grants_total")}
 	for _, s := range m {
 		if s.name == "rest_client_requests_total" {
 			u.requests[s.labels["method"]+" "+s.labels["code"]] += s.value
@@ -224,6 +225,8 @@ type delta struct {
 	ReconcileSeconds float64 `json:"reconcileSeconds"`
 	// Requests counts the operator's API requests by "METHOD code" (409 is a conflict).
 	Requests map[string]float64 `json:"requests"`
+	// Promised is the sessions granted on the ledger's promise (seatkeeper_promised_grants_total).
+	Promised float64 `json:"promised"`
 }
 
 // usedSince waits for the operator to go idle, and returns what it used since before.
@@ -258,6 +261,7 @@ func (u usage) since(before usage) delta {
 		Reconciles:       u.reconciles - before.reconciles,
 		ReconcileSeconds: u.reconcileS - before.reconcileS,
 		Requests:         map[string]float64{},
+		Promised:         u.promised - before.promised,
 	}
 	for k, v := range u.requests {
 		if n := v - before.requests[k]; n != 0 {
@@ -270,7 +274,7 @@ func (u usage) since(before usage) delta {
 // Metric families the benchmark reads. A scrape asks for these alone (promhttp's name[]
 // filter), which keeps what serving it costs the operator small.
 func usageMetrics() []string {
-	return []string{"go_memstats_heap_inuse_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes", "controller_runtime_reconcile_total", "controller_runtime_reconcile_time_seconds", "rest_client_requests_total"}
+	return []string{"go_memstats_heap_inuse_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes", "controller_runtime_reconcile_total", "controller_runtime_reconcile_time_seconds", "rest_client_requests_total", "seatkeeper_promised_grants_total"}
 }
 
 func idleMetrics() []string {

@@ -170,7 +170,7 @@ func (t *table) handoff(h *handoffResult, b baselineResult) {
 		pair(h.ToDecision.P50, h.FromDecision.P50), fmt.Sprintf("p99 %s / %s", fmtMs(h.ToDecision.P99), fmtMs(h.FromDecision.P99)), "", "")
 	t.add("hand-off", "grants/s sustained against M ÷ hold", fmt.Sprintf("%.1f /s", h.GrantsPerSec),
 		fmt.Sprintf("%.0f%% of %.0f /s", 100*h.RatioToIdeal, h.IdealPerSec), "≥ 90% of M ÷ hold", verdict(h.RatioToIdeal >= 0.9))
-	t.add("hand-off", "operator writes per grant; queue positions off by, for", fmt.Sprintf("%.2f; %d, %s", h.WritesPerGrant, h.StalestGap, fmtMs(h.StalestFor)), "", "", "")
+	t.add("hand-off", "operator writes per grant; granted on a promise; queue positions off by, for", fmt.Sprintf("%.2f; %.0f%%; %d, %s", h.WritesPerGrant, 100*h.Promised, h.StalestGap, fmtMs(h.StalestFor)), "", "", "")
 }
 
 func (t *table) expiry(e *expiryResult) {
