@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,6 +27,7 @@ import (
 // the promise and the session's own resourceVersion, never on the other's writes.
 
 // promiseLane runs one pool's promised grants at a time, for every pool the watch wakes it for.
+// (Runs of one pool side by side measured slower on two cores: each decides on the whole pool.)
 type promiseLane struct {
 	mu sync.Mutex
 	// ctx is the manager's, once it has started the lane (nil before: nothing is granted).
@@ -48,8 +50,8 @@ func (l *promiseLane) Start(ctx context.Context) error {
 	return nil
 }
 
-// wake asks for the pool's promised grants to be looked at, and runs them unless a run of the
-// pool is under way (which then looks once more).
+// wakePromises asks for the pool's promised grants to be looked at, and runs them unless a run
+// of the pool is under way (which then looks once more).
 func (r *PoolReconciler) wakePromises(pool types.NamespacedName) {
 	l := &r.promised
 	l.mu.Lock()
@@ -96,9 +98,21 @@ func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.Namespace
 			log.FromContext(ctx).Info("the promise lane stopped on a panic; the pool's pass grants instead", "pool", pool.String(), "panic", p)
 		}
 	}()
-	snap, wait, err := r.snapshot(ctx, pool)
-	if err != nil || wait > 0 || snap.pool == nil || len(snap.promises.due) == 0 {
-		return
+	r.memory.grantsStart(pool)
+	defer r.memory.grantsEnd(pool)
+	var snap *snapshot
+	for try := 0; ; try++ {
+		s, wait, err := r.snapshot(ctx, pool)
+		if err != nil || wait > 0 || s.pool == nil || len(s.promises.due) == 0 {
+			return
+		}
+		if !writingAny(s.writing, s.promises.due) || try == laneAnswerTries {
+			snap = s
+			break
+		}
+		// The slow lane is writing a session whose promise is due: its answer is a few
+		// milliseconds away, and the grant goes from it.
+		time.Sleep(laneAnswerWait)
 	}
 	now := r.Clock.Now()
 	res := snap.decide(now)
@@ -144,6 +158,22 @@ func (r *PoolReconciler) writePromised(ctx context.Context, snap *snapshot, ws [
 	r.memory.holdNotes(snap.key, notes)
 	metrics.PromisedGrants.WithLabelValues(snap.key.Namespace, snap.key.Name).Add(float64(len(ws)))
 	return nil
+}
+
+// laneAnswerTries and laneAnswerWait bound how long the promise lane waits for the slow lane's
+// answer to a write to a session whose promise is due, before it leaves the grant to the pass.
+const (
+	laneAnswerTries = 20
+	laneAnswerWait  = time.Millisecond
+)
+
+func writingAny(writing, due map[types.UID]bool) bool {
+	for uid := range due {
+		if writing[uid] {
+			return true
+		}
+	}
+	return false
 }
 
 // freedPredicate wakes the pool's promise lane when the watch reports a session gone or ended:

@@ -100,6 +100,9 @@ type slowLane struct {
 	// moved: when a pass of the pool last moved a licence (see pace).
 	moved   time.Time
 	passing bool // a pass of the pool runs
+	// granting: grants on a promise being written by the promise lane; the lane waits for them
+	// as for a pass.
+	granting int
 	running bool // a drainer sends the lane's writes
 	// flying: the claimants whose write was sent and not yet answered. A newer write to one of
 	// them waits in writes (and in after, by class, if its turn came) and goes from the answer.
@@ -123,6 +126,28 @@ func refreshEvery(c laneClass) time.Duration {
 		return headRefreshEvery
 	}
 	return tailRefreshEvery
+}
+
+// grantsStart holds the pool's lane while the promise lane writes grants, as a pass does;
+// grantsEnd lets it go on.
+func (m *poolMemory) grantsStart(pool types.NamespacedName) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l := m.lanes[pool]; l != nil {
+		l.granting++
+	}
+}
+
+func (m *poolMemory) grantsEnd(pool types.NamespacedName) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l := m.lanes[pool]; l != nil && l.granting > 0 {
+		l.granting--
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // passStarts holds the pool's lane: it sends nothing more until the pass ends.
@@ -226,7 +251,7 @@ func (m *poolMemory) nextSlow(pool types.NamespacedName, l *slowLane, now time.T
 	if m.lanes[pool] != l {
 		return nil, nil, 0, true
 	}
-	if l.passing {
+	if l.passing || l.granting > 0 {
 		return nil, nil, time.Second, false
 	}
 	for c := laneHead; c <= laneTail; c++ {

@@ -25,6 +25,8 @@ type queueResult struct {
 	ReconcilesPerRelease float64 `json:"reconcilesPerRelease"`
 	MeanReconcileMs      float64 `json:"meanReconcileMs"`
 	ReadsPerRelease      float64 `json:"readsPerRelease"`
+	// Promised is the share of the releases' grants made on the ledger's promise.
+	Promised float64 `json:"promised"`
 }
 
 const queueNS = "bench-queue"
@@ -111,12 +113,12 @@ func (b *bench) queueService(ctx context.Context, base baselineResult) (queueRes
 		return res, err
 	}
 	n := float64(len(samples))
-	res.ReconcilesPerRelease, res.ReadsPerRelease = d.Reconciles/n, d.Reads/n
+	res.ReconcilesPerRelease, res.ReadsPerRelease, res.Promised = d.Reconciles/n, d.Reads/n, d.Promised/n
 	res.MeanReconcileMs = 1000 * ratio(d.ReconcileSeconds, d.Reconciles)
 	res.Service = summarize(samples)
 	res.ToDecision, res.FromDecision = summarize(toDecision), summarize(fromDecision)
 	res.RatioP50 = ratio(res.Service.P50, base.RoundTrip.P50)
 	res.RatioP99 = ratio(res.Service.P99, base.RoundTrip.P99)
-	b.logf("queue service: p50 %s, p99 %s (p99 %.1f× the round trip)", fmtMs(res.Service.P50), fmtMs(res.Service.P99), res.RatioP99)
+	b.logf("queue service: p50 %s, p99 %s (p99 %.1f× the round trip); %.0f%% granted on a promise", fmtMs(res.Service.P50), fmtMs(res.Service.P99), res.RatioP99, 100*res.Promised)
 	return res, nil
 }

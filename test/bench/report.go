@@ -157,7 +157,7 @@ func (t *table) queue(q *queueResult) {
 		pair(q.Service.P50, q.Service.P99), fmt.Sprintf("p50 %.1f×, p99 %.1f× round trip", q.RatioP50, q.RatioP99), "p99 ≤ 2× round trip", verdict(q.RatioP99 <= 2))
 	t.add("queue service", "p50 release → decision / decision → seen (grantedAt)",
 		pair(q.ToDecision.P50, q.FromDecision.P50), fmt.Sprintf("p99 %s / %s", fmtMs(q.ToDecision.P99), fmtMs(q.FromDecision.P99)), "", "")
-	t.add("queue service", "per release: reconciles, mean reconcile, operator GETs", fmt.Sprintf("%.2f, %s, %.2f", q.ReconcilesPerRelease, fmtMs(q.MeanReconcileMs), q.ReadsPerRelease), "", "", "")
+	t.add("queue service", "per release: reconciles, mean reconcile, operator GETs; granted on a promise", fmt.Sprintf("%.2f, %s, %.2f; %.0f%%", q.ReconcilesPerRelease, fmtMs(q.MeanReconcileMs), q.ReadsPerRelease, 100*q.Promised), "", "", "")
 }
 
 func (t *table) handoff(h *handoffResult, b baselineResult) {
