@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/seatkeeper/seatkeeper/api/v1alpha1"
@@ -332,6 +333,21 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 		w := &chaosWorld{ns: ns, rng: rand.New(rand.NewPCG(uint64(seed), 1)), seats: map[string]bool{}, sessions: map[string]bool{}, renewed: map[string]bool{}}
 		seatObs := observeHolders(ns, &v1.SeatAssignmentList{}, seatHolds)
 		sessObs := observeHolders(ns, &v1.SharedSessionList{}, sessionHolds)
+		// How often the ledger's promises were put to the test: sessions seen holding a
+		// promise, and seen Active right after a version that showed one (granted on it).
+		var promisedMu sync.Mutex
+		promised, onPromise := map[string]bool{}, map[string]bool{}
+		promiseObs := watchEvery(ns, &v1.SharedSessionList{}, func(_ watch.EventType, obj client.Object) {
+			s := obj.(*v1.SharedSession)
+			promisedMu.Lock()
+			defer promisedMu.Unlock()
+			switch {
+			case s.Status.Promise != "":
+				promised[s.Name] = true
+			case s.Status.Phase == v1.SessionActive && promised[s.Name]:
+				onPromise[s.Name] = true
+			}
+		})
 		newPool(ns, "p", int32p(3), int32p(3), func(p *v1.LicensePool) {
 			p.Spec.SessionPolicy.HeartbeatTimeout = dur(5 * time.Second)
 			// Its invariant is no over-grant beyond a limit that did not just drop; a grace
@@ -368,8 +384,9 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 		}, 30*time.Second).Should(Succeed())
 		w.check(Default, time.Now())
 		mostSeats, mostSessions := seatObs.Stop(), sessObs.Stop()
-		fmt.Fprintf(GinkgoWriter, "chaos: seed %d, %d steps, %d operator restarts, %d invariant violations; most Bound %d, most Active %d\n",
-			seed, *chaosSteps, restarts(), violations, mostSeats, mostSessions)
+		promiseObs.end()
+		fmt.Fprintf(GinkgoWriter, "chaos: seed %d, %d steps, %d operator restarts, %d invariant violations; most Bound %d, most Active %d; %d sessions promised a licence, %d of them granted after\n",
+			seed, *chaosSteps, restarts(), violations, mostSeats, mostSessions, len(promised), len(onPromise))
 		AddReportEntry("chaos result", fmt.Sprintf("seed %d, %d steps, %d restarts, %d violations", seed, *chaosSteps, restarts(), violations))
 	})
 })
