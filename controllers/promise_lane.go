@@ -99,7 +99,8 @@ func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.Namespace
 		}
 	}()
 	r.memory.grantsStart(pool)
-	defer r.memory.grantsEnd(pool)
+	moved := false
+	defer func() { r.memory.grantsEnd(pool, moved, r.Clock.Now()) }()
 	var snap *snapshot
 	for try := 0; ; try++ {
 		s, wait, err := r.snapshot(ctx, pool)
@@ -129,6 +130,7 @@ func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.Namespace
 			ws = append(ws, w)
 		}
 	}
+	moved = len(ws) > 0
 	if err := r.writePromised(ctx, snap, ws); err != nil {
 		// The pass the same news started decides again, on the newer state.
 		log.FromContext(ctx).V(1).Info("a grant on a promise did not land", "pool", pool.String(), "error", err.Error())

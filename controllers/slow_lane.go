@@ -129,7 +129,7 @@ func refreshEvery(c laneClass) time.Duration {
 }
 
 // grantsStart holds the pool's lane while the promise lane writes grants, as a pass does;
-// grantsEnd lets it go on.
+// grantsEnd lets it go on, at the busy pace if a licence moved (at now).
 func (m *poolMemory) grantsStart(pool types.NamespacedName) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -138,11 +138,14 @@ func (m *poolMemory) grantsStart(pool types.NamespacedName) {
 	}
 }
 
-func (m *poolMemory) grantsEnd(pool types.NamespacedName) {
+func (m *poolMemory) grantsEnd(pool types.NamespacedName, moved bool, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if l := m.lanes[pool]; l != nil && l.granting > 0 {
 		l.granting--
+		if moved {
+			l.moved = now
+		}
 		select {
 		case l.wake <- struct{}{}:
 		default:
