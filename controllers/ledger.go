@@ -88,9 +88,10 @@ import (
 // writer (with optimistic concurrency on the pool, as always) holds to:
 //
 //   - a promise is given to its session before the ledger names it: the session's status is
-//     written with the token first (by the slow lane's promise class, or before the ledger in
-//     the pass), and a later ledger names it. A token is a hash of the session's UID and the
-//     resourceVersion it was given on, so it is never given twice;
+//     written with the token first (with any write a waiting session gets, by the slow lane's
+//     promise class behind a long queue, or before the ledger in the pass), and a later ledger
+//     names it. A token is a hash of the session's UID and the resourceVersion it was given
+//     on, so it is never given twice;
 //   - a grant on a promise is written with optimistic concurrency on the session, whose cached
 //     status shows the token;
 //   - a writer that drops d of the ledger's holders keeps a promise it does not turn into a

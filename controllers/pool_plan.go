@@ -201,8 +201,14 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 		return
 	}
 	st := sessionStatus(s, r, u)
+	token, decided := p.promises.tokens[s.UID]
 	if st.Phase == v1alpha1.SessionWaiting {
-		st.Promise = p.promises.tokens[s.UID]
+		switch {
+		case decided:
+			st.Promise = token
+		case p.promises.on:
+			st.Promise = s.Status.Promise
+		}
 	}
 	first := p.promises.first[s.UID]
 	if equality.Semantic.DeepEqual(st, s.Status) {
@@ -210,6 +216,9 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 			p.firstChecks = append(p.firstChecks, s)
 		}
 		return
+	}
+	if st.Phase == v1alpha1.SessionWaiting && st.Promise == "" && p.promises.on && !decided {
+		st.Promise = promiseToken(s) // with a write it gets anyway (see promisePlan.tokens)
 	}
 	next := s.DeepCopy()
 	next.Status = *st.DeepCopy() // the reply is decoded into it: share nothing with the cache

@@ -124,8 +124,12 @@ func promising(snap *snapshot, res allocator.Result) bool {
 type promisePlan struct {
 	// list is the ledger's new promises, in order.
 	list []v1alpha1.Promise
-	// tokens are the promise each session is to show (absent: none).
+	// tokens are the promise a session is to show ("": none) where the plan decides it. A
+	// waiting session it does not name keeps what it shows in a pool that makes promises
+	// (on), and one that shows none is given one with the next write it gets anyway, so that
+	// it needs no write of its own when its turn to be named comes; elsewhere it shows none.
 	tokens map[types.UID]string
+	on     bool
 	// first are the sessions to write before the ledger, with optimistic concurrency, whether
 	// or not their status changes: a promise the ledger drops is first taken from its session
 	// (or, the session showing none in the cache, the cache is checked to be current), and a
@@ -144,6 +148,7 @@ func planPromises(snap *snapshot, res allocator.Result) promisePlan {
 	old := snap.promises.list
 	p := promisePlan{tokens: map[types.UID]string{}, first: map[types.UID]bool{}, due: snap.promises.due, marks: map[types.UID]bool{}}
 	on := promising(snap, res)
+	p.on = on
 	if len(old) == 0 && !on {
 		return p
 	}
@@ -234,6 +239,9 @@ func planPromises(snap *snapshot, res allocator.Result) promisePlan {
 			continue
 		}
 		p.first[o.UID] = true
+		if _, ok := p.tokens[o.UID]; !ok {
+			p.tokens[o.UID] = ""
+		}
 	}
 	return p
 }

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -211,6 +212,45 @@ func TestPlanPromises(t *testing.T) {
 		}
 		if got := promiseNames(p.pool.next.(*v1alpha1.LicensePool).Status.Ledger.Promises); len(got) != 0 {
 			t.Errorf("the ledger still promises %v", got)
+		}
+	})
+
+	t.Run("a waiting session is given a promise with a write it gets anyway, never with one of its own", func(t *testing.T) {
+		// Nine wait behind one holder: the first eight are in the window, the ninth is not.
+		sessions := []*v1alpha1.SharedSession{activeSession("a", "p")}
+		for i := range 9 {
+			sessions = append(sessions, announced(fmt.Sprintf("w%d", i), time.Duration(20-i)*time.Second, fmt.Sprintf("t%d", i)))
+		}
+		moved := announced("late", time.Second, "") // shown at position 1: its position changes
+		unchanged := announced("later", time.Second/2, "")
+		sessions = append(sessions, moved, unchanged)
+		// later shows already what a pass would write but the promise: nothing of it changes.
+		_, _, p := planOf(withSessionLedger(testPool("p", 1), "a"), sessions)
+		for _, ws := range [][]statusWrite{p.other, p.head, p.tail} {
+			for _, w := range ws {
+				if w.orig.GetName() == "later" {
+					unchanged.Status = *w.next.(*v1alpha1.SharedSession).Status.DeepCopy()
+					unchanged.Status.Promise = ""
+				}
+			}
+		}
+		_, _, p = planOf(withSessionLedger(testPool("p", 1), "a"), sessions)
+		var got *v1alpha1.SharedSession
+		for _, ws := range [][]statusWrite{p.other, p.head, p.tail, p.marks, p.first} {
+			for _, w := range ws {
+				switch w.orig.GetName() {
+				case "late":
+					got = w.next.(*v1alpha1.SharedSession)
+				case "later":
+					t.Errorf("later is written %+v, want no write: a promise costs none of its own", w.next.(*v1alpha1.SharedSession).Status)
+				}
+			}
+		}
+		if got == nil || got.Status.Promise == "" {
+			t.Fatalf("late is written %+v, want its position with a promise", got)
+		}
+		if got := promiseNames(p.promises.list); len(got) != promiseDepth {
+			t.Errorf("list %v, want the first %d, who show their promises", got, promiseDepth)
 		}
 	})
 
