@@ -103,7 +103,7 @@ type slowLane struct {
 	// granting: grants on a promise being written by the promise lane; the lane waits for them
 	// as for a pass.
 	granting int
-	running bool // a drainer sends the lane's writes
+	running  bool // a drainer sends the lane's writes
 	// flying: the claimants whose write was sent and not yet answered. A newer write to one of
 	// them waits in writes (and in after, by class, if its turn came) and goes from the answer.
 	flying map[types.UID]bool
