@@ -145,88 +145,105 @@ type promisePlan struct {
 // the ledger made before is kept where the protocol allows (see "Promises" in ledger.go); a
 // new one gets a fresh token.
 func planPromises(snap *snapshot, res allocator.Result) promisePlan {
-	old := snap.promises.list
-	p := promisePlan{tokens: map[types.UID]string{}, first: map[types.UID]bool{}, due: snap.promises.due, marks: map[types.UID]bool{}}
-	on := promising(snap, res)
-	p.on = on
-	if len(old) == 0 && !on {
+	p := promisePlan{tokens: map[types.UID]string{}, first: map[types.UID]bool{}, due: snap.promises.due, marks: map[types.UID]bool{},
+		on: promising(snap, res)}
+	if len(snap.promises.list) == 0 && !p.on {
 		return p
 	}
-	// d: the entries the decision drops from the ledger. A promise k places back may stay only
-	// k − d places back: the holders it waits for are d fewer.
+	var kept map[types.UID]bool
+	if p.on {
+		kept = p.fillWindow(snap, res, droppedEntries(snap, res))
+	}
+	p.dropOthers(snap, res, kept)
+	return p
+}
+
+// droppedEntries is how many of the ledger's session entries the decision drops. A promise k
+// places back may stay only that many fewer places back: the holders it waits for are as many
+// fewer.
+func droppedEntries(snap *snapshot, res allocator.Result) int {
+	l := snap.pool.Status.Ledger
+	if l == nil || l.Sessions == nil {
+		return 0
+	}
+	now := make(map[string]bool, len(res.SessionLedger))
+	for _, e := range res.SessionLedger {
+		now[e] = true
+	}
 	d := 0
-	if l := snap.pool.Status.Ledger; l != nil && l.Sessions != nil {
-		g := l.Sessions
-		now := make(map[string]bool, len(res.SessionLedger))
-		for _, e := range res.SessionLedger {
-			now[e] = true
-		}
-		for _, e := range g.Holders {
-			if !now[e] {
-				d++
-			}
+	for _, e := range l.Sessions.Holders {
+		if !now[e] {
+			d++
 		}
 	}
+	return d
+}
+
+// fillWindow lists the promises of the queue's first sessions, d being the entries the
+// decision drops, and returns the old promises it kept as they were.
+func (p *promisePlan) fillWindow(snap *snapshot, res allocator.Result, d int) map[types.UID]bool {
+	old := snap.promises.list
 	at := make(map[types.UID]int, len(old))
 	for k, o := range old {
 		at[o.UID] = k + 1
 	}
 	kept := map[types.UID]bool{}
-	if on {
-		// listing: every session before this one in the window is in the list. The list
-		// follows the queue's order, so it stops at the first session whose promise is still
-		// on its way to it.
-		listing := true
-		queue := queueOrder(res)
-		longQueue := len(queue) >= longQueueFactor*int(*res.Usage.SessionLimit)
-		for n, i := range queue {
-			if n == promiseDepth {
-				break
+	// listing: every session before this one in the window is in the list. The list follows
+	// the queue's order, so it stops at the first session whose promise is still on its way.
+	listing := true
+	queue := queueOrder(res)
+	longQueue := len(queue) >= longQueueFactor*int(*res.Usage.SessionLimit)
+	for n, i := range queue {
+		if n == promiseDepth {
+			break
+		}
+		s := snap.sessions[i]
+		if s.Spec.Count > 1 || !s.DeletionTimestamp.IsZero() || s.Spec.Terminate {
+			break // promises follow the queue's order: none past a session that cannot take one
+		}
+		place := len(p.list) + 1
+		k, listed := at[s.UID]
+		switch {
+		case listed && listing && promiseValid(s, old[k-1]) && place <= k-d:
+			kept[s.UID] = true
+			p.list = append(p.list, old[k-1])
+			p.tokens[s.UID] = old[k-1].Token
+		case !listed && s.Status.Promise != "":
+			// Given by an earlier pass: the session shows it, so the ledger may name it.
+			p.tokens[s.UID] = s.Status.Promise
+			if listing {
+				p.list = append(p.list, v1alpha1.Promise{Name: s.Name, UID: s.UID, Token: s.Status.Promise})
 			}
-			s := snap.sessions[i]
-			if s.Spec.Count > 1 || !s.DeletionTimestamp.IsZero() || s.Spec.Terminate {
-				break // promises follow the queue's order: none past a session that cannot take one
+		case listed:
+			// A promise the ledger cannot keep where it stands: the session gets a new one
+			// before the ledger names it, which takes the old one back.
+			t := promiseToken(s)
+			p.tokens[s.UID], p.first[s.UID] = t, true
+			if listing {
+				p.list = append(p.list, v1alpha1.Promise{Name: s.Name, UID: s.UID, Token: t})
 			}
-			place := len(p.list) + 1
-			k, listed := at[s.UID]
-			switch {
-			case listed && listing && promiseValid(s, old[k-1]) && place <= k-d:
-				kept[s.UID] = true
-				p.list = append(p.list, old[k-1])
-				p.tokens[s.UID] = old[k-1].Token
-			case !listed && s.Status.Promise != "":
-				// Given by an earlier pass: the session shows it, so the ledger may name it.
-				p.tokens[s.UID] = s.Status.Promise
-				if listing {
-					p.list = append(p.list, v1alpha1.Promise{Name: s.Name, UID: s.UID, Token: s.Status.Promise})
-				}
-			case listed:
-				// A promise the ledger cannot keep where it stands: the session gets a new one
-				// before the ledger names it, which takes the old one back.
-				t := promiseToken(s)
-				p.tokens[s.UID], p.first[s.UID] = t, true
-				if listing {
-					p.list = append(p.list, v1alpha1.Promise{Name: s.Name, UID: s.UID, Token: t})
-				}
-			case s.Status.Phase != v1alpha1.SessionWaiting && !longQueue:
-				// Its wait is not announced yet, and may end before it is (announceWaitAfter):
-				// a promise would cost it a write it would not have had.
-				listing = false
-			default:
-				// A new promise: the session is told first (by the slow lane, ahead of its
-				// other writes, with its wait), and a later pass's ledger names it.
-				p.tokens[s.UID], p.marks[s.UID] = promiseToken(s), true
-				listing = false
-			}
+		case s.Status.Phase != v1alpha1.SessionWaiting && !longQueue:
+			// Its wait is not announced yet, and may end before it is (announceWaitAfter): a
+			// promise would cost it a write it would not have had.
+			listing = false
+		default:
+			// A new promise: the session is told first (by the slow lane, ahead of its other
+			// writes, with its wait), and a later pass's ledger names it.
+			p.tokens[s.UID], p.marks[s.UID] = promiseToken(s), true
+			listing = false
 		}
 	}
-	// Every old promise not kept: dropped with no write when its session holds a licence in the
-	// new ledger or has gone for good; otherwise taken from the session first.
+	return kept
+}
+
+// dropOthers drops every old promise not kept: with no write when its session holds a licence
+// in the new ledger or has gone for good; otherwise the session's promise is taken back first.
+func (p *promisePlan) dropOthers(snap *snapshot, res allocator.Result, kept map[types.UID]bool) {
 	byUID := make(map[types.UID]int, len(snap.sessions))
 	for i, s := range snap.sessions {
 		byUID[s.UID] = i
 	}
-	for _, o := range old {
+	for _, o := range snap.promises.list {
 		if kept[o.UID] {
 			continue
 		}
@@ -243,7 +260,6 @@ func planPromises(snap *snapshot, res allocator.Result) promisePlan {
 			p.tokens[o.UID] = ""
 		}
 	}
-	return p
 }
 
 // queueOrder is the indices of the sessions the decision leaves waiting, in their queue's order.
