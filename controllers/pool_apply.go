@@ -66,7 +66,7 @@ func (r *PoolReconciler) beforeGrants(ctx context.Context, snap *snapshot, plan 
 	var g errgroup.Group
 	g.Go(func() error { return r.writeClaimants(ctx, snap.pool, first) })
 	for _, s := range plan.firstChecks {
-		g.Go(func() error { return r.checkVersion(ctx, s) })
+		g.Go(func() error { return r.checkVersion(ctx, s, "check promise") })
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -139,7 +139,7 @@ func (r *PoolReconciler) writeLedger(ctx context.Context, pool *v1alpha1.License
 		}
 		if !gains {
 			for _, part := range plan.checkParts {
-				g.Go(func() error { return r.checkPart(ctx, part) })
+				g.Go(func() error { return r.checkVersion(ctx, part, "check ledger") })
 			}
 		}
 		if err := g.Wait(); err != nil {
@@ -179,26 +179,15 @@ func (r *PoolReconciler) writePart(ctx context.Context, w partWrite) error {
 	}
 }
 
-// checkPart sends a part's resourceVersion alone, as writePool does for the pool's.
-func (r *PoolReconciler) checkPart(ctx context.Context, part *v1alpha1.LicenseLedger) error {
-	return r.checkVersion(ctx, part)
-}
-
-// checkVersion sends an object's resourceVersion alone to its status: the API server answers
-// with a conflict unless the cached object is the newest, and changes nothing.
-func (r *PoolReconciler) checkVersion(ctx context.Context, obj client.Object) error {
+// checkVersion sends an object's resourceVersion alone to its status (the pool's, a part's, a
+// session's): the API server answers with a conflict unless the cached object is the newest,
+// and changes nothing. op names the check in the error.
+func (r *PoolReconciler) checkVersion(ctx context.Context, obj client.Object, op string) error {
 	check := []byte(fmt.Sprintf(`{"metadata":{"resourceVersion":%q}}`, obj.GetResourceVersion()))
 	if err := r.Status().Patch(ctx, obj.DeepCopyObject().(client.Object), client.RawPatch(types.MergePatchType, check)); err != nil {
-		return &writeError{obj: obj, op: "check " + checkWhat(obj), err: err}
+		return &writeError{obj: obj, op: op, err: err}
 	}
 	return nil
-}
-
-func checkWhat(obj client.Object) string {
-	if _, ok := obj.(*v1alpha1.SharedSession); ok {
-		return "promise"
-	}
-	return "ledger"
 }
 
 // writePool commits the ledger and usage to the pool. When nothing changed but grants are
@@ -213,7 +202,7 @@ func (r *PoolReconciler) writePool(ctx context.Context, pool *v1alpha1.LicensePo
 		r.memory.wroteLedger(types.NamespacedName{Namespace: pool.Namespace, Name: pool.Name}, r.Clock.Now())
 		r.report(plan.pool.next.(*v1alpha1.LicensePool), plan.pool.notes)
 	case plan.checkLedger:
-		return r.checkVersion(ctx, pool)
+		return r.checkVersion(ctx, pool, "check ledger")
 	}
 	return nil
 }

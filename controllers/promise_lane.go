@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -95,7 +96,7 @@ func (r *PoolReconciler) runPromises(ctx context.Context, pool types.NamespacedN
 func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.NamespacedName) {
 	defer func() {
 		if p := recover(); p != nil {
-			log.FromContext(ctx).Info("the promise lane stopped on a panic; the pool's pass grants instead", "pool", pool.String(), "panic", p)
+			log.FromContext(ctx).Error(fmt.Errorf("%v", p), "the promise lane stopped on a panic; the pool's pass grants instead", "pool", pool.String())
 		}
 	}()
 	r.memory.grantsStart(pool)

@@ -39,6 +39,9 @@ type promiseState struct {
 	// before the ledger records it. granted counts the promised sessions already Active.
 	due     map[types.UID]bool
 	granted int
+	// coming are the sessions still waiting on their promise at most as many places back as
+	// the ledger lists holders: those that may come due before the ledger is written again.
+	coming []types.UID
 }
 
 // readPromises reads the ledger's promises against the cached sessions. deleted says whether
@@ -73,6 +76,9 @@ func readPromises(pool *v1alpha1.LicensePool, sessions []*v1alpha1.SharedSession
 	}
 	for k, p := range l.Promises {
 		s := byName[p.Name]
+		if s != nil && k < entries && promiseValid(s, p) {
+			st.coming = append(st.coming, s.UID)
+		}
 		if k+1 > st.freed || s == nil || !promiseValid(s, p) || !s.DeletionTimestamp.IsZero() || s.Spec.Terminate {
 			continue
 		}
@@ -298,31 +304,14 @@ const (
 // deferLedger leaves the pool's status unwritten when the pass only records grants on promises,
 // its own or the promise lane's (see promiseLedgerLag), and asks for the pass that will write it.
 func (p *writePlan) deferLedger(snap *snapshot, now time.Time) {
-	if p.pool == nil || (len(p.fast) == 0 && snap.promises.granted == 0) || len(p.revoke) > 0 || len(p.checked) > 0 || len(p.firstChecks) > 0 ||
-		len(p.parts) > 0 || snap.ledgerAt.IsZero() || now.Sub(snap.ledgerAt) >= promiseLedgerLag ||
-		snap.pool.Generation != snap.pool.Status.ObservedGeneration {
+	// A promise taken back (first), like any grant, revocation or end, needs the ledger now.
+	if p.pool == nil || (len(p.fast) == 0 && snap.promises.granted == 0) || len(p.revoke) > 0 || len(p.checked) > 0 ||
+		len(p.first) > 0 || len(p.firstChecks) > 0 || len(p.parts) > 0 || snap.ledgerAt.IsZero() ||
+		now.Sub(snap.ledgerAt) >= promiseLedgerLag || snap.pool.Generation != snap.pool.Status.ObservedGeneration {
 		return
 	}
-	if len(p.first) > 0 {
-		return // a promise is taken back: the ledger must follow
-	}
-	granted := map[types.UID]bool{}
-	for _, w := range p.fast {
-		granted[w.orig.GetUID()] = true
-	}
-	entries := 0
-	if g := snap.pool.Status.Ledger.Sessions; g != nil {
-		entries = len(g.Holders)
-	}
-	byName := sessionsByName(snap.sessions)
-	left := 0
-	for k, o := range snap.promises.list {
-		if s := byName[o.Name]; k < entries && s != nil && !granted[s.UID] && promiseValid(s, o) {
-			left++
-		}
-	}
-	if left < promiseReserve {
-		return
+	if len(snap.promises.coming)-len(p.fast) < promiseReserve {
+		return // the next releases would find no promise due
 	}
 	p.pool, p.poolGains = nil, false
 	p.announceAt = earliest(p.announceAt, snap.ledgerAt.Add(promiseLedgerLag))

@@ -120,6 +120,14 @@ type slowLane struct {
 	wake     chan struct{}
 }
 
+// poke wakes the lane's drainer, if it waits.
+func (l *slowLane) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
 // refreshEvery is how often a round of a class may begin.
 func refreshEvery(c laneClass) time.Duration {
 	if c == laneHead {
@@ -146,10 +154,7 @@ func (m *poolMemory) grantsEnd(pool types.NamespacedName, moved bool, now time.T
 		if moved {
 			l.moved = now
 		}
-		select {
-		case l.wake <- struct{}{}:
-		default:
-		}
+		l.poke()
 	}
 }
 
@@ -214,10 +219,7 @@ func (m *poolMemory) passEnds(pool types.NamespacedName, p *v1alpha1.LicensePool
 			beginRound(l, c, now)
 		}
 	}
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
+	l.poke()
 	if l.running || len(l.writes) == 0 {
 		return nil
 	}
@@ -382,10 +384,7 @@ func (m *poolMemory) slowLanded(pool types.NamespacedName, l *slowLane, batch []
 	}
 	dropEmpty(&l.flying)
 	dropEmpty(&l.after)
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
+	l.poke()
 	if len(l.flying) > 0 || !l.kick {
 		return false
 	}
