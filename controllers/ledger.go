@@ -114,7 +114,11 @@ import (
 // only records such grants, with at least promiseReserve promises left that can come due,
 // leaves the pool's status to a pass at most promiseLedgerLag later, which records every grant
 // made since in one write. Until then each hand-off is one write, the grant, and the Events of
-// those grants wait for that write, so that they make one Event, not one each.
+// those grants wait for that write, so that they make one Event, not one each. New promises
+// are named the same way, by a pass promiseLedgerLag after the one that gave them; but when
+// the ledger would name fewer than promiseCover (holders granted together tend to end
+// together, as a pool's first holders do), the slow lane asks for that pass as soon as they
+// have landed.
 
 // # Parts
 //

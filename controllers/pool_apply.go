@@ -51,7 +51,7 @@ func (r *PoolReconciler) apply(ctx context.Context, snap *snapshot, plan writePl
 		class  laneClass
 	}{{plan.marks, lanePromise}, {plan.other, laneOther}, {plan.head, laneHead}, {plan.tail, laneTail}} {
 		for _, w := range l.writes {
-			slow = append(slow, slowWrite{statusWrite: w, class: l.class, order: len(slow)})
+			slow = append(slow, slowWrite{statusWrite: w, class: l.class, order: len(slow), nameSoon: l.class == lanePromise && plan.namesSoon})
 		}
 	}
 	return slow, r.deleteExpired(ctx, plan.remove)

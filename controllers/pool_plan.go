@@ -48,6 +48,8 @@ type writePlan struct {
 	firstChecks []*v1alpha1.SharedSession
 	// marks: sessions given a new promise, by the slow lane ahead of everything else it sends.
 	marks []statusWrite
+	// namesSoon: the marks are to be named by a pass as soon as they land (see planWrites).
+	namesSoon bool
 	// pool: the pool's new status (nil when unchanged or there is no pool); checkLedger: the
 	// status is unchanged but grants follow, so the pool's resourceVersion is checked anyway.
 	pool        *statusWrite
@@ -97,8 +99,10 @@ func planWrites(snap *snapshot, res allocator.Result, now time.Time, waitingSinc
 	}
 	if len(p.marks) > 0 {
 		// A pass after the lane has given these promises names them in the ledger; in a busy
-		// pool the next release brings it sooner.
+		// pool the next release brings it sooner. A ledger that would name too few for the
+		// next releases (holders granted together end together) names them once they land.
 		p.announceAt = earliest(p.announceAt, now.Add(promiseLedgerLag))
+		p.namesSoon = len(p.promises.list) < promiseCover(res.Usage.SessionLimit)
 	}
 	p.deferLedger(snap, now)
 	p.checkLedger = p.pool == nil && snap.pool != nil && len(p.checked) > 0

@@ -301,6 +301,15 @@ const (
 	promiseReserve   = 2
 )
 
+// promiseCover is how many promises the ledger is to name for the releases that may come
+// together: as many as the pool's limit, up to half the window.
+func promiseCover(limit *int32) int {
+	if limit == nil {
+		return 0
+	}
+	return min(int(*limit), promiseDepth/2)
+}
+
 // deferLedger leaves the pool's status unwritten when the pass only records grants on promises,
 // its own or the promise lane's (see promiseLedgerLag), and asks for the pass that will write it.
 func (p *writePlan) deferLedger(snap *snapshot, now time.Time) {

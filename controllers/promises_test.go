@@ -147,6 +147,9 @@ func TestPlanPromises(t *testing.T) {
 		if len(p.promises.list) != 0 || len(p.first) != 0 {
 			t.Errorf("list %v, first %v: want none before the sessions show their promise", p.promises.list, writeNames(p.first))
 		}
+		if !p.namesSoon {
+			t.Error("a ledger that names no promise leaves the new ones to a pass promiseLedgerLag later; want it named once they land")
+		}
 		for _, w := range p.marks {
 			if s := w.next.(*v1alpha1.SharedSession); s.Status.Promise == "" || s.Status.Phase != v1alpha1.SessionWaiting {
 				t.Errorf("%s is written %+v: want Waiting with a promise", s.Name, s.Status)
@@ -171,6 +174,9 @@ func TestPlanPromises(t *testing.T) {
 		}
 		if got := writeNames(p.marks); !slices.Equal(got, []string{"q2"}) {
 			t.Errorf("marks %v, want q2", got)
+		}
+		if p.namesSoon {
+			t.Error("q1's promise covers the pool's one licence: q2's may wait to be named")
 		}
 	})
 

@@ -81,6 +81,9 @@ type slowWrite struct {
 	statusWrite
 	class laneClass
 	order int
+	// nameSoon: a new promise the ledger is to name as soon as it lands, since the ledger
+	// names too few for the next releases (see planWrites).
+	nameSoon bool
 }
 
 // slowLane is one pool's lane, kept in the pool's memory.
@@ -113,6 +116,9 @@ type slowLane struct {
 	kick    bool
 	leftOut bool
 	dry     bool
+	// naming: a new promise the ledger is to name soon is on its way; its answer asks for a
+	// pass.
+	naming bool
 	// refusal: a write the API server refused for good, for the next pass to report; refusing:
 	// no write of the lane has landed since, so the pool's run of refusals goes on.
 	refusal  error
@@ -290,6 +296,7 @@ func (m *poolMemory) nextSlow(pool types.NamespacedName, l *slowLane, now time.T
 			if c == lanePromise {
 				promised++
 			}
+			l.naming = l.naming || w.nameSoon
 			delete(l.writes, uid)
 			l.count[c]--
 			if l.flying == nil {
@@ -381,6 +388,9 @@ func (m *poolMemory) slowLanded(pool types.NamespacedName, l *slowLane, batch []
 			l.count[newer.class]--
 		}
 		l.refusing = false
+	}
+	if l.naming {
+		l.naming, l.kick = false, true
 	}
 	dropEmpty(&l.flying)
 	dropEmpty(&l.after)
@@ -474,13 +484,18 @@ func (m *poolMemory) stopDrain(l *slowLane) {
 // drain sends the writes of one pool's lane until it has none left. Unit tests drain inline
 // (laneInline): what the pace allows now, then return.
 func (r *PoolReconciler) drain(ctx context.Context, pool types.NamespacedName, l *slowLane) {
+	var events laneEvents
 	defer func() {
 		if p := recover(); p != nil {
 			log.FromContext(ctx).Error(fmt.Errorf("%v", p), "the slow lane stopped on a panic; the next pass starts it again", "pool", pool.String())
 			r.memory.stopDrain(l)
 		}
+		r.recordEvents(events.take())
 	}()
 	for {
+		if events.due(r.Clock.Now()) {
+			r.recordEvents(events.take())
+		}
 		batch, p, wait, done := r.memory.nextSlow(pool, l, r.Clock.Now())
 		if done {
 			if r.memory.ranDry(l) {
@@ -493,7 +508,7 @@ func (r *PoolReconciler) drain(ctx context.Context, pool types.NamespacedName, l
 			return
 		}
 		if len(batch) == 0 {
-			timer := time.NewTimer(wait)
+			timer := time.NewTimer(events.until(r.Clock.Now(), wait))
 			select {
 			case <-ctx.Done():
 				timer.Stop()
@@ -505,16 +520,60 @@ func (r *PoolReconciler) drain(ctx context.Context, pool types.NamespacedName, l
 			timer.Stop()
 			continue
 		}
-		errs := r.sendSlow(ctx, p, batch)
+		errs, landed := r.sendSlow(ctx, batch)
+		countTransitions(landed)
+		events.hold(p, landed, r.Clock.Now())
 		if r.memory.slowLanded(pool, l, batch, errs) {
 			r.kick(ctx, pool)
 		}
 	}
 }
 
-// sendSlow sends a batch of the lane's writes at once. A write that lost a race to a
-// heartbeat alone is sent again from the cached state.
-func (r *PoolReconciler) sendSlow(ctx context.Context, pool *v1alpha1.LicensePool, batch []statusWrite) []error {
+// laneEvents holds the Events of the lane's writes that landed, to record them together at
+// most every laneEventsEvery: the lane sends a standing queue's announcements a few at a
+// time, and one Event each would cost as many writes again.
+type laneEvents struct {
+	pool  *v1alpha1.LicensePool
+	notes []note
+	since time.Time
+}
+
+// laneEventsEvery is how long the slow lane holds the Events of its writes at most.
+const laneEventsEvery = time.Second
+
+func (e *laneEvents) hold(p *v1alpha1.LicensePool, notes []note, now time.Time) {
+	if len(notes) == 0 {
+		return
+	}
+	if len(e.notes) == 0 {
+		e.since = now
+	}
+	e.pool, e.notes = p, append(e.notes, notes...)
+}
+
+// due reports whether the Events held have waited long enough.
+func (e *laneEvents) due(now time.Time) bool {
+	return len(e.notes) > 0 && !now.Before(e.since.Add(laneEventsEvery))
+}
+
+// until shortens a wait to when the Events held are due.
+func (e *laneEvents) until(now time.Time, wait time.Duration) time.Duration {
+	if len(e.notes) == 0 {
+		return wait
+	}
+	return max(min(wait, e.since.Add(laneEventsEvery).Sub(now)), 0)
+}
+
+// take returns the Events held, and forgets them.
+func (e *laneEvents) take() (*v1alpha1.LicensePool, []note) {
+	p, n := e.pool, e.notes
+	*e = laneEvents{}
+	return p, n
+}
+
+// sendSlow sends a batch of the lane's writes at once, and returns the notes of those that
+// landed. A write that lost a race to a heartbeat alone is sent again from the cached state.
+func (r *PoolReconciler) sendSlow(ctx context.Context, batch []statusWrite) ([]error, []note) {
 	errs := make([]error, len(batch))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -537,8 +596,7 @@ func (r *PoolReconciler) sendSlow(ctx context.Context, pool *v1alpha1.LicensePoo
 		})
 	}
 	wg.Wait()
-	r.report(pool, landed)
-	return errs
+	return errs, landed
 }
 
 // fromHeartbeat moves a session's write onto the cached session, if a heartbeat is all that

@@ -17,10 +17,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
+	"github.com/seatkeeper/seatkeeper/internal/allocator"
 )
 
 // laneWrites are n slow writes of one class to sessions named prefix-000, prefix-001, ...
@@ -528,4 +530,113 @@ func TestSlowLaneSlowsWhileHandingOff(t *testing.T) {
 func nextAfter(m *poolMemory, pool types.NamespacedName, l *slowLane, now time.Time) ([]statusWrite, time.Duration, bool) {
 	batch, _, wait, done := m.nextSlow(pool, l, now)
 	return batch, wait, done
+}
+
+// TestSlowLaneGroupsItsEvents: the Events of the writes the lane sends a few at a time go
+// together, as one Event, once the lane runs dry (or has held them laneEventsEvery).
+func TestSlowLaneGroupsItsEvents(t *testing.T) {
+	const n = 3*slowBurst + 2
+	writes := laneWrites("w", laneOther, n)
+	var objs []client.Object
+	for i := range writes {
+		objs = append(objs, writes[i].orig)
+		writes[i].next.(*v1alpha1.SharedSession).Status.QueuePosition = int32(i + 1)
+		writes[i].notes = []note{{obj: writes[i].next, transition: allocator.SessionQueued, typ: "Normal", reason: "Queued", action: "Queue", text: "waiting"}}
+	}
+	var writeLog writeLog
+	c := fakeAPI(t, writeLog.funcs(), append(objs, testPool("p", 1))...)
+	r, events := testReconciler(c, c)
+	r.laneInline = false
+	r.Clock = clock.RealClock{} // the lane's pace refills as it goes, in several batches
+	key := poolKey("p").NamespacedName
+	l := r.memory.passEnds(key, testPool("p", 1), writes, true, false, r.Clock.Now())
+	if l == nil {
+		t.Fatal("no drainer asked for")
+	}
+	r.drain(context.Background(), key, l)
+	if got := len(writeLog.take()); got != n {
+		t.Fatalf("the lane wrote %d statuses, want %d", got, n)
+	}
+	if len(events.events) != 1 || !strings.HasPrefix(events.events[0], fmt.Sprintf("*v1alpha1.LicensePool p: Normal Queued %d sessions of pool p: w-000, w-001", n)) {
+		t.Errorf("events = %q, want one Event for the %d sessions", events.events, n)
+	}
+}
+
+// TestLaneEvents: the Events held are due laneEventsEvery after the first, and a wait of the
+// lane ends when they are.
+func TestLaneEvents(t *testing.T) {
+	n := note{obj: waitingSession("w", "p"), reason: "Queued"}
+	for _, tc := range []struct {
+		name      string
+		held      bool
+		after     time.Duration
+		wait      time.Duration
+		due       bool
+		wantUntil time.Duration
+	}{
+		{name: "nothing held", wait: time.Second, wantUntil: time.Second},
+		{name: "held, just now", held: true, wait: 5 * time.Second, wantUntil: laneEventsEvery},
+		{name: "held, a shorter wait", held: true, after: 100 * time.Millisecond, wait: 10 * time.Millisecond, wantUntil: 10 * time.Millisecond},
+		{name: "held, nearly due", held: true, after: laneEventsEvery - time.Millisecond, wait: time.Second, wantUntil: time.Millisecond},
+		{name: "held, due", held: true, after: laneEventsEvery, wait: time.Second, due: true},
+		{name: "held, overdue", held: true, after: 3 * laneEventsEvery, wait: time.Second, due: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e laneEvents
+			if tc.held {
+				e.hold(testPool("p", 1), []note{n}, t0)
+				e.hold(testPool("p", 1), []note{n}, t0.Add(tc.after)) // a later batch keeps the first's time
+			}
+			now := t0.Add(tc.after)
+			if got := e.due(now); got != tc.due {
+				t.Errorf("due = %v, want %v", got, tc.due)
+			}
+			if got := e.until(now, tc.wait); got != tc.wantUntil {
+				t.Errorf("until = %v, want %v", got, tc.wantUntil)
+			}
+			p, notes := e.take()
+			if tc.held != (p != nil && len(notes) == 2) {
+				t.Errorf("take = %v, %d notes", p, len(notes))
+			}
+			if p, notes := e.take(); p != nil || notes != nil {
+				t.Errorf("a second take = %v, %v; want nothing", p, notes)
+			}
+		})
+	}
+}
+
+// TestSlowLaneNamesPromisesSoon: once a new promise the ledger is to name soon lands, the
+// lane asks for a pass; other promises wait for the pass promiseLedgerLag later.
+func TestSlowLaneNamesPromisesSoon(t *testing.T) {
+	for _, soon := range []bool{true, false} {
+		t.Run(fmt.Sprintf("nameSoon=%v", soon), func(t *testing.T) {
+			w := waitingSession("w", "p")
+			c := fakeAPI(t, interceptor.Funcs{}, withSessionLedger(testPool("p", 1)), w)
+			r, _ := testReconciler(c, c)
+			r.laneInline = false
+			r.kicks = make(chan event.GenericEvent, 4)
+			key := poolKey("p").NamespacedName
+			next := w.DeepCopy()
+			next.Status.Promise = "t1"
+			l := r.memory.passEnds(key, nil, []slowWrite{{statusWrite: statusWrite{orig: w, next: next}, class: lanePromise, nameSoon: soon}}, true, false, t0)
+			if l == nil {
+				t.Fatal("no drainer asked for")
+			}
+			r.drain(context.Background(), key, l)
+			var got v1alpha1.SharedSession
+			if err := c.Get(context.Background(), client.ObjectKeyFromObject(w), &got); err != nil || got.Status.Promise != "t1" {
+				t.Fatalf("the session shows promise %q (%v), want t1", got.Status.Promise, err)
+			}
+			select {
+			case <-r.kicks:
+				if !soon {
+					t.Error("a promise the ledger names later asked for a pass")
+				}
+			default:
+				if soon {
+					t.Error("a promise the ledger is to name soon asked for no pass")
+				}
+			}
+		})
+	}
 }
