@@ -110,6 +110,22 @@ func planWrites(snap *snapshot, res allocator.Result, now time.Time, waitingSinc
 	return p
 }
 
+// planPromised plans only what the promise lane writes: the grants on a promise that is due.
+// Planning every session's status, as a pass does, costs twice the decision behind a long
+// queue, and the lane writes none of it.
+func planPromised(snap *snapshot, res allocator.Result, now time.Time, waitingSince func(types.UID) (time.Time, bool)) ([]statusWrite, error) {
+	p := writePlan{promises: promisePlan{due: snap.promises.due}}
+	if planPool(&p, snap, res); p.ledgerErr != nil {
+		return nil, p.ledgerErr
+	}
+	for i, s := range snap.sessions {
+		if snap.promises.due[s.UID] {
+			planSession(&p, s, res.Sessions[i], res.Usage, now, waitingSince)
+		}
+	}
+	return p.fast, nil
+}
+
 // partsToCheck are the unchanged LicenseLedgers that record a holder the plan grants: the
 // grant rests on them as it rests on the pool's status.
 func partsToCheck(p writePlan, layout ledgerLayout, parts ledgerParts) []*v1alpha1.LicenseLedger {

@@ -121,12 +121,12 @@ func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.Namespace
 	if res.NeedsFreshRead {
 		return
 	}
-	plan := planWrites(snap, res, now, r.memory.waitingSince)
-	if plan.ledgerErr != nil {
+	fast, err := planPromised(snap, res, now, r.memory.waitingSince)
+	if err != nil {
 		return
 	}
 	var ws []statusWrite
-	for _, w := range plan.fast {
+	for _, w := range fast {
 		if !snap.writing[w.orig.GetUID()] {
 			ws = append(ws, w)
 		}

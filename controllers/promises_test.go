@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -349,5 +351,51 @@ func TestPromisedHandOff(t *testing.T) {
 	}
 	if n := len(r.memory.heldNotes); n != 0 {
 		t.Errorf("%d pools still hold Events", n)
+	}
+}
+
+// TestPlanPromised: the promise lane plans exactly the grants on a due promise that a pass on
+// the same snapshot would write at once, status for status, and nothing else.
+func TestPlanPromised(t *testing.T) {
+	queue := func(n int) []*v1alpha1.SharedSession {
+		var out []*v1alpha1.SharedSession
+		for i := range n {
+			s := promised(fmt.Sprintf("w%d", i+1), fmt.Sprintf("t%d", i+1), int32(i+1))
+			s.CreationTimestamp = *mt(-time.Duration(n-i) * time.Second)
+			out = append(out, s)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		limit   int32
+		active  []string
+		deleted []types.UID
+		want    []string
+	}{
+		{name: "nothing freed", limit: 2, active: []string{"a", "b"}, want: nil},
+		{name: "one freed", limit: 2, active: []string{"b"}, deleted: []types.UID{"uid-a"}, want: []string{"w1"}},
+		{name: "two freed", limit: 2, deleted: []types.UID{"uid-a", "uid-b"}, want: []string{"w1", "w2"}},
+		{name: "the limit dropped since", limit: 1, deleted: []types.UID{"uid-a", "uid-b"}, want: []string{"w1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			waiting := queue(4)
+			pool := withPromises(withSessionLedger(testPool("p", tc.limit), "a", "b"), waiting...)
+			sessions := slices.Clone(waiting)
+			for _, a := range tc.active {
+				sessions = append(sessions, activeSession(a, "p"))
+			}
+			snap, res, pass := planOf(pool, sessions, tc.deleted...)
+			lane, err := planPromised(snap, res, t0, (&poolMemory{}).waitingSince)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := writeNames(lane); !slices.Equal(got, tc.want) {
+				t.Errorf("the lane plans %v, want %v", got, tc.want)
+			}
+			if diff := cmp.Diff(pass.fast, lane, cmp.AllowUnexported(statusWrite{}, note{}), cmpopts.IgnoreFields(metav1.Condition{}, "LastTransitionTime")); diff != "" {
+				t.Errorf("the lane's grants differ from the pass's (-pass +lane):\n%s", diff)
+			}
+		})
 	}
 }
