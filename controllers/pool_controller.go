@@ -68,6 +68,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		// The API server refused the pool's last write for good (refusals.go).
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
+	r.promised.awaitPromises(ctx, req.NamespacedName, promiseRunWait)
 	snap, wait, err := r.snapshot(ctx, req.NamespacedName)
 	if err != nil || wait > 0 {
 		return waitOrFail(wait, err)

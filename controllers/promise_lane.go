@@ -33,9 +33,10 @@ type promiseLane struct {
 	mu sync.Mutex
 	// ctx is the manager's, once it has started the lane (nil before: nothing is granted).
 	ctx context.Context
-	// running: pools whose grants are being written; again: pools woken meanwhile, to look at
-	// once more when the run ends.
-	running, again map[types.NamespacedName]bool
+	// running: pools whose grants are being written, with a channel closed when the run
+	// ends; again: pools woken meanwhile, to look at once more before it does.
+	running map[types.NamespacedName]chan struct{}
+	again   map[types.NamespacedName]bool
 }
 
 // Start gives the lane the manager's context. It is a manager Runnable that needs the
@@ -60,7 +61,7 @@ func (r *PoolReconciler) wakePromises(pool types.NamespacedName) {
 	if l.ctx == nil {
 		return
 	}
-	if l.running[pool] {
+	if l.running[pool] != nil {
 		if l.again == nil {
 			l.again = map[types.NamespacedName]bool{}
 		}
@@ -68,10 +69,29 @@ func (r *PoolReconciler) wakePromises(pool types.NamespacedName) {
 		return
 	}
 	if l.running == nil {
-		l.running = map[types.NamespacedName]bool{}
+		l.running = map[types.NamespacedName]chan struct{}{}
 	}
-	l.running[pool] = true
+	l.running[pool] = make(chan struct{})
 	go r.runPromises(l.ctx, pool)
+}
+
+// awaitPromises waits, at most max, for a run of the pool's promise lane to end. A pass that
+// the same news started then decides on the grants the lane wrote, and sends its own writes
+// (the ledger, when it cannot wait) after them, not beside them.
+func (l *promiseLane) awaitPromises(ctx context.Context, pool types.NamespacedName, max time.Duration) {
+	l.mu.Lock()
+	done := l.running[pool]
+	l.mu.Unlock()
+	if done == nil {
+		return
+	}
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // runPromises writes the pool's due grants until no news came in meanwhile.
@@ -81,6 +101,7 @@ func (r *PoolReconciler) runPromises(ctx context.Context, pool types.NamespacedN
 		r.grantPromised(ctx, pool)
 		l.mu.Lock()
 		if !l.again[pool] {
+			close(l.running[pool])
 			delete(l.running, pool)
 			l.mu.Unlock()
 			return
@@ -169,6 +190,10 @@ const (
 	laneAnswerTries = 20
 	laneAnswerWait  = time.Millisecond
 )
+
+// promiseRunWait bounds how long a pass waits for a run of the promise lane to end: a run
+// writes one grant or a few, one round trip.
+const promiseRunWait = 50 * time.Millisecond
 
 func writingAny(writing, due map[types.UID]bool) bool {
 	for uid := range due {

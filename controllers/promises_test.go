@@ -399,3 +399,37 @@ func TestPlanPromised(t *testing.T) {
 		})
 	}
 }
+
+// TestAwaitPromises: a pass waits for a run of the pool's promise lane to end, and no longer
+// than it may; with no run under way, or for another pool, it does not wait.
+func TestAwaitPromises(t *testing.T) {
+	pool, other := poolKey("p").NamespacedName, poolKey("q").NamespacedName
+	l := &promiseLane{running: map[types.NamespacedName]chan struct{}{pool: make(chan struct{})}}
+	ctx := context.Background()
+	waited := func(key types.NamespacedName, max time.Duration) time.Duration {
+		start := time.Now()
+		l.awaitPromises(ctx, key, max)
+		return time.Since(start)
+	}
+	if d := waited(other, time.Hour); d > time.Second {
+		t.Errorf("a pass of a pool with no run waited %v", d)
+	}
+	if d := waited(pool, 20*time.Millisecond); d < 20*time.Millisecond || d > time.Second {
+		t.Errorf("a pass behind a run that does not end waited %v, want its bound, 20ms", d)
+	}
+	done := make(chan time.Duration)
+	go func() { done <- waited(pool, time.Hour) }()
+	time.Sleep(10 * time.Millisecond)
+	l.mu.Lock()
+	close(l.running[pool])
+	delete(l.running, pool)
+	l.mu.Unlock()
+	select {
+	case d := <-done:
+		if d < 10*time.Millisecond {
+			t.Errorf("the pass waited %v, want until the run ended", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the pass still waits after the run ended")
+	}
+}
