@@ -88,7 +88,7 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		res = snap.decide(now)
 	}
 
-	plan := planWrites(snap, res, now, r.memory.waitingSince)
+	plan := planWrites(snap, res, now, r.memory.waitsOf(snap.sessions))
 	if plan.ledgerErr != nil {
 		return ctrl.Result{}, plan.ledgerErr
 	}

@@ -341,6 +341,26 @@ func (m *poolMemory) waitingSince(uid types.UID) (time.Time, bool) {
 	return t, ok
 }
 
+// waitsOf is waitingSince for the sessions of one pass, read under one lock: a pass behind
+// hundreds of unannounced waits asks for each, and taking the memory's lock for each, against
+// the watch's handlers and the lanes, cost it tens of milliseconds on two busy cores.
+func (m *poolMemory) waitsOf(sessions []*v1alpha1.SharedSession) func(types.UID) (time.Time, bool) {
+	m.mu.Lock()
+	quiet := make(map[types.UID]time.Time, min(len(m.quiet), len(sessions)))
+	if len(m.quiet) > 0 {
+		for _, s := range sessions {
+			if t, ok := m.quiet[s.UID]; ok {
+				quiet[s.UID] = t
+			}
+		}
+	}
+	m.mu.Unlock()
+	return func(uid types.UID) (time.Time, bool) {
+		t, ok := quiet[uid]
+		return t, ok
+	}
+}
+
 // noteWaits applies a plan's quiet waits: the sessions first seen waiting at now, and those to
 // forget (sawPhase forgets the others).
 func (m *poolMemory) noteWaits(started, done []types.UID, now time.Time) {

@@ -82,7 +82,18 @@ func TestMemoryOfWaitsAndRefreshes(t *testing.T) {
 	if at, ok := m.waitingSince("a"); !ok || !at.Equal(t0) {
 		t.Errorf("a first seen at %v (%v), want %v", at, ok, t0)
 	}
+	sessions := []*v1alpha1.SharedSession{{ObjectMeta: metav1.ObjectMeta{UID: "a"}}, {ObjectMeta: metav1.ObjectMeta{UID: "c"}}}
+	waits := m.waitsOf(sessions) // a pass's, read once
 	m.noteWaits(nil, []types.UID{"a"}, t0.Add(time.Second))
+	if at, ok := waits("a"); !ok || !at.Equal(t0) {
+		t.Errorf("the pass reads a first seen at %v (%v), want %v as when it read", at, ok, t0)
+	}
+	if _, ok := waits("b"); ok {
+		t.Error("the pass reads the wait of a session it does not decide on")
+	}
+	if _, ok := waits("c"); ok {
+		t.Error("the pass reads a wait never noted")
+	}
 	if _, ok := m.waitingSince("a"); ok {
 		t.Error("an announced wait is still remembered")
 	}

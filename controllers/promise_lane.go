@@ -142,7 +142,7 @@ func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.Namespace
 	if res.NeedsFreshRead {
 		return
 	}
-	fast, err := planPromised(snap, res, now, r.memory.waitingSince)
+	fast, err := planPromised(snap, res, now, r.memory.waitsOf(snap.sessions))
 	if err != nil {
 		return
 	}
