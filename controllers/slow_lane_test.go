@@ -350,15 +350,22 @@ func TestSlowLaneDrainsAgain(t *testing.T) {
 	}
 }
 
+// kickingLane is a reconciler of pool p (1 licence) over a fake API server holding w, whose
+// slow lane drains when told to and whose requests for a pass go to r.kicks.
+func kickingLane(t *testing.T, w *v1alpha1.SharedSession) (*PoolReconciler, client.Client) {
+	c := fakeAPI(t, interceptor.Funcs{}, withSessionLedger(testPool("p", 1)), w)
+	r, _ := testReconciler(c, c)
+	r.laneInline = false
+	r.kicks = make(chan event.GenericEvent, 4)
+	return r, c
+}
+
 // TestSlowLaneKicksAfterAConflict: a write of the lane that lost a race to more than a
 // heartbeat asks for one pass; one that lost it to a heartbeat alone is sent again from the
 // cached state, and asks for none.
 func TestSlowLaneKicksAfterAConflict(t *testing.T) {
 	w := waitingSession("w", "p")
-	c := fakeAPI(t, interceptor.Funcs{}, withSessionLedger(testPool("p", 1)), w)
-	r, _ := testReconciler(c, c)
-	r.laneInline = false
-	r.kicks = make(chan event.GenericEvent, 4)
+	r, c := kickingLane(t, w)
 	key := poolKey("p").NamespacedName
 	ctx := context.Background()
 
@@ -611,10 +618,7 @@ func TestSlowLaneNamesPromisesSoon(t *testing.T) {
 	for _, soon := range []bool{true, false} {
 		t.Run(fmt.Sprintf("nameSoon=%v", soon), func(t *testing.T) {
 			w := waitingSession("w", "p")
-			c := fakeAPI(t, interceptor.Funcs{}, withSessionLedger(testPool("p", 1)), w)
-			r, _ := testReconciler(c, c)
-			r.laneInline = false
-			r.kicks = make(chan event.GenericEvent, 4)
+			r, c := kickingLane(t, w)
 			key := poolKey("p").NamespacedName
 			next := w.DeepCopy()
 			next.Status.Promise = "t1"
