@@ -13,7 +13,11 @@ import (
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-func mt(d time.Duration) *metav1.Time         { t := metav1.NewTime(t0.Add(d)); return &t }
+func mt(d time.Duration) *metav1.Time { t := metav1.NewTime(t0.Add(d)); return &t }
+
+// noWaits is the memory of quiet waits of an operator that has noted none.
+func noWaits(types.UID) (time.Time, bool) { return time.Time{}, false }
+
 func micro(d time.Duration) *metav1.MicroTime { t := metav1.NewMicroTime(t0.Add(d)); return &t }
 
 // grants builds a ledger list whose uids were recorded for its holders.

@@ -333,17 +333,10 @@ func (m *poolMemory) isDeleted(uid types.UID) bool {
 	return ok
 }
 
-// waitingSince is when the operator first saw a session that waits unannounced.
-func (m *poolMemory) waitingSince(uid types.UID) (time.Time, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, ok := m.quiet[uid]
-	return t, ok
-}
-
-// waitsOf is waitingSince for the sessions of one pass, read under one lock: a pass behind
-// hundreds of unannounced waits asks for each, and taking the memory's lock for each, against
-// the watch's handlers and the lanes, cost it tens of milliseconds on two busy cores.
+// waitsOf is when the operator first saw each of a pass's sessions that waits unannounced,
+// read under one lock: a pass behind hundreds of unannounced waits asks for each, and taking
+// the memory's lock for each, against the watch's handlers and the lanes, cost it tens of
+// milliseconds on two busy cores.
 func (m *poolMemory) waitsOf(sessions []*v1alpha1.SharedSession) func(types.UID) (time.Time, bool) {
 	m.mu.Lock()
 	quiet := make(map[types.UID]time.Time, min(len(m.quiet), len(sessions)))

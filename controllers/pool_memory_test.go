@@ -79,11 +79,11 @@ func TestWatchMemory(t *testing.T) {
 func TestMemoryOfWaitsAndRefreshes(t *testing.T) {
 	var m poolMemory
 	m.noteWaits([]types.UID{"a", "b"}, nil, t0)
-	if at, ok := m.waitingSince("a"); !ok || !at.Equal(t0) {
-		t.Errorf("a first seen at %v (%v), want %v", at, ok, t0)
-	}
 	sessions := []*v1alpha1.SharedSession{{ObjectMeta: metav1.ObjectMeta{UID: "a"}}, {ObjectMeta: metav1.ObjectMeta{UID: "c"}}}
 	waits := m.waitsOf(sessions) // a pass's, read once
+	if at, ok := waits("a"); !ok || !at.Equal(t0) {
+		t.Errorf("a first seen at %v (%v), want %v", at, ok, t0)
+	}
 	m.noteWaits(nil, []types.UID{"a"}, t0.Add(time.Second))
 	if at, ok := waits("a"); !ok || !at.Equal(t0) {
 		t.Errorf("the pass reads a first seen at %v (%v), want %v as when it read", at, ok, t0)
@@ -94,7 +94,7 @@ func TestMemoryOfWaitsAndRefreshes(t *testing.T) {
 	if _, ok := waits("c"); ok {
 		t.Error("the pass reads a wait never noted")
 	}
-	if _, ok := m.waitingSince("a"); ok {
+	if _, ok := m.waitsOf(sessions)("a"); ok {
 		t.Error("an announced wait is still remembered")
 	}
 	m.objectDeleted(&v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{UID: "b"}}, t0)

@@ -32,7 +32,7 @@ func TestQueuePositionWritesWait(t *testing.T) {
 	var waits poolMemory
 	snap := &snapshot{sessions: sessions}
 	plan := func(now time.Time) writePlan {
-		p := planWrites(snap, res, now, waits.waitingSince)
+		p := planWrites(snap, res, now, waits.waitsOf(snap.sessions))
 		waits.noteWaits(p.quietStarted, nil, now)
 		return p
 	}
@@ -93,7 +93,7 @@ func TestWaitingSeatCountsWait(t *testing.T) {
 		{Phase: v1alpha1.SeatPending, Reason: v1alpha1.SeatReasonLicensesNotAvailable, Message: "no seat free in pool p (3/3 bound); it binds when one frees"},
 	}}
 	res.Seats[1].Transition = allocator.SeatWaits // the reason changed, as the allocator reports it
-	p := planWrites(&snapshot{seats: seats}, res, t0, (&poolMemory{}).waitingSince)
+	p := planWrites(&snapshot{seats: seats}, res, t0, noWaits)
 	if len(p.tail) != 1 || p.tail[0].next.GetName() != "counts" {
 		t.Errorf("tail = %v, want only the seat whose numbers moved", p.tail)
 	}
@@ -122,7 +122,7 @@ func TestPlanSortsByLicence(t *testing.T) {
 		{Phase: v1alpha1.SessionWaiting, QueuePosition: 1, Licence: allocator.Loses},
 	}}
 	pool := &v1alpha1.LicensePool{ObjectMeta: metav1.ObjectMeta{Name: "p", ResourceVersion: "7"}}
-	p := planWrites(&snapshot{pool: pool, sessions: sessions}, res, t0, (&poolMemory{}).waitingSince)
+	p := planWrites(&snapshot{pool: pool, sessions: sessions}, res, t0, noWaits)
 	names := func(ws []statusWrite) (out []string) {
 		for _, w := range ws {
 			out = append(out, w.next.GetName())
@@ -149,7 +149,7 @@ func TestPlanSortsByLicence(t *testing.T) {
 
 	// With the pool's status already as decided, a grant still checks the ledger.
 	pool.Status = p.pool.next.(*v1alpha1.LicensePool).Status
-	if p = planWrites(&snapshot{pool: pool, sessions: sessions}, res, t0, (&poolMemory{}).waitingSince); p.pool != nil || !p.checkLedger {
+	if p = planWrites(&snapshot{pool: pool, sessions: sessions}, res, t0, noWaits); p.pool != nil || !p.checkLedger {
 		t.Errorf("an unchanged pool with grants to write: pool %v, check %v; want a check only", p.pool != nil, p.checkLedger)
 	}
 }
@@ -194,7 +194,7 @@ func TestPlanLeavesEndedRecordsAndSendsNoticesFirst(t *testing.T) {
 		{Phase: v1alpha1.SessionActive, GrantedAt: &t0, EndsAt: &ends, Message: "notice", Transition: allocator.SessionNoticed},
 		{Phase: v1alpha1.SessionActive, GrantedAt: &t0, Message: "holds"},
 	}}
-	p := planWrites(&snapshot{sessions: sessions}, res, t0, (&poolMemory{}).waitingSince)
+	p := planWrites(&snapshot{sessions: sessions}, res, t0, noWaits)
 	var checked []string
 	for _, w := range p.checked {
 		checked = append(checked, w.next.GetName())

@@ -106,7 +106,7 @@ func planOf(pool *v1alpha1.LicensePool, sessions []*v1alpha1.SharedSession, dele
 	snap.uids = uidsOf(nil, sessions)
 	snap.readPromises(deletedUIDs(deleted...))
 	res := snap.decide(t0)
-	return snap, res, planWrites(snap, res, t0, (&poolMemory{}).waitingSince)
+	return snap, res, planWrites(snap, res, t0, noWaits)
 }
 
 func writeNames(ws []statusWrite) []string {
@@ -306,7 +306,7 @@ func TestDeferLedger(t *testing.T) {
 		snap := &snapshot{key: types.NamespacedName{Namespace: testNS, Name: "p"}, pool: pool, sessions: sessions, ledgerAt: t0.Add(-ledgerAge)}
 		snap.uids = uidsOf(nil, sessions)
 		snap.readPromises(deletedUIDs("uid-a"))
-		return snap, planWrites(snap, snap.decide(t0), t0, (&poolMemory{}).waitingSince)
+		return snap, planWrites(snap, snap.decide(t0), t0, noWaits)
 	}
 	snap, p := setup(100*time.Millisecond, 3)
 	if len(p.fast) != 1 || p.pool != nil {
@@ -386,7 +386,7 @@ func TestPlanPromised(t *testing.T) {
 				sessions = append(sessions, activeSession(a, "p"))
 			}
 			snap, res, pass := planOf(pool, sessions, tc.deleted...)
-			lane, err := planPromised(snap, res, t0, (&poolMemory{}).waitingSince)
+			lane, err := planPromised(snap, res, t0, noWaits)
 			if err != nil {
 				t.Fatal(err)
 			}
