@@ -102,15 +102,9 @@ func run(ctx context.Context, cfg config) (err error) {
 		b.logf("logs kept in %s", b.work)
 	}()
 
-	overlay := ""
-	if cfg.pprof {
-		if overlay, err = writePprofOverlay(b.root, b.work); err != nil {
-			return err
-		}
-		b.profiles = filepath.Join(out, "profiles-"+b.start.UTC().Format("20060102-150405"))
-		if err := os.MkdirAll(b.profiles, 0o755); err != nil {
-			return err
-		}
+	overlay, err := b.preparePprof(out)
+	if err != nil {
+		return err
 	}
 	b.logf("building the operator")
 	if err := buildOperator(ctx, b.root, b.bin, overlay); err != nil {
@@ -164,6 +158,32 @@ func run(ctx context.Context, cfg config) (err error) {
 		return ctx.Err()
 	}
 
+	if err := b.report(res, out); err != nil {
+		return err
+	}
+	if len(res.Errors) > 0 {
+		return fmt.Errorf("%d measurements failed (see above)", len(res.Errors))
+	}
+	return nil
+}
+
+// preparePprof, with -pprof, writes the build overlay that adds the profiling endpoint and
+// makes the directory for the profiles; it returns the overlay ("" without -pprof).
+func (b *bench) preparePprof(out string) (string, error) {
+	if !b.cfg.pprof {
+		return "", nil
+	}
+	overlay, err := writePprofOverlay(b.root, b.work)
+	if err != nil {
+		return "", err
+	}
+	b.profiles = filepath.Join(out, "profiles-"+b.start.UTC().Format("20060102-150405"))
+	return overlay, os.MkdirAll(b.profiles, 0o755)
+}
+
+// report prints the table of figures against their targets, and writes it as JSON and as an
+// SVG chart under out.
+func (b *bench) report(res results, out string) error {
 	rows := evaluate(res)
 	printTable(os.Stdout, res, rows)
 	stamp := b.start.UTC().Format("20060102-150405")
@@ -175,9 +195,6 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	fmt.Printf("\nwrote %s and %s\n", rel(b.root, jsonPath), rel(b.root, svgPath))
-	if len(res.Errors) > 0 {
-		return fmt.Errorf("%d measurements failed (see above)", len(res.Errors))
-	}
 	return nil
 }
 
