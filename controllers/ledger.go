@@ -70,7 +70,7 @@ import (
 // Behind a long queue the ledger's write stands between a freed licence and the next grant: a
 // release costs the ledger, then the grant, in series. So a pool promises its next licences
 // ahead, and the grant then needs one write. status.ledger.promises lists the first sessions of
-// the queue (at most promiseDepth, in the queue's order, one licence each), each with a token
+// the queue (at most promiseWindow, in the queue's order, one licence each), each with a token
 // the session shows in status.promise. The k-th promise is due once k of the sessions the
 // ledger lists as holders have freed their licences for good: the session is Ended (final), or
 // the watch reported it deleted. A grant on a due promise is written at once, before the ledger

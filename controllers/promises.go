@@ -15,9 +15,22 @@ import (
 // Promises: the hand-off without the ledger in front. See "Promises" in ledger.go for the
 // protocol and why it cannot over-grant; this file is its pure half.
 
-// promiseDepth is how many of the queue's first sessions a pool promises licences to: enough
-// for the releases that come together (holders granted together tend to end together).
-const promiseDepth = 8
+// promiseDepth is the fewest of the queue's first sessions a pool promises licences to, and
+// maxPromiseCover the most promises a ledger is to name for the releases that may come
+// together (promiseCover). promiseWindow says how many it promises.
+const (
+	promiseDepth    = 8
+	maxPromiseCover = 8
+)
+
+// promiseWindow is how many of the queue's first sessions a pool of the limit promises
+// licences to: two covers, at least promiseDepth. Holders granted together tend to end
+// together, and their promised sessions, granted together, end together too: a ledger written
+// after one round of releases then names the next round's promises already, without waiting
+// for new ones to be given. The ledger lists at most 16 (2 × maxPromiseCover).
+func promiseWindow(limit int32) int {
+	return max(promiseDepth, 2*promiseCover(&limit))
+}
 
 // longQueueFactor: a queue at least this many times the pool's limit is long. Its first
 // sessions are promised licences as soon as they queue, with their wait announced in the same
@@ -147,7 +160,7 @@ type promisePlan struct {
 }
 
 // planPromises decides the ledger's next promises after the allocator's decision: the first
-// promiseDepth sessions of the queue, each with one licence, in the queue's order. A promise
+// promiseWindow sessions of the queue, each with one licence, in the queue's order. A promise
 // the ledger made before is kept where the protocol allows (see "Promises" in ledger.go); a
 // new one gets a fresh token.
 func planPromises(snap *snapshot, res allocator.Result) promisePlan {
@@ -199,8 +212,9 @@ func (p *promisePlan) fillWindow(snap *snapshot, res allocator.Result, d int) ma
 	listing := true
 	queue := queueOrder(res)
 	longQueue := len(queue) >= longQueueFactor*int(*res.Usage.SessionLimit)
+	window := promiseWindow(*res.Usage.SessionLimit)
 	for n, i := range queue {
-		if n == promiseDepth {
+		if n == window {
 			break
 		}
 		s := snap.sessions[i]
@@ -302,12 +316,12 @@ const (
 )
 
 // promiseCover is how many promises the ledger is to name for the releases that may come
-// together: as many as the pool's limit, up to half the window.
+// together: as many as the pool's limit, up to maxPromiseCover.
 func promiseCover(limit *int32) int {
 	if limit == nil {
 		return 0
 	}
-	return min(int(*limit), promiseDepth/2)
+	return min(int(*limit), maxPromiseCover)
 }
 
 // deferLedger leaves the pool's status unwritten when the pass only records grants on promises,

@@ -159,6 +159,27 @@ func TestPlanPromises(t *testing.T) {
 		}
 	})
 
+	t.Run("a pool of five promises the next two rounds of releases: ten sessions", func(t *testing.T) {
+		var holders []string
+		var sessions []*v1alpha1.SharedSession
+		for i := range 5 {
+			holders = append(holders, string(rune('a'+i)))
+			sessions = append(sessions, activeSession(holders[i], "p"))
+		}
+		var want []string
+		for i := range 30 {
+			name := fmt.Sprintf("q%02d", i)
+			sessions = append(sessions, queued(name, time.Duration(40-i)*time.Second))
+			if i < 10 {
+				want = append(want, name)
+			}
+		}
+		_, _, p := planOf(withSessionLedger(testPool("p", 5), holders...), sessions)
+		if got := writeNames(p.marks); !slices.Equal(got, want) {
+			t.Errorf("marks %v, want the first ten, %v", got, want)
+		}
+	})
+
 	t.Run("behind a short queue a wait not yet announced gets no promise", func(t *testing.T) {
 		sessions := []*v1alpha1.SharedSession{activeSession("a", "p"), activeSession("b", "p"), queued("q1", 100*time.Millisecond)}
 		_, _, p := planOf(withSessionLedger(testPool("p", 2), "a", "b"), sessions)
@@ -257,8 +278,8 @@ func TestPlanPromises(t *testing.T) {
 		if got == nil || got.Status.Promise == "" {
 			t.Fatalf("late is written %+v, want its position with a promise", got)
 		}
-		if got := promiseNames(p.promises.list); len(got) != promiseDepth {
-			t.Errorf("list %v, want the first %d, who show their promises", got, promiseDepth)
+		if got := promiseNames(p.promises.list); len(got) != promiseWindow(1) {
+			t.Errorf("list %v, want the first %d, who show their promises", got, promiseWindow(1))
 		}
 	})
 
@@ -397,6 +418,31 @@ func TestPlanPromised(t *testing.T) {
 				t.Errorf("the lane's grants differ from the pass's (-pass +lane):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestPromiseWindow: a pool names promises for as many releases as its limit (up to eight) and
+// promises twice that many sessions (at least eight, at most the sixteen a ledger lists).
+func TestPromiseWindow(t *testing.T) {
+	for _, tc := range []struct {
+		limit         int32
+		cover, window int
+	}{
+		{limit: 1, cover: 1, window: 8},
+		{limit: 4, cover: 4, window: 8},
+		{limit: 5, cover: 5, window: 10},
+		{limit: 8, cover: 8, window: 16},
+		{limit: 500, cover: 8, window: 16},
+	} {
+		if got := promiseCover(&tc.limit); got != tc.cover {
+			t.Errorf("limit %d: cover %d, want %d", tc.limit, got, tc.cover)
+		}
+		if got := promiseWindow(tc.limit); got != tc.window {
+			t.Errorf("limit %d: window %d, want %d", tc.limit, got, tc.window)
+		}
+	}
+	if promiseCover(nil) != 0 {
+		t.Error("a pool with no limit covers releases")
 	}
 }
 
