@@ -75,30 +75,46 @@ func (r *PoolReconciler) beforeGrants(ctx context.Context, snap *snapshot, plan 
 	return r.writeLedger(ctx, snap.pool, plan)
 }
 
-// writeClaimants patches the claimants' status in parallel, each with optimistic concurrency.
+// writeClaimants patches the claimants' status in parallel, each with optimistic concurrency,
+// and reports the transitions of those that landed (sendClaimants).
+func (r *PoolReconciler) writeClaimants(ctx context.Context, pool *v1alpha1.LicensePool, writes []statusWrite) error {
+	landed, err := r.sendClaimants(ctx, writes)
+	r.report(pool, notesOf(landed))
+	return err
+}
+
+// notesOf is the notes of the writes, in order.
+func notesOf(writes []statusWrite) []note {
+	var out []note
+	for _, w := range writes {
+		out = append(out, w.notes...)
+	}
+	return out
+}
+
+// sendClaimants patches the claimants' status in parallel, each with optimistic concurrency.
 // The patch holds only what changed, so the holder's renewTime is never overwritten. A conflict
-// on one write does not cancel the others: what lands stays landed, and is reported even when
+// on one write does not cancel the others: what lands stays landed, and is returned even when
 // another write failed, since the next pass redoes only the failed ones and would not report
 // these again.
-func (r *PoolReconciler) writeClaimants(ctx context.Context, pool *v1alpha1.LicensePool, writes []statusWrite) error {
+func (r *PoolReconciler) sendClaimants(ctx context.Context, writes []statusWrite) ([]statusWrite, error) {
 	var g errgroup.Group
 	g.SetLimit(writeParallelism)
 	var mu sync.Mutex
-	var landed []note
+	var landed []statusWrite
 	for _, w := range writes {
 		g.Go(func() error {
 			if err := r.writeStatus(ctx, w); err != nil {
 				return err
 			}
 			mu.Lock()
-			landed = append(landed, w.notes...)
+			landed = append(landed, w)
 			mu.Unlock()
 			return nil
 		})
 	}
 	err := g.Wait()
-	r.report(pool, landed)
-	return err
+	return landed, err
 }
 
 // writeStatus patches one object's status with optimistic concurrency, and remembers the write.

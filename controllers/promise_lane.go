@@ -160,28 +160,21 @@ func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.Namespace
 }
 
 // writePromised writes the grants on a promise that neither the lane nor a pass is writing
-// already, and counts those that landed.
+// already, and counts those that landed, even when another failed.
 func (r *PoolReconciler) writePromised(ctx context.Context, snap *snapshot, ws []statusWrite) error {
 	ws = r.memory.claimPromised(ws)
 	defer r.memory.unclaimPromised(ws)
 	if len(ws) == 0 {
 		return nil
 	}
+	landed, err := r.sendClaimants(ctx, ws)
 	// Their Events wait for the pool's next status write, which records these grants in the
 	// ledger: one Event for the grants made since, not one per grant (each is a write too).
-	var notes []note
-	for i := range ws {
-		notes = append(notes, ws[i].notes...)
-		ws[i].notes = nil
-	}
-	err := r.writeClaimants(ctx, snap.pool, ws)
-	if err != nil {
-		return err
-	}
+	notes := notesOf(landed)
 	countTransitions(notes)
 	r.memory.holdNotes(snap.key, notes)
-	metrics.PromisedGrants.WithLabelValues(snap.key.Namespace, snap.key.Name).Add(float64(len(ws)))
-	return nil
+	metrics.PromisedGrants.WithLabelValues(snap.key.Namespace, snap.key.Name).Add(float64(len(landed)))
+	return err
 }
 
 // laneAnswerTries and laneAnswerWait bound how long the promise lane waits for the slow lane's

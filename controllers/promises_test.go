@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -9,9 +10,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/seatkeeper/seatkeeper/api/v1alpha1"
@@ -477,5 +480,41 @@ func TestAwaitPromises(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the pass still waits after the run ended")
+	}
+}
+
+// TestPromisedGrantsThatLandAreReported: when one grant on a promise of a batch fails, those
+// that landed keep their Events (held for the ledger) and their count; the failure is returned.
+func TestPromisedGrantsThatLandAreReported(t *testing.T) {
+	w1, w2 := promised("w1", "t1", 1), promised("w2", "t2", 2)
+	pool := withPromises(withSessionLedger(testPool("p", 2), "a", "b"), w1, w2)
+	c := fakeAPI(t, interceptor.Funcs{
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			if obj.GetName() == "w2" {
+				return apierrors.NewConflict(v1alpha1.GroupVersion.WithResource("sharedsessions").GroupResource(), "w2", errors.New("changed"))
+			}
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+	}, pool, w1, w2)
+	r, _ := testReconciler(c, c)
+	snap, _, plan := planOf(pool, []*v1alpha1.SharedSession{w1, w2}, "uid-a", "uid-b")
+	if got := writeNames(plan.fast); !slices.Equal(got, []string{"w1", "w2"}) {
+		t.Fatalf("the pass grants %v on their promises, want w1 and w2", got)
+	}
+	if err := r.writePromised(context.Background(), snap, plan.fast); err == nil {
+		t.Error("a batch with a failed grant reports no error")
+	}
+	if s := sessionIn(t, c, "w1"); s.Status.Phase != v1alpha1.SessionActive {
+		t.Fatalf("w1 is %s, want Active", s.Status.Phase)
+	}
+	var about []string
+	for _, n := range r.memory.takeNotes(snap.key) {
+		about = append(about, n.obj.GetName()+" "+n.reason)
+	}
+	if !slices.Equal(about, []string{"w1 Granted"}) {
+		t.Errorf("held Events %v, want w1's grant alone", about)
+	}
+	if r.memory.claimPromised(plan.fast[1:]) == nil {
+		t.Error("the failed grant is still claimed")
 	}
 }
