@@ -450,7 +450,10 @@ func (m *poolMemory) poolGone(pool types.NamespacedName) {
 }
 
 // claimPromised returns the grants on a promise that no pass nor the promise lane is writing,
-// and marks them as being written (promise_lane.go).
+// and marks them as being written (promise_lane.go). A grant planned on a state of the session
+// that one of our writes has replaced is left out too: it was decided before that write landed
+// (the grant itself, most often, which a decision begun while it was in flight saw as still to
+// make), and would only fail on the session's resourceVersion.
 func (m *poolMemory) claimPromised(ws []statusWrite) []statusWrite {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -458,6 +461,9 @@ func (m *poolMemory) claimPromised(ws []statusWrite) []statusWrite {
 	for _, w := range ws {
 		uid := w.orig.GetUID()
 		if m.promising[uid] {
+			continue
+		}
+		if ow, ok := m.writes[uid]; ok && ow.rv != rvInFlight && ow.before == w.orig.GetResourceVersion() {
 			continue
 		}
 		if m.promising == nil {

@@ -224,3 +224,31 @@ func TestSameWriteComparesPolicyFields(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimPromised: a grant on a promise is claimed once until let go, and never when it was
+// planned on a state of the session one of our writes has replaced.
+func TestClaimPromised(t *testing.T) {
+	grant := func(rv string) statusWrite {
+		s := waitingSession("w1", "p")
+		s.ResourceVersion = rv
+		return statusWrite{orig: s, next: s.DeepCopy(), grant: true}
+	}
+	var m poolMemory
+	if got := m.claimPromised([]statusWrite{grant("5")}); len(got) != 1 {
+		t.Fatalf("claimed %d, want the grant", len(got))
+	}
+	if got := m.claimPromised([]statusWrite{grant("5")}); len(got) != 0 {
+		t.Error("a grant being written is claimed twice")
+	}
+	m.unclaimPromised([]statusWrite{grant("5")})
+	landed := grant("5").next.(*v1alpha1.SharedSession)
+	landed.ResourceVersion = "6"
+	landed.Status.Phase = v1alpha1.SessionActive
+	m.wrote("5", landed, t0)
+	if got := m.claimPromised([]statusWrite{grant("5")}); len(got) != 0 {
+		t.Error("a grant planned on the state the landed grant replaced is claimed")
+	}
+	if got := m.claimPromised([]statusWrite{grant("6")}); len(got) != 1 {
+		t.Error("a grant planned on the newest state is not claimed")
+	}
+}

@@ -27,16 +27,30 @@ import (
 // (poolMemory.claimPromised), so the two never race for the same session; and each rests on
 // the promise and the session's own resourceVersion, never on the other's writes.
 
-// promiseLane runs one pool's promised grants at a time, for every pool the watch wakes it for.
-// (Runs of one pool side by side measured slower on two cores: each decides on the whole pool.)
+// promiseLane decides on one pool's promised grants at a time, for every pool the watch wakes it
+// for, and lets each decision's grants go while it makes the next: two licences freed a few
+// milliseconds apart go to their promised sessions side by side, the second not behind the
+// first's round trip. (Decisions of one pool side by side measured slower on two cores: each
+// decides on the whole pool.)
 type promiseLane struct {
 	mu sync.Mutex
 	// ctx is the manager's, once it has started the lane (nil before: nothing is granted).
 	ctx context.Context
-	// running: pools whose grants are being written, with a channel closed when the run
-	// ends; again: pools woken meanwhile, to look at once more before it does.
-	running map[types.NamespacedName]chan struct{}
-	again   map[types.NamespacedName]bool
+	// running: pools with a run under way.
+	running map[types.NamespacedName]*promiseRun
+}
+
+// promiseRun is one pool's run of the promise lane: a decision under way, or grants it sent
+// and has not had the answer to.
+type promiseRun struct {
+	// done is closed when the run ends: no decision under way and no grant in flight.
+	done chan struct{}
+	// deciding: a decision is under way; again: the pool was woken meanwhile, and is looked
+	// at once more before the run ends.
+	deciding bool
+	again    bool
+	// sending: the decisions' grants in flight.
+	sending int
 }
 
 // Start gives the lane the manager's context. It is a manager Runnable that needs the
@@ -52,8 +66,8 @@ func (l *promiseLane) Start(ctx context.Context) error {
 	return nil
 }
 
-// wakePromises asks for the pool's promised grants to be looked at, and runs them unless a run
-// of the pool is under way (which then looks once more).
+// wakePromises asks for the pool's promised grants to be looked at, and decides on them unless
+// a decision of the pool is under way (which then looks once more).
 func (r *PoolReconciler) wakePromises(pool types.NamespacedName) {
 	l := &r.promised
 	l.mu.Lock()
@@ -61,18 +75,20 @@ func (r *PoolReconciler) wakePromises(pool types.NamespacedName) {
 	if l.ctx == nil {
 		return
 	}
-	if l.running[pool] != nil {
-		if l.again == nil {
-			l.again = map[types.NamespacedName]bool{}
+	run := l.running[pool]
+	switch {
+	case run == nil:
+		if l.running == nil {
+			l.running = map[types.NamespacedName]*promiseRun{}
 		}
-		l.again[pool] = true
+		run = &promiseRun{done: make(chan struct{})}
+		l.running[pool] = run
+	case run.deciding:
+		run.again = true
 		return
 	}
-	if l.running == nil {
-		l.running = map[types.NamespacedName]chan struct{}{}
-	}
-	l.running[pool] = make(chan struct{})
-	go r.runPromises(l.ctx, pool)
+	run.deciding = true
+	go r.runPromises(l.ctx, pool, run)
 }
 
 // awaitPromises waits, at most max, for a run of the pool's promise lane to end. A pass that
@@ -80,7 +96,10 @@ func (r *PoolReconciler) wakePromises(pool types.NamespacedName) {
 // (the ledger, when it cannot wait) after them, not beside them.
 func (l *promiseLane) awaitPromises(ctx context.Context, pool types.NamespacedName, max time.Duration) {
 	l.mu.Lock()
-	done := l.running[pool]
+	var done chan struct{}
+	if run := l.running[pool]; run != nil {
+		done = run.done
+	}
 	l.mu.Unlock()
 	if done == nil {
 		return
@@ -94,35 +113,55 @@ func (l *promiseLane) awaitPromises(ctx context.Context, pool types.NamespacedNa
 	}
 }
 
-// runPromises writes the pool's due grants until no news came in meanwhile.
-func (r *PoolReconciler) runPromises(ctx context.Context, pool types.NamespacedName) {
+// runPromises decides on the pool's due grants until no news came in meanwhile.
+func (r *PoolReconciler) runPromises(ctx context.Context, pool types.NamespacedName, run *promiseRun) {
 	l := &r.promised
 	for {
-		r.grantPromised(ctx, pool)
+		r.grantPromised(ctx, pool, run)
 		l.mu.Lock()
-		if !l.again[pool] {
-			close(l.running[pool])
-			delete(l.running, pool)
+		if !run.again {
+			run.deciding = false
+			l.endLocked(pool, run)
 			l.mu.Unlock()
 			return
 		}
-		delete(l.again, pool)
+		run.again = false
 		l.mu.Unlock()
 	}
 }
 
-// grantPromised decides on the cache as a pass does and writes only the grants on a promise
-// that is due. Whatever it cannot do at once (the cache is behind, a fresh read is wanted, the
-// slow lane is writing the session) it leaves to the pool's pass.
-func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.NamespacedName) {
+// sent counts a run's grants in flight up (by n, n > 0) or down (n < 0), and ends the run
+// when nothing of it is left.
+func (l *promiseLane) sent(pool types.NamespacedName, run *promiseRun, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	run.sending += n
+	l.endLocked(pool, run)
+}
+
+// endLocked ends the run if it neither decides nor waits for an answer. l.mu is held.
+func (l *promiseLane) endLocked(pool types.NamespacedName, run *promiseRun) {
+	if run.deciding || run.sending > 0 {
+		return
+	}
+	close(run.done)
+	delete(l.running, pool)
+}
+
+// grantPromised decides on the cache as a pass does, and sends only the grants on a promise
+// that is due; it returns once they are on their way. Whatever it cannot do at once (the cache
+// is behind, a fresh read is wanted, the slow lane is writing the session) it leaves to the
+// pool's pass. A grant still in flight from an earlier decision shows in the cache as waiting;
+// the claim (poolMemory.claimPromised) keeps it from going twice.
+func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.NamespacedName, run *promiseRun) {
+	defer recoverLane(ctx, pool)
+	r.memory.grantsStart(pool)
+	sending := false
 	defer func() {
-		if p := recover(); p != nil {
-			log.FromContext(ctx).Error(fmt.Errorf("%v", p), "the promise lane stopped on a panic; the pool's pass grants instead", "pool", pool.String())
+		if !sending {
+			r.memory.grantsEnd(pool, false, r.Clock.Now())
 		}
 	}()
-	r.memory.grantsStart(pool)
-	moved := false
-	defer func() { r.memory.grantsEnd(pool, moved, r.Clock.Now()) }()
 	var snap *snapshot
 	for try := 0; ; try++ {
 		s, wait, err := r.snapshot(ctx, pool)
@@ -152,17 +191,40 @@ func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.Namespace
 			ws = append(ws, w)
 		}
 	}
-	moved = len(ws) > 0
-	if err := r.writePromised(ctx, snap, ws); err != nil {
-		// The pass the same news started decides again, on the newer state.
-		log.FromContext(ctx).V(1).Info("a grant on a promise did not land", "pool", pool.String(), "error", err.Error())
+	if ws = r.memory.claimPromised(ws); len(ws) == 0 {
+		return
+	}
+	sending = true
+	r.promised.sent(pool, run, 1)
+	go func() {
+		defer r.promised.sent(pool, run, -1)
+		// The slow lane goes on at the busy pace: licences moved (see slowLane.pace).
+		defer func() { r.memory.grantsEnd(pool, true, r.Clock.Now()) }()
+		defer recoverLane(ctx, pool)
+		if err := r.sendPromised(ctx, snap, ws); err != nil {
+			// The pass the same news started decides again, on the newer state.
+			log.FromContext(ctx).V(1).Info("a grant on a promise did not land", "pool", pool.String(), "error", err.Error())
+		}
+	}()
+}
+
+// recoverLane logs a panic of the promise lane, which stops only what it was doing: the pool's
+// pass grants instead.
+func recoverLane(ctx context.Context, pool types.NamespacedName) {
+	if p := recover(); p != nil {
+		log.FromContext(ctx).Error(fmt.Errorf("%v", p), "the promise lane stopped on a panic; the pool's pass grants instead", "pool", pool.String())
 	}
 }
 
 // writePromised writes the grants on a promise that neither the lane nor a pass is writing
-// already, and counts those that landed, even when another failed.
+// already, and counts those that landed.
 func (r *PoolReconciler) writePromised(ctx context.Context, snap *snapshot, ws []statusWrite) error {
-	ws = r.memory.claimPromised(ws)
+	return r.sendPromised(ctx, snap, r.memory.claimPromised(ws))
+}
+
+// sendPromised writes grants on a promise that claimPromised gave the caller, lets go of them,
+// and counts those that landed, even when another failed.
+func (r *PoolReconciler) sendPromised(ctx context.Context, snap *snapshot, ws []statusWrite) error {
 	defer r.memory.unclaimPromised(ws)
 	if len(ws) == 0 {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -453,7 +454,8 @@ func TestPromiseWindow(t *testing.T) {
 // than it may; with no run under way, or for another pool, it does not wait.
 func TestAwaitPromises(t *testing.T) {
 	pool, other := poolKey("p").NamespacedName, poolKey("q").NamespacedName
-	l := &promiseLane{running: map[types.NamespacedName]chan struct{}{pool: make(chan struct{})}}
+	run := &promiseRun{done: make(chan struct{})}
+	l := &promiseLane{running: map[types.NamespacedName]*promiseRun{pool: run}}
 	ctx := context.Background()
 	waited := func(key types.NamespacedName, max time.Duration) time.Duration {
 		start := time.Now()
@@ -469,10 +471,7 @@ func TestAwaitPromises(t *testing.T) {
 	done := make(chan time.Duration)
 	go func() { done <- waited(pool, time.Hour) }()
 	time.Sleep(10 * time.Millisecond)
-	l.mu.Lock()
-	close(l.running[pool])
-	delete(l.running, pool)
-	l.mu.Unlock()
+	l.sent(pool, run, 0)
 	select {
 	case d := <-done:
 		if d < 10*time.Millisecond {
@@ -480,6 +479,113 @@ func TestAwaitPromises(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the pass still waits after the run ended")
+	}
+}
+
+// TestPromiseRunEnds: a run of the promise lane ends when its decision is over and the last of
+// its grants is answered, not before.
+func TestPromiseRunEnds(t *testing.T) {
+	pool := poolKey("p").NamespacedName
+	run := &promiseRun{done: make(chan struct{}), deciding: true}
+	l := &promiseLane{running: map[types.NamespacedName]*promiseRun{pool: run}}
+	ended := func() bool {
+		select {
+		case <-run.done:
+			return true
+		default:
+			return false
+		}
+	}
+	l.sent(pool, run, 1)
+	l.sent(pool, run, 1)
+	l.mu.Lock()
+	run.deciding = false
+	l.endLocked(pool, run)
+	l.mu.Unlock()
+	if ended() {
+		t.Fatal("the run ended with two grants in flight")
+	}
+	l.sent(pool, run, -1)
+	if ended() {
+		t.Fatal("the run ended with a grant in flight")
+	}
+	l.sent(pool, run, -1)
+	if !ended() || l.running[pool] != nil {
+		t.Errorf("the run did not end with its last grant (ended %v, still running %v)", ended(), l.running[pool] != nil)
+	}
+}
+
+// TestPromiseLaneGrantsSideBySide: a licence freed while the grant of the one freed before it
+// is still in flight goes to its promised session at once, not after that grant's answer; the
+// first grant is not written twice, and the run ends with its last answer.
+func TestPromiseLaneGrantsSideBySide(t *testing.T) {
+	w1, w2 := promised("w1", "t1", 1), promised("w2", "t2", 2)
+	a, b := activeSession("a", "p"), activeSession("b", "p")
+	pool := withPromises(withSessionLedger(testPool("p", 2), "a", "b"), w1, w2)
+	held, hold := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	patched := map[string]int{}
+	c := fakeAPI(t, interceptor.Funcs{
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			mu.Lock()
+			patched[obj.GetName()]++
+			mu.Unlock()
+			if obj.GetName() == "w1" {
+				close(held)
+				<-hold
+			}
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+	}, pool, w1, w2, a, b)
+	r, _ := testReconciler(c, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = r.promised.Start(ctx) }()
+	key := poolKey("p").NamespacedName
+	gone := func(s *v1alpha1.SharedSession) {
+		t.Helper()
+		if err := c.Delete(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		r.memory.objectDeleted(s, t0)
+		r.wakePromises(key)
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	waitFor("the lane to start", func() bool { r.promised.mu.Lock(); defer r.promised.mu.Unlock(); return r.promised.ctx != nil })
+	gone(a)
+	<-held
+	gone(b)
+	waitFor("w2's grant", func() bool { return sessionIn(t, c, "w2").Status.Phase == v1alpha1.SessionActive })
+	if s := sessionIn(t, c, "w1"); s.Status.Phase == v1alpha1.SessionActive {
+		t.Fatal("w1 is Active before its grant was let through")
+	}
+	r.promised.mu.Lock()
+	running := r.promised.running[key] != nil
+	r.promised.mu.Unlock()
+	if !running {
+		t.Error("the run ended with w1's grant in flight")
+	}
+	close(hold)
+	r.promised.awaitPromises(ctx, key, 5*time.Second)
+	if s := sessionIn(t, c, "w1"); s.Status.Phase != v1alpha1.SessionActive {
+		t.Errorf("w1 is %s, want Active", s.Status.Phase)
+	}
+	r.promised.mu.Lock()
+	defer r.promised.mu.Unlock()
+	if r.promised.running[key] != nil {
+		t.Error("the run is still under way after its last answer")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if patched["w1"] != 1 || patched["w2"] != 1 {
+		t.Errorf("grants written %v, want one each to w1 and w2", patched)
 	}
 }
 
