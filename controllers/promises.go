@@ -15,21 +15,21 @@ import (
 // Promises: the hand-off without the ledger in front. See "Promises" in ledger.go for the
 // protocol and why it cannot over-grant; this file is its pure half.
 
-// promiseDepth is the fewest of the queue's first sessions a pool promises licences to, and
+// minPromiseWindow is the fewest of the queue's first sessions a pool promises licences to, and
 // maxPromiseCover the most promises a ledger is to name for the releases that may come
 // together (promiseCover). promiseWindow says how many it promises.
 const (
-	promiseDepth    = 8
-	maxPromiseCover = 8
+	minPromiseWindow = 8
+	maxPromiseCover  = 8
 )
 
 // promiseWindow is how many of the queue's first sessions a pool of the limit promises
-// licences to: two covers, at least promiseDepth. Holders granted together tend to end
+// licences to: two covers, at least minPromiseWindow. Holders granted together tend to end
 // together, and their promised sessions, granted together, end together too: a ledger written
 // after one round of releases then names the next round's promises already, without waiting
 // for new ones to be given. The ledger lists at most 16 (2 × maxPromiseCover).
 func promiseWindow(limit int32) int {
-	return max(promiseDepth, 2*promiseCover(&limit))
+	return max(minPromiseWindow, 2*promiseCover(&limit))
 }
 
 // longQueueFactor: a queue at least this many times the pool's limit is long. Its first
