@@ -56,10 +56,18 @@ type poolMemory struct {
 	// ledgerAt: when each pool's status (its ledger) was last written by us.
 	ledgerAt map[types.NamespacedName]time.Time
 	// promising: the sessions whose grant on a promise a pass or the promise lane is writing;
-	// heldNotes: the Events of grants on a promise that landed, until the pool's status (with
-	// the ledger that records them) is next written.
-	promising map[types.UID]bool
-	heldNotes map[types.NamespacedName][]note
+	// landedFrom: the state (resourceVersion) each grant on a promise that landed within
+	// echoWait was planned on; heldNotes: the Events of grants on a promise that landed, until
+	// the pool's status (with the ledger that records them) is next written.
+	promising  map[types.UID]bool
+	landedFrom map[types.UID]landedGrant
+	heldNotes  map[types.NamespacedName][]note
+}
+
+// landedGrant is the state a grant on a promise was planned on, and when it landed.
+type landedGrant struct {
+	before string
+	at     time.Time
 }
 
 // refusal is a run of refused writes of one pool: how many, and until when to back off.
@@ -450,10 +458,11 @@ func (m *poolMemory) poolGone(pool types.NamespacedName) {
 }
 
 // claimPromised returns the grants on a promise that no pass nor the promise lane is writing,
-// and marks them as being written (promise_lane.go). A grant planned on a state of the session
-// that one of our writes has replaced is left out too: it was decided before that write landed
-// (the grant itself, most often, which a decision begun while it was in flight saw as still to
-// make), and would only fail on the session's resourceVersion.
+// and marks them as being written (promise_lane.go). A grant planned on the state of the
+// session that a grant of ours replaced is left out too: it was decided while that grant was in
+// flight, saw it as still to make, and would only fail on the session's resourceVersion. (The
+// memory of our writes cannot tell: the grant's echo may have reached the cache, and cleared
+// it, by the time the decision claims.)
 func (m *poolMemory) claimPromised(ws []statusWrite) []statusWrite {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -463,7 +472,7 @@ func (m *poolMemory) claimPromised(ws []statusWrite) []statusWrite {
 		if m.promising[uid] {
 			continue
 		}
-		if ow, ok := m.writes[uid]; ok && ow.rv != rvInFlight && ow.before == w.orig.GetResourceVersion() {
+		if g, ok := m.landedFrom[uid]; ok && g.before == w.orig.GetResourceVersion() {
 			continue
 		}
 		if m.promising == nil {
@@ -475,14 +484,27 @@ func (m *poolMemory) claimPromised(ws []statusWrite) []statusWrite {
 	return out
 }
 
-// unclaimPromised lets go of grants claimPromised returned, once answered.
-func (m *poolMemory) unclaimPromised(ws []statusWrite) {
+// unclaimPromised lets go of grants claimPromised returned, once answered, and remembers for
+// echoWait the state those that landed were planned on (at now).
+func (m *poolMemory) unclaimPromised(ws, landed []statusWrite, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, w := range ws {
 		delete(m.promising, w.orig.GetUID())
 	}
 	dropEmpty(&m.promising)
+	for uid, g := range m.landedFrom {
+		if now.Sub(g.at) >= echoWait {
+			delete(m.landedFrom, uid)
+		}
+	}
+	for _, w := range landed {
+		if m.landedFrom == nil {
+			m.landedFrom = map[types.UID]landedGrant{}
+		}
+		m.landedFrom[w.orig.GetUID()] = landedGrant{before: w.orig.GetResourceVersion(), at: now}
+	}
+	dropEmpty(&m.landedFrom)
 }
 
 // holdNotes keeps the Events of grants on a promise for the pool's next status write.

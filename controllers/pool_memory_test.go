@@ -225,8 +225,9 @@ func TestSameWriteComparesPolicyFields(t *testing.T) {
 	}
 }
 
-// TestClaimPromised: a grant on a promise is claimed once until let go, and never when it was
-// planned on a state of the session one of our writes has replaced.
+// TestClaimPromised: a grant on a promise is claimed once until let go, and never again when
+// planned on the state a grant of ours that landed replaced, even once its echo has cleared
+// the memory of our writes.
 func TestClaimPromised(t *testing.T) {
 	grant := func(rv string) statusWrite {
 		s := waitingSession("w1", "p")
@@ -234,21 +235,38 @@ func TestClaimPromised(t *testing.T) {
 		return statusWrite{orig: s, next: s.DeepCopy(), grant: true}
 	}
 	var m poolMemory
-	if got := m.claimPromised([]statusWrite{grant("5")}); len(got) != 1 {
+	first := grant("5")
+	if got := m.claimPromised([]statusWrite{first}); len(got) != 1 {
 		t.Fatalf("claimed %d, want the grant", len(got))
 	}
 	if got := m.claimPromised([]statusWrite{grant("5")}); len(got) != 0 {
 		t.Error("a grant being written is claimed twice")
 	}
-	m.unclaimPromised([]statusWrite{grant("5")})
-	landed := grant("5").next.(*v1alpha1.SharedSession)
+	landed := first.next.(*v1alpha1.SharedSession)
 	landed.ResourceVersion = "6"
 	landed.Status.Phase = v1alpha1.SessionActive
 	m.wrote("5", landed, t0)
+	m.unclaimPromised([]statusWrite{first}, []statusWrite{first}, t0)
+	m.isEcho(landed.DeepCopy()) // the echo clears the memory of the write
 	if got := m.claimPromised([]statusWrite{grant("5")}); len(got) != 0 {
 		t.Error("a grant planned on the state the landed grant replaced is claimed")
 	}
 	if got := m.claimPromised([]statusWrite{grant("6")}); len(got) != 1 {
 		t.Error("a grant planned on the newest state is not claimed")
+	}
+
+	// A grant that failed leaves nothing behind: it may go again from the same state.
+	var f poolMemory
+	failed := grant("7")
+	f.claimPromised([]statusWrite{failed})
+	f.unclaimPromised([]statusWrite{failed}, nil, t0)
+	if got := f.claimPromised([]statusWrite{grant("7")}); len(got) != 1 {
+		t.Error("a grant that did not land cannot be claimed again")
+	}
+	// What the memory keeps goes after echoWait.
+	f.unclaimPromised(nil, nil, t0.Add(echoWait))
+	m.unclaimPromised(nil, nil, t0.Add(echoWait))
+	if m.landedFrom != nil {
+		t.Errorf("landed grants %v kept past echoWait", m.landedFrom)
 	}
 }

@@ -49,7 +49,7 @@ type promiseRun struct {
 	// at once more before the run ends.
 	deciding bool
 	again    bool
-	// sending: the decisions' grants in flight.
+	// sending: the decisions whose grants are in flight (each sends its grants as one batch).
 	sending int
 }
 
@@ -130,8 +130,8 @@ func (r *PoolReconciler) runPromises(ctx context.Context, pool types.NamespacedN
 	}
 }
 
-// sent counts a run's grants in flight up (by n, n > 0) or down (n < 0), and ends the run
-// when nothing of it is left.
+// sent counts a run's batches of grants in flight up (by n, n > 0) or down (n < 0), and ends
+// the run when nothing of it is left.
 func (l *promiseLane) sent(pool types.NamespacedName, run *promiseRun, n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -145,7 +145,9 @@ func (l *promiseLane) endLocked(pool types.NamespacedName, run *promiseRun) {
 		return
 	}
 	close(run.done)
-	delete(l.running, pool)
+	if l.running[pool] == run {
+		delete(l.running, pool)
+	}
 }
 
 // grantPromised decides on the cache as a pass does, and sends only the grants on a promise
@@ -155,11 +157,11 @@ func (l *promiseLane) endLocked(pool types.NamespacedName, run *promiseRun) {
 // the claim (poolMemory.claimPromised) keeps it from going twice.
 func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.NamespacedName, run *promiseRun) {
 	defer recoverLane(ctx, pool)
-	r.memory.grantsStart(pool)
+	lane := r.memory.grantsStart(pool)
 	sending := false
 	defer func() {
 		if !sending {
-			r.memory.grantsEnd(pool, false, r.Clock.Now())
+			r.memory.grantsEnd(lane, false, r.Clock.Now())
 		}
 	}()
 	var snap *snapshot
@@ -199,7 +201,7 @@ func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.Namespace
 	go func() {
 		defer r.promised.sent(pool, run, -1)
 		// The slow lane goes on at the busy pace: licences moved (see slowLane.pace).
-		defer func() { r.memory.grantsEnd(pool, true, r.Clock.Now()) }()
+		defer func() { r.memory.grantsEnd(lane, true, r.Clock.Now()) }()
 		defer recoverLane(ctx, pool)
 		if err := r.sendPromised(ctx, snap, ws); err != nil {
 			// The pass the same news started decides again, on the newer state.
@@ -225,10 +227,11 @@ func (r *PoolReconciler) writePromised(ctx context.Context, snap *snapshot, ws [
 // sendPromised writes grants on a promise that claimPromised gave the caller, lets go of them,
 // and counts those that landed, even when another failed.
 func (r *PoolReconciler) sendPromised(ctx context.Context, snap *snapshot, ws []statusWrite) error {
-	defer r.memory.unclaimPromised(ws)
 	if len(ws) == 0 {
 		return nil
 	}
+	var landed []statusWrite
+	defer func() { r.memory.unclaimPromised(ws, landed, r.Clock.Now()) }()
 	landed, err := r.sendClaimants(ctx, ws)
 	// Their Events wait for the pool's next status write, which records these grants in the
 	// ledger: one Event for the grants made since, not one per grant (each is a write too).

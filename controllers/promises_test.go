@@ -523,6 +523,9 @@ func TestPromiseLaneGrantsSideBySide(t *testing.T) {
 	a, b := activeSession("a", "p"), activeSession("b", "p")
 	pool := withPromises(withSessionLedger(testPool("p", 2), "a", "b"), w1, w2)
 	held, hold := make(chan struct{}), make(chan struct{})
+	var heldOnce, letGo sync.Once
+	release := func() { letGo.Do(func() { close(hold) }) }
+	t.Cleanup(release)
 	var mu sync.Mutex
 	patched := map[string]int{}
 	c := fakeAPI(t, interceptor.Funcs{
@@ -531,7 +534,7 @@ func TestPromiseLaneGrantsSideBySide(t *testing.T) {
 			patched[obj.GetName()]++
 			mu.Unlock()
 			if obj.GetName() == "w1" {
-				close(held)
+				heldOnce.Do(func() { close(held) })
 				<-hold
 			}
 			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
@@ -560,7 +563,11 @@ func TestPromiseLaneGrantsSideBySide(t *testing.T) {
 	}
 	waitFor("the lane to start", func() bool { r.promised.mu.Lock(); defer r.promised.mu.Unlock(); return r.promised.ctx != nil })
 	gone(a)
-	<-held
+	select {
+	case <-held:
+	case <-time.After(5 * time.Second):
+		t.Fatal("w1's grant was not sent")
+	}
 	gone(b)
 	waitFor("w2's grant", func() bool { return sessionIn(t, c, "w2").Status.Phase == v1alpha1.SessionActive })
 	if s := sessionIn(t, c, "w1"); s.Status.Phase == v1alpha1.SessionActive {
@@ -572,7 +579,7 @@ func TestPromiseLaneGrantsSideBySide(t *testing.T) {
 	if !running {
 		t.Error("the run ended with w1's grant in flight")
 	}
-	close(hold)
+	release()
 	r.promised.awaitPromises(ctx, key, 5*time.Second)
 	if s := sessionIn(t, c, "w1"); s.Status.Phase != v1alpha1.SessionActive {
 		t.Errorf("w1 is %s, want Active", s.Status.Phase)
@@ -622,5 +629,8 @@ func TestPromisedGrantsThatLandAreReported(t *testing.T) {
 	}
 	if r.memory.claimPromised(plan.fast[1:]) == nil {
 		t.Error("the failed grant is still claimed")
+	}
+	if r.memory.claimPromised(plan.fast[:1]) != nil {
+		t.Error("the landed grant can be claimed again from the state it replaced")
 	}
 }

@@ -142,20 +142,26 @@ func refreshEvery(c laneClass) time.Duration {
 	return tailRefreshEvery
 }
 
-// grantsStart holds the pool's lane while the promise lane writes grants, as a pass does;
-// grantsEnd lets it go on, at the busy pace if a licence moved (at now).
-func (m *poolMemory) grantsStart(pool types.NamespacedName) {
+// grantsStart holds the pool's lane while the promise lane writes grants, as a pass does, and
+// returns it (nil when the pool has none yet); grantsEnd lets that lane go on, at the busy pace
+// if a licence moved (at now). A lane made meanwhile was never held, and is not let go.
+func (m *poolMemory) grantsStart(pool types.NamespacedName) *slowLane {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if l := m.lanes[pool]; l != nil {
+	l := m.lanes[pool]
+	if l != nil {
 		l.granting++
 	}
+	return l
 }
 
-func (m *poolMemory) grantsEnd(pool types.NamespacedName, moved bool, now time.Time) {
+func (m *poolMemory) grantsEnd(l *slowLane, moved bool, now time.Time) {
+	if l == nil {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if l := m.lanes[pool]; l != nil && l.granting > 0 {
+	if l.granting > 0 {
 		l.granting--
 		if moved {
 			l.moved = now

@@ -644,3 +644,25 @@ func TestSlowLaneNamesPromisesSoon(t *testing.T) {
 		})
 	}
 }
+
+// TestGrantsHoldTheLaneTheyStarted: grants on a promise that began before the pool had a lane
+// do not let go of a lane made meanwhile, which later grants hold.
+func TestGrantsHoldTheLaneTheyStarted(t *testing.T) {
+	pool := poolKey("p").NamespacedName
+	var m poolMemory
+	early := m.grantsStart(pool)
+	if early != nil {
+		t.Fatal("grants held a lane the pool does not have")
+	}
+	l := &slowLane{}
+	m.lanes = map[types.NamespacedName]*slowLane{pool: l}
+	later := m.grantsStart(pool)
+	m.grantsEnd(early, true, t0)
+	if l.granting != 1 {
+		t.Errorf("the lane is held by %d runs of grants, want the later one", l.granting)
+	}
+	m.grantsEnd(later, true, t0)
+	if l.granting != 0 || !l.moved.Equal(t0) {
+		t.Errorf("after the later grants the lane is held by %d, moved %v; want 0 and %v", l.granting, l.moved, t0)
+	}
+}
