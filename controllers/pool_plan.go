@@ -83,7 +83,8 @@ type writePlan struct {
 }
 
 // planWrites turns the allocator's decision into the writes that carry it out. It is pure: it
-// reads the memory of quiet waits through waitingSince (poolMemory.waitsOf) and returns the changes to make to it.
+// reads the memory of quiet waits through waitingSince (poolMemory.waitsOf) and returns the
+// changes to make to it.
 func planWrites(snap *snapshot, res allocator.Result, now time.Time, waitingSince func(types.UID) (time.Time, bool)) writePlan {
 	var p writePlan
 	p.promises = planPromises(snap, res)
