@@ -110,7 +110,7 @@ func (b *bench) handoff(ctx context.Context, base baselineResult) (handoffResult
 		}
 	}
 	res.ToDecision, res.FromDecision = summarize(toDecision), summarize(fromDecision)
-	b.logf("handoff: slowest: %s", slowest(handoffs, releases, grants[0], 8))
+	b.logf("handoff: slowest (release → decision + decision → seen): %s", slowest(handoffs, releases, grants, decided, sz.HandoffLimit, 8))
 	res.Handoff = summarize(handoffs)
 	res.RatioP50, res.RatioP99 = ratio(res.Handoff.P50, base.RoundTrip.P50), ratio(res.Handoff.P99, base.RoundTrip.P99)
 	lo, hi := len(grants)/10, len(grants)*9/10
@@ -183,9 +183,9 @@ func pairHandoffs(grants, releases []time.Time, limit int) []time.Duration {
 	return out
 }
 
-// slowest lists the n slowest hand-offs and when they happened after the first grant, to tell
-// a burst from a steady cost.
-func slowest(handoffs []time.Duration, releases []time.Time, start time.Time, n int) string {
+// slowest lists the n slowest hand-offs, split at the operator's decision, and when they
+// happened after the first grant, to tell a burst from a steady cost.
+func slowest(handoffs []time.Duration, releases, grants []time.Time, decided map[time.Time]time.Time, limit, n int) string {
 	order := make([]int, len(handoffs))
 	for i := range order {
 		order[i] = i
@@ -193,7 +193,11 @@ func slowest(handoffs []time.Duration, releases []time.Time, start time.Time, n 
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(handoffs[b], handoffs[a]) })
 	var slow []string
 	for _, k := range order[:min(n, len(order))] {
-		slow = append(slow, fmt.Sprintf("%s at +%.1fs", handoffs[k].Round(time.Millisecond), releases[k].Sub(start).Seconds()))
+		split := ""
+		if d := decided[grants[k+limit]]; !d.IsZero() && d.After(releases[k]) {
+			split = fmt.Sprintf(" (%s + %s)", d.Sub(releases[k]).Round(time.Millisecond), grants[k+limit].Sub(d).Round(time.Millisecond))
+		}
+		slow = append(slow, fmt.Sprintf("%s%s at +%.1fs", handoffs[k].Round(time.Millisecond), split, releases[k].Sub(grants[0]).Seconds()))
 	}
 	return strings.Join(slow, ", ")
 }
