@@ -150,9 +150,11 @@ func (m *poolMemory) wrote(before string, obj client.Object, now time.Time) {
 // isEcho reports whether obj is exactly the state one of our writes produced. Either way the
 // write is forgotten once any state of the object arrives after it: our writes carry the
 // resourceVersion they were based on, which the cache had already delivered, so what comes
-// next is the echo or newer (even when the echo outran the write's response). The exception
-// is a write based on a fresh read the cache had not caught up with: an older event may then
-// clear it, and the next pass, deciding on the older state, loses a conflict and retries.
+// next is the echo or newer (even when the echo outran the write's response), or the very state
+// the write was based on, when that came from an earlier write's answer (catchUp) and its echo
+// arrives late: that keeps the memory. The exception is a write based on a fresh read the cache
+// had not caught up with: an older event may then clear it, and the next pass, deciding on the
+// older state, loses a conflict and retries.
 func (m *poolMemory) isEcho(obj client.Object) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -174,6 +176,13 @@ func (m *poolMemory) isEchoLocked(obj client.Object) bool {
 			return true
 		}
 		return w.echoRV == obj.GetResourceVersion()
+	}
+	if obj.GetResourceVersion() == w.before {
+		// The state our write replaced, arriving after its answer: the echo of an earlier
+		// write of ours that this one was planned on (catchUp). It is old news; the memory
+		// stays for the echo still to come, or the next pass would decide on this state and
+		// lose a conflict to ourselves.
+		return true
 	}
 	dropKey(&m.writes, obj.GetUID())
 	return w.rv == obj.GetResourceVersion()

@@ -55,6 +55,25 @@ func TestWatchMemory(t *testing.T) {
 		t.Error("a cache with a state newer than our write is taken as behind it")
 	}
 
+	// Two writes in a row, the second planned on the first's answer: the first's echo arrives
+	// after the second's answer. It is the state the second replaced, not news: the memory of
+	// the second stays, and a pass still decides on what the second left, not on the first's.
+	var rows poolMemory
+	first := &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{UID: "w", ResourceVersion: "20"}}
+	second := first.DeepCopy()
+	second.ResourceVersion = "21"
+	rows.wrote("19", first, t0)
+	rows.wrote("20", second, t0)
+	if !rows.isEcho(first.DeepCopy()) {
+		t.Error("the late echo of our first write was taken for news")
+	}
+	if got := caughtUp(&rows, t0, first.DeepCopy()); got != second {
+		t.Error("after the first write's late echo, a snapshot does not take the object as the second write left it")
+	}
+	if !rows.isEcho(second.DeepCopy()) || rows.writes != nil {
+		t.Error("the second write's echo was not recognised, or its memory kept")
+	}
+
 	// An echo that outran its answer leaves the answer behind: the next write past echoWait
 	// sweeps it, so that no copy of the object stays.
 	var sw poolMemory
