@@ -98,6 +98,13 @@ func notesOf(writes []statusWrite) []note {
 // another write failed, since the next pass redoes only the failed ones and would not report
 // these again.
 func (r *PoolReconciler) sendClaimants(ctx context.Context, writes []statusWrite) ([]statusWrite, error) {
+	if len(writes) == 1 {
+		// Most grants on a promise go one by one: no goroutine to wait for a processor.
+		if err := r.writeStatus(ctx, writes[0]); err != nil {
+			return nil, err
+		}
+		return writes, nil
+	}
 	var g errgroup.Group
 	g.SetLimit(writeParallelism)
 	var mu sync.Mutex

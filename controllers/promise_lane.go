@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -45,8 +46,10 @@ type promiseLane struct {
 type promiseRun struct {
 	// done is closed when the run ends: no decision under way and no grant in flight.
 	done chan struct{}
-	// deciding: a decision is under way; again: the pool was woken meanwhile, and is looked
-	// at once more before the run ends.
+	// deciding: a decision is under way; again: the pool was woken since that decision began
+	// to read the cache, and is looked at once more before the run ends. (News that came
+	// before the read is in the cache it read: the informer stores an event before it calls
+	// the handlers that wake the lane.)
 	deciding bool
 	again    bool
 	// sending: the decisions whose grants are in flight (each sends its grants as one batch).
@@ -130,6 +133,14 @@ func (r *PoolReconciler) runPromises(ctx context.Context, pool types.NamespacedN
 	}
 }
 
+// reading tells the run that its decision reads the cache now: news that wakes the pool from
+// here on asks for one more look.
+func (l *promiseLane) reading(run *promiseRun) {
+	l.mu.Lock()
+	run.again = false
+	l.mu.Unlock()
+}
+
 // sent counts a run's batches of grants in flight up (by n, n > 0) or down (n < 0), and ends
 // the run when nothing of it is left.
 func (l *promiseLane) sent(pool types.NamespacedName, run *promiseRun, n int) {
@@ -166,6 +177,7 @@ func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.Namespace
 	}()
 	var snap *snapshot
 	for try := 0; ; try++ {
+		r.promised.reading(run)
 		s, wait, err := r.snapshot(ctx, pool)
 		if err != nil || wait > 0 || s.pool == nil || len(s.promises.due) == 0 {
 			return
@@ -208,6 +220,10 @@ func (r *PoolReconciler) grantPromised(ctx context.Context, pool types.Namespace
 			log.FromContext(ctx).V(1).Info("a grant on a promise did not land", "pool", pool.String(), "error", err.Error())
 		}
 	}()
+	// The run may decide again at once, and with the other processor busy the goroutine just
+	// started would wait behind that decision (up to the scheduler's 10 ms slice) before its
+	// request leaves: let it put the request on the wire first.
+	runtime.Gosched()
 }
 
 // recoverLane logs a panic of the promise lane, which stops only what it was doing: the pool's
