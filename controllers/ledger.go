@@ -254,6 +254,7 @@ func (r *PoolReconciler) ledgerAhead(ctx context.Context, pool *v1alpha1.License
 			missing = append(missing, ledgerEntry{name: p.Name, uid: p.UID, obj: &v1alpha1.SharedSession{}})
 		}
 	}
+	missing = r.memory.awaitDeletions(missing, deleteNewsWait)
 	ahead := make([]bool, len(missing))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(writeParallelism)

@@ -289,3 +289,41 @@ func TestClaimPromised(t *testing.T) {
 		t.Errorf("landed grants %v kept past echoWait", m.landedFrom)
 	}
 }
+
+// A holder the cache no longer shows is waited for briefly: the informer takes a deleted
+// object out of the cache before the watch's handlers report it.
+func TestAwaitDeletions(t *testing.T) {
+	var m poolMemory
+	claimant := func(uid types.UID) client.Object {
+		return &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{UID: uid}}
+	}
+	gone, unknown, kept := ledgerEntry{name: "gone", uid: "u-gone"}, ledgerEntry{name: "unknown"}, ledgerEntry{name: "kept", uid: "u-kept"}
+
+	m.objectDeleted(claimant("u-gone"), t0)
+	if got := m.awaitDeletions([]ledgerEntry{gone, unknown}, time.Hour); len(got) != 1 || got[0].name != "unknown" {
+		t.Errorf("with nothing left to wait for: got %v, want only the entry without a UID", got)
+	}
+
+	var late poolMemory
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		time.Sleep(time.Millisecond)
+		late.objectDeleted(claimant("u-gone"), t0)
+	}()
+	done := make(chan []ledgerEntry)
+	go func() { done <- late.awaitDeletions([]ledgerEntry{gone, unknown}, time.Hour) }()
+	select {
+	case got := <-done:
+		if len(got) != 1 || got[0].name != "unknown" {
+			t.Errorf("after the deletion was reported: got %v, want only the entry without a UID", got)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the deletion's report did not end the wait")
+	}
+	<-reported
+
+	if got := late.awaitDeletions([]ledgerEntry{kept}, time.Millisecond); len(got) != 1 || got[0].name != "kept" {
+		t.Errorf("a holder never reported deleted: got %v, want it kept for a read", got)
+	}
+}
