@@ -315,35 +315,56 @@ func TestPlanPromises(t *testing.T) {
 }
 
 // TestDeferLedger: a pass that only grants on promises leaves the ledger to a pass at most
-// promiseLedgerLag later, while enough promises are left for the next releases.
+// promiseLedgerLag after the oldest grant it does not record, while enough promises are left
+// for the next releases.
 func TestDeferLedger(t *testing.T) {
-	setup := func(ledgerAge time.Duration, promisedCount int) (*snapshot, writePlan) {
-		pool := withSessionLedger(testPool("p", 3), "a", "b", "c")
+	// grantedAgo > 0: v, promised first, was granted on its promise that long ago, and the
+	// ledger does not record it yet.
+	setup := func(grantedAgo time.Duration, promisedCount int) (*snapshot, writePlan) {
+		pool := withSessionLedger(testPool("p", 4), "a", "b", "c", "d")
 		pool.Status.ObservedGeneration = 1
-		sessions := []*v1alpha1.SharedSession{activeSession("b", "p"), activeSession("c", "p")}
+		sessions := []*v1alpha1.SharedSession{activeSession("c", "p"), activeSession("d", "p")}
+		deleted := []types.UID{"uid-a"} // its licence goes to the first promise
 		var ws []*v1alpha1.SharedSession
+		if grantedAgo == 0 {
+			sessions = append(sessions, activeSession("b", "p"))
+		} else {
+			deleted = append(deleted, "uid-b") // a's licence went to v, b's goes to w1
+			v := promised("v", "t-v", 1)
+			ws = append(ws, v.DeepCopy())
+			v.Status = v1alpha1.SharedSessionStatus{ObservedGeneration: 1, Phase: v1alpha1.SessionActive, GrantedAt: micro(-grantedAgo)}
+			sessions = append(sessions, v)
+		}
 		for i, name := range []string{"w1", "w2", "w3"}[:promisedCount] {
 			w := promised(name, "t-"+name, int32(i+1))
 			ws = append(ws, w)
 			sessions = append(sessions, w)
 		}
 		withPromises(pool, ws...)
-		snap := &snapshot{key: types.NamespacedName{Namespace: testNS, Name: "p"}, pool: pool, sessions: sessions, ledgerAt: t0.Add(-ledgerAge)}
+		// The ledger was written long ago: the lag runs from the grants, not from it.
+		snap := &snapshot{key: types.NamespacedName{Namespace: testNS, Name: "p"}, pool: pool, sessions: sessions, ledgerAt: t0.Add(-time.Hour)}
 		snap.uids = uidsOf(nil, sessions)
-		snap.readPromises(deletedUIDs("uid-a"))
+		snap.readPromises(deletedUIDs(deleted...))
 		return snap, planWrites(snap, snap.decide(t0), t0, noWaits)
 	}
-	snap, p := setup(100*time.Millisecond, 3)
+	_, p := setup(0, 3)
 	if len(p.fast) != 1 || p.pool != nil {
 		t.Fatalf("fast %v, pool written %v: want w1 granted and the ledger left for later", writeNames(p.fast), p.pool != nil)
 	}
-	if want := snap.ledgerAt.Add(promiseLedgerLag); !p.announceAt.Equal(want) {
-		t.Errorf("the pass asks to be called at %v, want %v", p.announceAt, want)
+	if want := t0.Add(promiseLedgerLag); !p.announceAt.Equal(want) {
+		t.Errorf("the pass asks to be called at %v, want promiseLedgerLag after its own grant, %v", p.announceAt, want)
+	}
+	_, p = setup(promiseLedgerLag/2, 3)
+	if p.pool != nil {
+		t.Fatal("the ledger is written though its oldest unrecorded grant is younger than promiseLedgerLag")
+	}
+	if want := t0.Add(promiseLedgerLag / 2); !p.announceAt.Equal(want) {
+		t.Errorf("the pass asks to be called at %v, want promiseLedgerLag after v's grant, %v", p.announceAt, want)
 	}
 	if _, p := setup(promiseLedgerLag+time.Millisecond, 3); p.pool == nil {
-		t.Error("a ledger older than promiseLedgerLag is left unwritten")
+		t.Error("a grant on a promise older than promiseLedgerLag is left unrecorded")
 	}
-	if _, p := setup(100*time.Millisecond, 2); p.pool == nil {
+	if _, p := setup(0, 2); p.pool == nil {
 		t.Error("the ledger is left unwritten with one promise left that can come due")
 	}
 }
