@@ -324,9 +324,14 @@ func promiseToken(s *v1alpha1.SharedSession) string {
 // 250 ms from the last write left the ledger written every 220 ms or so, just as the holders
 // granted right after the last write were going: 7 and 14 hand-offs of two traced runs waited
 // for it, none with this lag. A hold shorter than the lag and a ledger write still waits.
+//
+// promiseLedgerMaxLag bounds the lag from this operator's last ledger write as well, for grants
+// whose time cannot be trusted: without grantedAt, or stamped ahead of this operator's clock by
+// another operator's.
 const (
-	promiseLedgerLag = 150 * time.Millisecond
-	promiseReserve   = 2
+	promiseLedgerLag    = 150 * time.Millisecond
+	promiseLedgerMaxLag = 250 * time.Millisecond
+	promiseReserve      = 2
 )
 
 // promiseCover is how many promises the ledger is to name for the releases that may come
@@ -348,12 +353,13 @@ func (p *writePlan) deferLedger(snap *snapshot, now time.Time) {
 	}
 	if p.pool == nil || (len(p.fast) == 0 && snap.promises.granted == 0) || len(p.revoke) > 0 || len(p.checked) > 0 ||
 		len(p.first) > 0 || len(p.firstChecks) > 0 || len(p.parts) > 0 || snap.ledgerAt.IsZero() ||
-		now.Sub(oldest) >= promiseLedgerLag || snap.pool.Generation != snap.pool.Status.ObservedGeneration {
+		now.Sub(oldest) >= promiseLedgerLag || now.Sub(snap.ledgerAt) >= promiseLedgerMaxLag ||
+		snap.pool.Generation != snap.pool.Status.ObservedGeneration {
 		return
 	}
 	if len(snap.promises.coming)-len(p.fast) < promiseReserve {
 		return // the next releases would find no promise due
 	}
 	p.pool, p.poolGains = nil, false
-	p.announceAt = earliest(p.announceAt, oldest.Add(promiseLedgerLag))
+	p.announceAt = earliest(p.announceAt, earliest(oldest.Add(promiseLedgerLag), snap.ledgerAt.Add(promiseLedgerMaxLag)))
 }

@@ -320,6 +320,7 @@ func TestPlanPromises(t *testing.T) {
 func TestDeferLedger(t *testing.T) {
 	// grantedAgo > 0: v, promised first, was granted on its promise that long ago, and the
 	// ledger does not record it yet.
+	ledgerAge := 50 * time.Millisecond
 	setup := func(grantedAgo time.Duration, promisedCount int) (*snapshot, writePlan) {
 		pool := withSessionLedger(testPool("p", 4), "a", "b", "c", "d")
 		pool.Status.ObservedGeneration = 1
@@ -341,8 +342,7 @@ func TestDeferLedger(t *testing.T) {
 			sessions = append(sessions, w)
 		}
 		withPromises(pool, ws...)
-		// The ledger was written long ago: the lag runs from the grants, not from it.
-		snap := &snapshot{key: types.NamespacedName{Namespace: testNS, Name: "p"}, pool: pool, sessions: sessions, ledgerAt: t0.Add(-time.Hour)}
+		snap := &snapshot{key: types.NamespacedName{Namespace: testNS, Name: "p"}, pool: pool, sessions: sessions, ledgerAt: t0.Add(-ledgerAge)}
 		snap.uids = uidsOf(nil, sessions)
 		snap.readPromises(deletedUIDs(deleted...))
 		return snap, planWrites(snap, snap.decide(t0), t0, noWaits)
@@ -364,6 +364,17 @@ func TestDeferLedger(t *testing.T) {
 	if _, p := setup(promiseLedgerLag+time.Millisecond, 3); p.pool == nil {
 		t.Error("a grant on a promise older than promiseLedgerLag is left unrecorded")
 	}
+	// The lag runs from the grants, not from the last ledger write: a write long ago does not
+	// cut short the lag of the pass's own grant; only past promiseLedgerMaxLag does it.
+	ledgerAge = promiseLedgerLag + time.Millisecond
+	if _, p := setup(0, 3); p.pool != nil {
+		t.Error("a ledger written longer than promiseLedgerLag ago is written with the pass's own grant on a promise")
+	}
+	ledgerAge = promiseLedgerMaxLag
+	if _, p := setup(0, 3); p.pool == nil {
+		t.Error("a ledger written promiseLedgerMaxLag ago is left unwritten")
+	}
+	ledgerAge = 50 * time.Millisecond
 	if _, p := setup(0, 2); p.pool == nil {
 		t.Error("the ledger is left unwritten with one promise left that can come due")
 	}
