@@ -8,6 +8,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -417,20 +419,31 @@ func dropEmpty[K comparable, V any](m *map[K]V) {
 
 // rebase moves a write planned from an older state of a claimant onto a newer one (landed: the
 // API server's answer to one of our writes, or the cached state after a heartbeat), and
-// reports whether it still changes anything. A session keeps the newer renewTime. Its Events
-// went with the write that landed: the transition is the same.
+// reports whether it still changes anything. A session keeps the newer renewTime, and the
+// newer stateChangedAt when its observed state is the one planned; a condition whose status is
+// the one planned keeps the newer lastTransitionTime. A pass that planned from a state without
+// them (the claimant's first write still in flight) stamped its own times, and would otherwise
+// send a write that only moves those times (or, within the second the API server keeps of a
+// condition's, nothing at all). Its Events went with the write that landed: the transition is
+// the same.
 func rebase(w *statusWrite, landed client.Object) bool {
 	next := landed.DeepCopyObject().(client.Object)
 	switch n := next.(type) {
 	case *v1alpha1.SharedSession:
-		renewed := n.Status.RenewTime // the holder's, which the operator never writes
+		was := n.Status // the landed state's, copied
 		n.Status = *w.next.(*v1alpha1.SharedSession).Status.DeepCopy()
-		n.Status.RenewTime = renewed
+		n.Status.RenewTime = was.RenewTime // the holder's, which the operator never writes
+		if was.StateChangedAt != nil && was.ObservedState == n.Status.ObservedState {
+			n.Status.StateChangedAt = was.StateChangedAt
+		}
+		keepTransitions(n.Status.Conditions, was.Conditions)
 		if equality.Semantic.DeepEqual(n.Status, landed.(*v1alpha1.SharedSession).Status) {
 			return false
 		}
 	case *v1alpha1.SeatAssignment:
+		was := n.Status.Conditions
 		n.Status = *w.next.(*v1alpha1.SeatAssignment).Status.DeepCopy()
+		keepTransitions(n.Status.Conditions, was)
 		if equality.Semantic.DeepEqual(n.Status, landed.(*v1alpha1.SeatAssignment).Status) {
 			return false
 		}
@@ -439,6 +452,16 @@ func rebase(w *statusWrite, landed client.Object) bool {
 	}
 	w.orig, w.next, w.notes = landed, next, nil
 	return true
+}
+
+// keepTransitions gives each condition the landed one's lastTransitionTime when its status is
+// the same: it has not changed since.
+func keepTransitions(conds, landed []metav1.Condition) {
+	for i := range conds {
+		if c := meta.FindStatusCondition(landed, conds[i].Type); c != nil && c.Status == conds[i].Status {
+			conds[i].LastTransitionTime = c.LastTransitionTime
+		}
+	}
 }
 
 // dropQueued drops the writes the pool's lane holds for these claimants: a pass that waits for

@@ -666,3 +666,53 @@ func TestGrantsHoldTheLaneTheyStarted(t *testing.T) {
 		t.Errorf("after the later grants the lane is held by %d, moved %v; want 0 and %v", l.granting, l.moved, t0)
 	}
 }
+
+// TestRebase: a write planned from an older state of a session moves onto the newer one; the
+// session keeps its holder's renewTime, and the time its observed state was first recorded.
+func TestRebase(t *testing.T) {
+	landed := waitingSession("w", "p")
+	landed.ResourceVersion = "8"
+	landed.Status.ObservedState, landed.Status.StateChangedAt = v1alpha1.SessionIdle, micro(-time.Second)
+	landed.Status.RenewTime = micro(-time.Millisecond)
+	waiting := metav1.Condition{Type: v1alpha1.ConditionGranted, Status: metav1.ConditionFalse, Reason: "Waiting", Message: "waiting at position 1 of 1"}
+	landed.Status.Conditions = []metav1.Condition{waiting}
+	landed.Status.Conditions[0].LastTransitionTime = *mt(-time.Second) // the API server keeps seconds
+	for _, tc := range []struct {
+		name     string
+		plan     func(*v1alpha1.SharedSessionStatus)
+		changes  bool
+		position int32
+		stateAt  *metav1.MicroTime
+	}{
+		{"only a fresh stamp of the same state", func(st *v1alpha1.SharedSessionStatus) {}, false, 1, landed.Status.StateChangedAt},
+		{"a new position", func(st *v1alpha1.SharedSessionStatus) { st.QueuePosition = 2 }, true, 2, landed.Status.StateChangedAt},
+		{"a new observed state", func(st *v1alpha1.SharedSessionStatus) { st.ObservedState = v1alpha1.SessionConnected }, true, 1, micro(0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			planned := waitingSession("w", "p")
+			planned.ResourceVersion = "7"
+			planned.Status.ObservedState, planned.Status.StateChangedAt = v1alpha1.SessionIdle, micro(0) // the planning pass's now
+			planned.Status.Conditions = []metav1.Condition{waiting}
+			planned.Status.Conditions[0].LastTransitionTime = metav1.NewTime(t0.Add(-time.Second + 123*time.Microsecond))
+			tc.plan(&planned.Status)
+			w := statusWrite{orig: planned.DeepCopy(), next: planned}
+			if got := rebase(&w, landed); got != tc.changes {
+				t.Fatalf("rebase reports a change: %v, want %v", got, tc.changes)
+			}
+			if !tc.changes {
+				return
+			}
+			st := w.next.(*v1alpha1.SharedSession).Status
+			if st.QueuePosition != tc.position || !st.StateChangedAt.Equal(tc.stateAt) || !st.RenewTime.Equal(landed.Status.RenewTime) {
+				t.Errorf("rebased status: position %d, stateChangedAt %v, renewTime %v; want %d, %v, %v",
+					st.QueuePosition, st.StateChangedAt, st.RenewTime, tc.position, tc.stateAt, landed.Status.RenewTime)
+			}
+			if c := st.Conditions[0]; !c.LastTransitionTime.Equal(&landed.Status.Conditions[0].LastTransitionTime) {
+				t.Errorf("the condition, unchanged in status, moved its lastTransitionTime to %v", c.LastTransitionTime)
+			}
+			if w.orig != landed {
+				t.Error("the rebased write is not based on the landed state")
+			}
+		})
+	}
+}
