@@ -112,14 +112,14 @@ import (
 //
 // The ledger may then lag behind the grants made on its promises (deferLedger): a pass that
 // only records such grants, with at least promiseReserve promises left that can come due,
-// leaves the pool's status to a pass at most promiseLedgerLag after the oldest grant it does not
-// record (and promiseLedgerMaxLag after its last write), which records every grant made since in
-// one write: a holder the ledger does not record frees no promise when it goes. Until then each hand-off is one write, the grant, and the Events of
-// those grants wait for that write, so that they make one Event, not one each. New promises
-// are named the same way, by a pass promiseLedgerLag after the one that gave them; but when
-// the ledger would name fewer than promiseCover (holders granted together tend to end
-// together, as a pool's first holders do), the slow lane asks for that pass as soon as they
-// have landed.
+// leaves the pool's status to a pass at most promiseLedgerLag after the oldest grant it does
+// not record (and promiseLedgerMaxLag after its last write), which records every grant made
+// since in one write: a holder the ledger does not record frees no promise when it goes. Until
+// then each hand-off is one write, the grant, and the Events of those grants wait for that
+// write, so that they make one Event, not one each. New promises are named the same way, by a
+// pass promiseLedgerLag after the one that gave them; but when the ledger would name fewer
+// than promiseCover (holders granted together tend to end together, as a pool's first holders
+// do), the slow lane asks for that pass as soon as they have landed.
 
 // # Parts
 //
