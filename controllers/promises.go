@@ -346,11 +346,11 @@ func promiseCover(limit *int32) int {
 // deferLedger leaves the pool's status unwritten when the pass only records grants on promises,
 // its own or the promise lane's (see promiseLedgerLag), and asks for the pass that will write it.
 func (p *writePlan) deferLedger(snap *snapshot, now time.Time) {
-	// A promise taken back (first), like any grant, revocation or end, needs the ledger now.
 	oldest := now // the pass's own grants on promises
 	if since := snap.promises.grantedSince; !since.IsZero() && since.Before(now) {
 		oldest = since
 	}
+	// A promise taken back (first), like any grant, revocation or end, needs the ledger now.
 	if p.pool == nil || (len(p.fast) == 0 && snap.promises.granted == 0) || len(p.revoke) > 0 || len(p.checked) > 0 ||
 		len(p.first) > 0 || len(p.firstChecks) > 0 || len(p.parts) > 0 || snap.ledgerAt.IsZero() ||
 		now.Sub(oldest) >= promiseLedgerLag || now.Sub(snap.ledgerAt) >= promiseLedgerMaxLag ||
