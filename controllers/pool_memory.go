@@ -99,6 +99,9 @@ type ownWrite struct {
 	echoRV     string
 	at         time.Time
 	obj        client.Object
+	// chained: the write was based on the answer to an earlier write of ours (before is the
+	// rv that one produced), whose echo may still be on its way.
+	chained bool
 }
 
 // rvInFlight marks a write of the slow lane not answered yet: no resourceVersion is empty.
@@ -137,7 +140,9 @@ func (m *poolMemory) wrote(before string, obj client.Object, now time.Time) {
 	if m.writes == nil {
 		m.writes = map[types.UID]ownWrite{}
 	}
-	m.writes[obj.GetUID()] = ownWrite{before: before, rv: rv, at: now, obj: obj}
+	prev, had := m.writes[obj.GetUID()]
+	chained := had && prev.rv == before && prev.rv != rvInFlight
+	m.writes[obj.GetUID()] = ownWrite{before: before, rv: rv, at: now, obj: obj, chained: chained}
 	if now.Sub(m.writesSwept) < echoWait {
 		return
 	}
@@ -180,8 +185,8 @@ func (m *poolMemory) isEchoLocked(obj client.Object) bool {
 		}
 		return w.echoRV == obj.GetResourceVersion()
 	}
-	if obj.GetResourceVersion() == w.before {
-		// The state our write replaced, arriving after its answer: the echo of an earlier
+	if w.chained && obj.GetResourceVersion() == w.before {
+		// The state our write replaced, arriving after its answer: the echo of the earlier
 		// write of ours that this one was planned on (catchUp). It is old news; the memory
 		// stays for the echo still to come, or the next pass would decide on this state and
 		// lose a conflict to ourselves.

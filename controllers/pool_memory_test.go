@@ -73,6 +73,13 @@ func TestWatchMemory(t *testing.T) {
 	if !rows.isEcho(second.DeepCopy()) || rows.writes != nil {
 		t.Error("the second write's echo was not recognised, or its memory kept")
 	}
+	// A write based on the cache, not on an answer of ours: the state it was based on, seen
+	// again, is not taken for our echo (someone else may have produced it).
+	var single poolMemory
+	single.wrote("20", second, t0)
+	if single.isEcho(first.DeepCopy()) || single.writes != nil {
+		t.Error("the state a write based on the cache replaced was taken for our echo")
+	}
 
 	// An echo that outran its answer leaves the answer behind: the next write past echoWait
 	// sweeps it, so that no copy of the object stays.
@@ -304,22 +311,25 @@ func TestAwaitDeletions(t *testing.T) {
 		t.Errorf("with nothing left to wait for: got %v, want only the entry without a UID", got)
 	}
 
+	// The deletion is reported once the wait has begun (the waiter has asked to be told).
 	var late poolMemory
 	reported := make(chan struct{})
 	go func() {
 		defer close(reported)
-		time.Sleep(time.Millisecond)
+		for {
+			late.mu.Lock()
+			waiting := late.deletions != nil
+			late.mu.Unlock()
+			if waiting {
+				break
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
 		late.objectDeleted(claimant("u-gone"), t0)
 	}()
-	done := make(chan []ledgerEntry)
-	go func() { done <- late.awaitDeletions([]ledgerEntry{gone, unknown}, time.Hour) }()
-	select {
-	case got := <-done:
-		if len(got) != 1 || got[0].name != "unknown" {
-			t.Errorf("after the deletion was reported: got %v, want only the entry without a UID", got)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("the deletion's report did not end the wait")
+	// Without the report the wait would run out after 5 s and keep the entry.
+	if got := late.awaitDeletions([]ledgerEntry{gone, unknown}, 5*time.Second); len(got) != 1 || got[0].name != "unknown" {
+		t.Errorf("after the deletion was reported: got %v, want only the entry without a UID", got)
 	}
 	<-reported
 
