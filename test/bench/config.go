@@ -31,6 +31,7 @@ type config struct {
 	phaseTimeout time.Duration
 	operatorArgs []string
 	pprof        bool
+	audit        bool
 	sizes        sizes
 }
 
@@ -105,6 +106,7 @@ JSON file and an SVG chart under -out. Sizes left at 0 take the mode's value (fu
 	fs.StringVar(&phases, "phases", strings.Join(allPhases(), ","), "Measurements to run after the baseline, comma-separated.")
 	fs.DurationVar(&c.phaseTimeout, "phase-timeout", 0, "Longest a measurement may take before it reports what it has (default 3m quick, 8m full).")
 	fs.BoolVar(&c.pprof, "pprof", false, "Build the operator with a profiling endpoint (go build -overlay, the repository is untouched) and save a CPU profile per measurement and a heap profile per scale point under -out.")
+	fs.BoolVar(&c.audit, "audit", false, "Have the API server write an audit log (every request's arrival and answer, Metadata level) to the run's directory, which is then kept: to split a slow grant into its requests.")
 	fs.StringVar(&opArgs, "operator-args", "", "Extra flags for the operator, space-separated (e.g. '--pool-workers=8').")
 	fs.IntVar(&s.RoundTrips, "round-trips", 0, "Baseline create+status-update samples (100 quick, 300 full).")
 	fs.DurationVar(&s.CeilingFor, "ceiling-for", 0, "How long the status-write ceiling is measured (5s quick, 10s full).")

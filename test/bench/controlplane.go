@@ -24,10 +24,21 @@ type controlPlane struct {
 	kubeconfig string
 }
 
+// auditPolicy logs every request but the leader elections' lease renewals at the Metadata
+// level: who asked what of which object, when it arrived and when it was answered.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+rules:
+- level: None
+  resources:
+  - group: coordination.k8s.io
+- level: Metadata
+`
+
 // startControlPlane starts etcd and kube-apiserver with their logs and data under dir and
-// installs the CRDs of the directories crds. The
-// caller stops it, even when this returns an error.
-func startControlPlane(assets string, crds []string, dir string) (cp *controlPlane, err error) {
+// installs the CRDs of the directories crds; with audit, the API server writes an audit log,
+// dir/audit.log. The caller stops it, even when this returns an error.
+func startControlPlane(assets string, crds []string, dir string, audit bool) (cp *controlPlane, err error) {
 	cp = &controlPlane{}
 	etcdLog, err := os.Create(filepath.Join(dir, "etcd.log"))
 	if err != nil {
@@ -47,6 +58,17 @@ func startControlPlane(assets string, crds []string, dir string) (cp *controlPla
 		},
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  10 * time.Second, // then killed: its data is thrown away anyway
+	}
+	if audit {
+		policy := filepath.Join(dir, "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o644); err != nil {
+			return cp, err
+		}
+		cp.env.ControlPlane.APIServer.Configure().
+			Append("audit-policy-file", policy).
+			Append("audit-log-path", filepath.Join(dir, "audit.log")).
+			Append("audit-log-mode", "batch").       // off the requests' path
+			Append("audit-log-batch-max-wait", "1s") // on disk before the API server is stopped
 	}
 	defer func() {
 		// envtest panics on some start-up failures; the caller must still be able to stop it.

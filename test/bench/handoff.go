@@ -32,6 +32,14 @@ type handoffResult struct {
 	// of grants made on the ledger's promise, before the ledger recorded them.
 	WritesPerGrant float64 `json:"writesPerGrant"`
 	Promised       float64 `json:"promised"`
+	// CPUPerGrantMs is the operator's CPU time over the run per grant, and PassesPerGrant its
+	// pool passes: what the operator adds to the machine the API server runs on.
+	CPUPerGrantMs  float64 `json:"cpuPerGrantMs"`
+	PassesPerGrant float64 `json:"passesPerGrant"`
+	// MachineBusy is the fraction of all CPUs busy during the run (the operator's share of it
+	// is its CPU over the run's length), and OperatorShare the operator's part of that busy time.
+	MachineBusy   float64 `json:"machineBusy"`
+	OperatorShare float64 `json:"operatorShare"`
 	// StalestGap is the largest difference seen between a waiting session's real place in the
 	// queue and the queuePosition its status shows; StalestFor the longest a session's shown
 	// position stayed wrong. Both sampled every 50 ms.
@@ -72,7 +80,9 @@ func (b *bench) handoff(ctx context.Context, base baselineResult) (handoffResult
 	runCtx, cancel := context.WithTimeout(ctx, b.cfg.phaseTimeout)
 	defer cancel()
 	stopSampling := sampleStaleness(obs)
+	busy0, total0, _ := machineCPU()
 	names, releases, err := b.holdAndRelease(runCtx, obs, sz.HandoffSessions, sz.Hold)
+	busy1, total1, _ := machineCPU()
 	stale := stopSampling()
 	if err != nil {
 		return res, err
@@ -117,11 +127,18 @@ func (b *bench) handoff(ctx context.Context, base baselineResult) (handoffResult
 	res.GrantsPerSec = float64(hi-lo) / grants[hi].Sub(grants[lo]).Seconds()
 	res.IdealPerSec = float64(sz.HandoffLimit) / sz.Hold.Seconds()
 	res.RatioToIdeal = ratio(res.GrantsPerSec, res.IdealPerSec)
-	res.WritesPerGrant = after.since(before).Writes / float64(len(grants))
-	res.Promised = after.since(before).Promised / float64(len(grants))
+	used := after.since(before)
+	res.WritesPerGrant = used.Writes / float64(len(grants))
+	res.Promised = used.Promised / float64(len(grants))
+	res.CPUPerGrantMs = 1000 * used.CPUSeconds / float64(len(grants))
+	res.PassesPerGrant = used.Reconciles / float64(len(grants))
+	res.MachineBusy = ratio(float64(busy1-busy0), float64(total1-total0))
+	// The operator's CPU is counted to its idle wait after the run too, where the machine's
+	// is not: a share slightly too high rather than too low.
+	res.OperatorShare = ratio(used.CPUSeconds*clockTicks, float64(busy1-busy0))
 	res.StalestGap, res.StalestFor = stale.gap, ms(stale.longest)
-	b.logf("handoff: release → next grant p50 %s, p99 %s; %.1f grants/s (ideal %.0f); %.2f writes per grant, %.0f%% granted on a promise; positions off by up to %d for up to %s",
-		fmtMs(res.Handoff.P50), fmtMs(res.Handoff.P99), res.GrantsPerSec, res.IdealPerSec, res.WritesPerGrant, 100*res.Promised, res.StalestGap, time.Duration(res.StalestFor*float64(time.Millisecond)))
+	b.logf("handoff: release → next grant p50 %s, p99 %s; %.1f grants/s (ideal %.0f); %.2f writes, %.2f passes and %.1f ms of the operator's CPU per grant, %.0f%% granted on a promise; positions off by up to %d for up to %s; machine %.0f%% busy, %.0f%% of that the operator",
+		fmtMs(res.Handoff.P50), fmtMs(res.Handoff.P99), res.GrantsPerSec, res.IdealPerSec, res.WritesPerGrant, res.PassesPerGrant, res.CPUPerGrantMs, 100*res.Promised, res.StalestGap, time.Duration(res.StalestFor*float64(time.Millisecond)), 100*res.MachineBusy, 100*res.OperatorShare)
 	return res, nil
 }
 

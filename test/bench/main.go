@@ -94,7 +94,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	defer func() {
 		// The logs (of the control plane and the operator) are kept when something went wrong;
 		// an interrupted run leaves nothing.
-		if (err == nil && os.Getenv("BENCH_KEEP") == "") || errors.Is(err, context.Canceled) {
+		if (err == nil && os.Getenv("BENCH_KEEP") == "" && !cfg.audit) || errors.Is(err, context.Canceled) {
 			_ = os.RemoveAll(b.work)
 			return
 		}
@@ -121,7 +121,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		crds = append(crds, filepath.Join(b.kueue, "crd"))
 	}
 	b.logf("starting etcd and kube-apiserver from %s", assets)
-	b.cp, err = startControlPlane(assets, crds, b.work)
+	b.cp, err = startControlPlane(assets, crds, b.work, cfg.audit)
 	defer func() {
 		b.logf("stopping the control plane")
 		if stopErr := b.cp.stop(); stopErr != nil {

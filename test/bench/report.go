@@ -171,6 +171,7 @@ func (t *table) handoff(h *handoffResult, b baselineResult) {
 	t.add("hand-off", "grants/s sustained against M ÷ hold", fmt.Sprintf("%.1f /s", h.GrantsPerSec),
 		fmt.Sprintf("%.0f%% of %.0f /s", 100*h.RatioToIdeal, h.IdealPerSec), "≥ 90% of M ÷ hold", verdict(h.RatioToIdeal >= 0.9))
 	t.add("hand-off", "operator writes per grant; granted on a promise; queue positions off by, for", fmt.Sprintf("%.2f; %.0f%%; %d, %s", h.WritesPerGrant, 100*h.Promised, h.StalestGap, fmtMs(h.StalestFor)), "", "", "")
+	t.add("hand-off", "operator CPU per grant; pool passes per grant; machine busy (operator's share)", fmt.Sprintf("%s; %.2f; %.0f%% (%.0f%%)", fmtMs(h.CPUPerGrantMs), h.PassesPerGrant, 100*h.MachineBusy, 100*h.OperatorShare), "", "", "")
 }
 
 func (t *table) expiry(e *expiryResult) {
