@@ -210,6 +210,16 @@ func planSeat(p *writePlan, s *v1alpha1.SeatAssignment, r allocator.SeatResult) 
 	}
 }
 
+// sameSessionStatus is equality.Semantic.DeepEqual of two session statuses, after a look at
+// the fields that tell most changes apart (behind a long queue, nearly every waiting session's
+// position and message move at every grant, and a pass compares them all).
+func sameSessionStatus(a, b v1alpha1.SharedSessionStatus) bool {
+	if a.Phase != b.Phase || a.QueuePosition != b.QueuePosition || a.Message != b.Message {
+		return false
+	}
+	return equality.Semantic.DeepEqual(a, b)
+}
+
 // planSession plans one session's write, or its deletion.
 func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionResult, u allocator.Usage, now time.Time, waitingSince func(types.UID) (time.Time, bool)) {
 	if r.Delete {
@@ -232,7 +242,7 @@ func planSession(p *writePlan, s *v1alpha1.SharedSession, r allocator.SessionRes
 		}
 	}
 	first := p.promises.first[s.UID]
-	if equality.Semantic.DeepEqual(st, s.Status) {
+	if sameSessionStatus(st, s.Status) {
 		if first {
 			p.firstChecks = append(p.firstChecks, s)
 		}

@@ -171,7 +171,7 @@ func heldBack(w statusWrite, why string) statusWrite {
 		o.Status.ObservedState, o.Status.StateChangedAt = planned.ObservedState, planned.StateChangedAt
 		setCondition(&o.Status.Conditions, v1alpha1.ConditionGranted, false, v1alpha1.ReasonWriteRefused, why, o.Generation)
 		setCondition(&o.Status.Conditions, v1alpha1.ConditionReady, false, v1alpha1.ReasonWriteRefused, why, o.Generation)
-		meta.RemoveStatusCondition(&o.Status.Conditions, v1alpha1.ConditionOverdraft)
+		removeCondition(&o.Status.Conditions, v1alpha1.ConditionOverdraft)
 	}
 	return statusWrite{orig: w.orig, next: next}
 }

@@ -30,6 +30,15 @@ func setCondition(conds *[]metav1.Condition, typ string, ok bool, reason, msg st
 	meta.SetStatusCondition(conds, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: gen})
 }
 
+// removeCondition removes the condition of type typ, if there is one. (meta.RemoveStatusCondition
+// allocates a new slice even when there is none to remove, and a pass asks this of every
+// session it looks at.)
+func removeCondition(conds *[]metav1.Condition, typ string) {
+	if meta.FindStatusCondition(*conds, typ) != nil {
+		meta.RemoveStatusCondition(conds, typ)
+	}
+}
+
 // seatStatus is the status a seat should have for the allocator's result.
 func seatStatus(s *v1alpha1.SeatAssignment, r allocator.SeatResult) v1alpha1.SeatAssignmentStatus {
 	st := v1alpha1.SeatAssignmentStatus{
@@ -89,12 +98,12 @@ func sessionStatus(s *v1alpha1.SharedSession, r allocator.SessionResult, u alloc
 		}
 		setCondition(&st.Conditions, v1alpha1.ConditionEndingSoon, true, string(reason), r.Message, s.Generation)
 	} else {
-		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionEndingSoon)
+		removeCondition(&st.Conditions, v1alpha1.ConditionEndingSoon)
 	}
 	if r.Overdraft && granted {
 		setCondition(&st.Conditions, v1alpha1.ConditionOverdraft, true, v1alpha1.ReasonOverdraft, overdraftMessage(s, u), s.Generation)
 	} else {
-		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionOverdraft)
+		removeCondition(&st.Conditions, v1alpha1.ConditionOverdraft)
 	}
 	return st
 }
@@ -224,7 +233,7 @@ func setPolicyConditions(st *v1alpha1.LicensePoolStatus, pool *v1alpha1.LicenseP
 	// the limit.
 	switch allowed := u.Overdraft; {
 	case allowed == 0:
-		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionOverdraft)
+		removeCondition(&st.Conditions, v1alpha1.ConditionOverdraft)
 	case u.SessionsOverdraft > 0:
 		set(v1alpha1.ConditionOverdraft, true, v1alpha1.ReasonOverdraft, fmt.Sprintf(
 			"%d shared licences in use beyond the limit of %s (overdraft: %d allowed): the sessions holding them carry the condition Overdraft, and are covered first as licences free up",
@@ -240,7 +249,7 @@ func setPolicyConditions(st *v1alpha1.LicensePoolStatus, pool *v1alpha1.LicenseP
 	}
 	switch {
 	case reserved == 0:
-		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionReservationsFit)
+		removeCondition(&st.Conditions, v1alpha1.ConditionReservationsFit)
 	case res.ReservationsFit && u.SessionLimit == nil:
 		set(v1alpha1.ConditionReservationsFit, true, v1alpha1.ReasonReservationsFit,
 			fmt.Sprintf("the groups reserve %d shared licences; the pool has no limit", reserved))

@@ -254,6 +254,9 @@ type decision struct {
 	res   Result
 	// seatsInGroup is how many seats each group's members hold after the seat decision.
 	seatsInGroup []int
+	// allInUse is the pool's "all n shared licences ... are in use", made once for the
+	// messages of a whole queue (see waitingMessage).
+	allInUse string
 }
 
 // wake records t as a deadline the pool must be looked at again by.

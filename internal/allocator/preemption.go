@@ -200,14 +200,17 @@ func (d *decision) preemptUnit(sessions []Session, unit []int, w Session, u *uni
 // withdrawPreemptions drops the notices given for a session that no longer waits, and words
 // the others.
 func (d *decision) withdrawPreemptions(sessions []Session, queue []waiter) {
-	waiting := make(map[string]Session, len(queue))
-	for _, w := range queue {
-		waiting[sessions[w.i].Name] = sessions[w.i]
-	}
+	var waiting map[string]Session // built for the first holder under notice: most passes have none
 	for i := range d.res.Sessions {
 		r := &d.res.Sessions[i]
 		if r.Phase != v1alpha1.SessionActive || r.PreemptedBy == "" {
 			continue
+		}
+		if waiting == nil {
+			waiting = make(map[string]Session, len(queue))
+			for _, w := range queue {
+				waiting[sessions[w.i].Name] = sessions[w.i]
+			}
 		}
 		s := sessions[i]
 		w, ok := waiting[r.PreemptedBy]

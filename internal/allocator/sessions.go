@@ -560,7 +560,10 @@ func (d *decision) waitingMessage(w waiter, s Session, u *units, pos, of int) st
 	case w.need == 1 && w.free == 0 && d.pool.Policy.Overdraft > 0:
 		return fmt.Sprintf("%s; waiting at position %d of %d", allInUse(lim, p, fmt.Sprintf(" and its %d of overdraft", d.pool.Policy.Overdraft)), pos, of)
 	case w.need == 1 && w.free == 0:
-		return fmt.Sprintf("%s; waiting at position %d of %d", allInUse(lim, p, ""), pos, of)
+		if d.allInUse == "" {
+			d.allInUse = allInUse(lim, p, "")
+		}
+		return fmt.Sprintf("%s; waiting at position %d of %d", d.allInUse, pos, of)
 	}
 	return fmt.Sprintf("waiting for %s of pool %s; %d free of %s; waiting at position %d of %d", licences(w.need), p, w.free, d.ofAll(), pos, of)
 }
