@@ -36,8 +36,8 @@ type handoffResult struct {
 	// pool passes: what the operator adds to the machine the API server runs on.
 	CPUPerGrantMs  float64 `json:"cpuPerGrantMs"`
 	PassesPerGrant float64 `json:"passesPerGrant"`
-	// MachineBusy is the fraction of all CPUs busy during the run (the operator's share of it
-	// is its CPU over the run's length), and OperatorShare the operator's part of that busy time.
+	// MachineBusy is the fraction of all CPUs busy during the run, as churn's; OperatorShare is
+	// the operator's CPU time as a fraction of that busy time.
 	MachineBusy   float64 `json:"machineBusy"`
 	OperatorShare float64 `json:"operatorShare"`
 	// StalestGap is the largest difference seen between a waiting session's real place in the
