@@ -124,11 +124,21 @@ func (r *PoolReconciler) sendClaimants(ctx context.Context, writes []statusWrite
 	return landed, err
 }
 
-// writeStatus patches one object's status with optimistic concurrency, and remembers the write.
+// writeStatus writes one object's status with optimistic concurrency, and remembers the write.
+//
+// It sends the whole status (an update of the status subresource), not a merge patch from
+// orig: the API server then applies no patch, which is about a quarter of what a status write
+// costs the machine (test/bench's baseline measures both), and the operator computes no diff.
+// With the resourceVersion of orig the write lands only on that state, which is also the
+// state next was planned from, so the two send the same change. The one difference: a status
+// field this build's types do not know (written by a newer operator) is dropped rather than
+// kept. Whatever else of the object next carries is ignored by the API server (the status
+// subresource takes only the status; the managedFields the cache leaves out are kept from the
+// stored object).
 func (r *PoolReconciler) writeStatus(ctx context.Context, w statusWrite) error {
-	patch := client.MergeFromWithOptions(w.orig, client.MergeFromWithOptimisticLock{})
-	if err := r.Status().Patch(ctx, w.next, patch); err != nil {
-		return &writeError{obj: w.next, op: "patch status", err: err}
+	w.next.SetResourceVersion(w.orig.GetResourceVersion())
+	if err := r.Status().Update(ctx, w.next); err != nil {
+		return &writeError{obj: w.next, op: "update status", err: err}
 	}
 	r.memory.wrote(w.orig.GetResourceVersion(), w.next, r.Clock.Now())
 	return nil

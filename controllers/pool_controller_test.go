@@ -163,6 +163,14 @@ func (l *writeLog) record(verb string, obj client.Object) error {
 
 func (l *writeLog) funcs() interceptor.Funcs {
 	return interceptor.Funcs{
+		// Status writes are updates of the status; a patch of it sends a resourceVersion
+		// alone (checkVersion).
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			if err := l.record(sub, obj); err != nil {
+				return err
+			}
+			return c.SubResource(sub).Update(ctx, obj, opts...)
+		},
 		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 			verb := sub
 			if data, err := patch.Data(obj); err == nil && !bytes.Contains(data, []byte(`"status"`)) {

@@ -561,7 +561,7 @@ func TestPromiseLaneGrantsSideBySide(t *testing.T) {
 	var mu sync.Mutex
 	patched := map[string]int{}
 	c := fakeAPI(t, interceptor.Funcs{
-		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
 			mu.Lock()
 			patched[obj.GetName()]++
 			mu.Unlock()
@@ -569,7 +569,7 @@ func TestPromiseLaneGrantsSideBySide(t *testing.T) {
 				heldOnce.Do(func() { close(held) })
 				<-hold
 			}
-			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			return c.SubResource(sub).Update(ctx, obj, opts...)
 		},
 	}, pool, w1, w2, a, b)
 	r, _ := testReconciler(c, c)
@@ -634,11 +634,11 @@ func TestPromisedGrantsThatLandAreReported(t *testing.T) {
 	w1, w2 := promised("w1", "t1", 1), promised("w2", "t2", 2)
 	pool := withPromises(withSessionLedger(testPool("p", 2), "a", "b"), w1, w2)
 	c := fakeAPI(t, interceptor.Funcs{
-		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
 			if obj.GetName() == "w2" {
 				return apierrors.NewConflict(v1alpha1.GroupVersion.WithResource("sharedsessions").GroupResource(), "w2", errors.New("changed"))
 			}
-			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			return c.SubResource(sub).Update(ctx, obj, opts...)
 		},
 	}, pool, w1, w2)
 	r, _ := testReconciler(c, c)

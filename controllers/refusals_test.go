@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"sync/atomic"
@@ -29,15 +28,14 @@ func TestRefusedLedgerWrite(t *testing.T) {
 	refuse.Store(true)
 	var ledgerWrites atomic.Int32
 	funcs := interceptor.Funcs{
-		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-			data, _ := patch.Data(obj)
-			if _, ok := obj.(*v1alpha1.LicensePool); ok && bytes.Contains(data, []byte(`"ledger"`)) {
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			if p, ok := obj.(*v1alpha1.LicensePool); ok && p.Status.Ledger != nil {
 				ledgerWrites.Add(1)
 				if refuse.Load() {
 					return apierrors.NewRequestEntityTooLargeError("limit is 1048576")
 				}
 			}
-			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			return c.SubResource(sub).Update(ctx, obj, opts...)
 		},
 	}
 	c := fakeAPI(t, funcs, testPool("p", 1), testSession("a", "p"))

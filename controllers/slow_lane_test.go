@@ -421,11 +421,11 @@ func TestSlowLaneKicksAfterAConflict(t *testing.T) {
 // the next pass like any refusal, and the pool's backoff grows while nothing of the lane lands.
 func TestLaneRefusalsBackOff(t *testing.T) {
 	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: v1alpha1.GroupVersion.Group, Resource: "sharedsessions"}, "w", errors.New("a policy forbids it"))
-	funcs := interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	funcs := interceptor.Funcs{SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
 		if obj.GetName() == "w" {
 			return forbidden
 		}
-		return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		return c.SubResource(sub).Update(ctx, obj, opts...)
 	}}
 	w := waitingSession("w", "p")
 	w.Generation = 2 // its status must be written again, by the lane

@@ -101,7 +101,9 @@ func (t *table) add(section, figure, value, ratio, target, verdict string) {
 
 func (t *table) baseline(b baselineResult) {
 	t.add("baseline", "round trip: create + status update, p50 / p99", pair(b.RoundTrip.P50, b.RoundTrip.P99), "1×", "", "")
-	t.add("baseline", "ledger write: pool status patch, p50 / p99", pair(b.LedgerWrite.P50, b.LedgerWrite.P99), "", "", "")
+	t.add("baseline", "ledger write: pool status update, p50 / p99", pair(b.LedgerWrite.P50, b.LedgerWrite.P99), "", "", "")
+	t.add("baseline", "grant as a merge patch, p50 / p99; machine CPU per write", fmt.Sprintf("%s; %.2f ms", pair(b.GrantByPatch.Latency.P50, b.GrantByPatch.Latency.P99), b.GrantByPatch.CPUMs), "", "", "")
+	t.add("baseline", "grant as the whole status (the operator's), p50 / p99; CPU", fmt.Sprintf("%s; %.2f ms", pair(b.GrantByUpdate.Latency.P50, b.GrantByUpdate.Latency.P99), b.GrantByUpdate.CPUMs), fmt.Sprintf("%.2f× the patch's CPU", ratio(b.GrantByUpdate.CPUMs, b.GrantByPatch.CPUMs)), "", "")
 	t.add("baseline", "watch delivery: write answered → watcher sees it, p50 / p99", pair(b.WatchDelivery.P50, b.WatchDelivery.P99), "", "", "")
 	t.add("baseline", fmt.Sprintf("status-write ceiling: %d writers, QPS 500, burst 1000", b.Writers), fmt.Sprintf("%.0f writes/s", b.CeilingPerSec), "1×", "", "")
 	t.add("baseline", "status-write capacity: 64 writers, no client limit", fmt.Sprintf("%.0f writes/s", b.CapacityPerSec), fmt.Sprintf("%.2f× ceiling", ratio(b.CapacityPerSec, b.CeilingPerSec)), "", "")
