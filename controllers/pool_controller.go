@@ -46,13 +46,13 @@ type PoolReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools,verbs=get;list;watch
-// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools/status,verbs=patch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licensepools/status,verbs=patch;update
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=seatassignments;sharedsessions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=sharedsessions,verbs=delete
-// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=seatassignments/status;sharedsessions/status,verbs=patch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=seatassignments/status;sharedsessions/status,verbs=patch;update
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=customerorders,verbs=get;list;watch
 // +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licenseledgers,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licenseledgers/status,verbs=patch
+// +kubebuilder:rbac:groups=licensing.seatkeeper.io,resources=licenseledgers/status,verbs=patch;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile is one pass over a pool: snapshot, decide, plan, apply. The pool's slow lane

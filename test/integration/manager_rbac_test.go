@@ -54,6 +54,11 @@ var _ = Describe("The operator's own RBAC", Label("rbac"), func() {
 			{"licensing.seatkeeper.io", "customerorders", "", "watch"}, {"licensing.seatkeeper.io", "customerorders", "status", "patch"},
 			{"", "namespaces", "", "watch"}, {"", "pods", "", "watch"}, {"", "pods", "", "patch"},
 			{"events.k8s.io", "events", "", "create"},
+			// Status writes are updates of the status subresource (writeStatus); a check of a
+			// resourceVersion alone is a patch.
+			{"licensing.seatkeeper.io", "licensepools", "status", "update"}, {"licensing.seatkeeper.io", "seatassignments", "status", "update"},
+			{"licensing.seatkeeper.io", "sharedsessions", "status", "update"}, {"licensing.seatkeeper.io", "licenseledgers", "status", "update"},
+			{"licensing.seatkeeper.io", "licenseledgers", "status", "patch"},
 		}
 		refused := []call{
 			{"licensing.seatkeeper.io", "licensepools", "", "update"}, {"licensing.seatkeeper.io", "licensepools", "", "delete"},
