@@ -149,6 +149,14 @@ func (r *PoolReconciler) recordEvents(pool *v1alpha1.LicensePool, notes []note) 
 	}
 }
 
+// promiseEventsEvery is how often a pool records the Events of its grants on a promise at most.
+// Behind a long queue the ledger records such grants every 150 to 250 ms (promiseLedgerLag),
+// and an Event for each of its writes cost the API server a write per five grants or so, beside
+// the hand-offs (test/bench's hand-off run: 83 Events in 300 grants; 31 with this). At most one
+// a second names the grants since, a second later at most; the first after a quiet second goes
+// with the ledger's write, as before.
+const promiseEventsEvery = time.Second
+
 // poolOf is the pool a note's object belongs to (or is).
 func poolOf(obj client.Object) types.NamespacedName {
 	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}

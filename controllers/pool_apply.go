@@ -37,9 +37,10 @@ func (r *PoolReconciler) apply(ctx context.Context, snap *snapshot, plan writePl
 		return nil, err
 	}
 	if plan.pool != nil {
-		// The ledger now records the grants made on a promise before it: their Events go.
-		r.recordEvents(snap.pool, r.memory.takeNotes(snap.key))
+		// The ledger now records the grants made on a promise before it: their Events may go.
+		r.memory.notesRecorded(snap.key)
 	}
+	r.recordEvents(snap.pool, r.memory.dueNotes(snap.key, r.Clock.Now()))
 	// 3. Grants, and ends decided on the ledger: all of them, whatever their number.
 	if err := r.writeClaimants(ctx, snap.pool, plan.checked); err != nil {
 		return nil, err

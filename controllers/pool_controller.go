@@ -115,7 +115,8 @@ func (r *PoolReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		log.FromContext(ctx).Info("the API server accepts the pool's writes again")
 	}
 	poolGauges(req.Namespace, req.Name, snap.pool, res)
-	return requeueAt(earliest(res.Next, plan.announceAt), r.Clock.Now()), nil
+	next := earliest(earliest(res.Next, plan.announceAt), r.memory.notesDueAt(req.NamespacedName))
+	return requeueAt(next, r.Clock.Now()), nil
 }
 
 // endPass lets the pool's slow lane go on, with the pass's writes if it handed them over (at

@@ -61,10 +61,14 @@ type poolMemory struct {
 	// promising: the sessions whose grant on a promise a pass or the promise lane is writing;
 	// landedFrom: the state (resourceVersion) each grant on a promise that landed within
 	// echoWait was planned on; heldNotes: the Events of grants on a promise that landed, until
-	// the pool's status (with the ledger that records them) is next written.
+	// the pool's status (with the ledger that records them) is next written; readyNotes: those
+	// the ledger records, until the pool's next Event of them is due; notedAt: when the last
+	// one was recorded (see promiseEventsEvery).
 	promising  map[types.UID]bool
 	landedFrom map[types.UID]landedGrant
 	heldNotes  map[types.NamespacedName][]note
+	readyNotes map[types.NamespacedName][]note
+	notedAt    map[types.NamespacedName]time.Time
 }
 
 // landedGrant is the state a grant on a promise was planned on, and when it landed.
@@ -525,6 +529,8 @@ func (m *poolMemory) poolGone(pool types.NamespacedName) {
 	delete(m.created, pool)
 	delete(m.ledgerAt, pool)
 	delete(m.heldNotes, pool)
+	delete(m.readyNotes, pool)
+	delete(m.notedAt, pool)
 }
 
 // claimPromised returns the grants on a promise that no pass nor the promise lane is writing,
@@ -590,14 +596,57 @@ func (m *poolMemory) holdNotes(pool types.NamespacedName, notes []note) {
 	m.heldNotes[pool] = append(m.heldNotes[pool], notes...)
 }
 
-// takeNotes returns, and forgets, the Events held for the pool.
-func (m *poolMemory) takeNotes(pool types.NamespacedName) []note {
+// notesRecorded moves the Events held for the pool to those the ledger records: the pool's
+// status, with its ledger, has been written.
+func (m *poolMemory) notesRecorded(pool types.NamespacedName) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := m.heldNotes[pool]
+	if len(n) == 0 {
+		return
+	}
 	delete(m.heldNotes, pool)
 	dropEmpty(&m.heldNotes)
+	if m.readyNotes == nil {
+		m.readyNotes = map[types.NamespacedName][]note{}
+	}
+	m.readyNotes[pool] = append(m.readyNotes[pool], n...)
+}
+
+// dueNotes returns, and forgets, the Events of the pool's grants on a promise that the ledger
+// records, once they are due at now (notesDueAt).
+func (m *poolMemory) dueNotes(pool types.NamespacedName, now time.Time) []note {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if due := m.notesDueLocked(pool); due.IsZero() || now.Before(due) {
+		return nil
+	}
+	n := m.readyNotes[pool]
+	delete(m.readyNotes, pool)
+	dropEmpty(&m.readyNotes)
+	if m.notedAt == nil {
+		m.notedAt = map[types.NamespacedName]time.Time{}
+	}
+	m.notedAt[pool] = now
 	return n
+}
+
+// notesDueAt is when the Events of the pool's grants on a promise that the ledger records are
+// due: promiseEventsEvery after the last of them was recorded; zero when there are none.
+func (m *poolMemory) notesDueAt(pool types.NamespacedName) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.notesDueLocked(pool)
+}
+
+func (m *poolMemory) notesDueLocked(pool types.NamespacedName) time.Time {
+	if len(m.readyNotes[pool]) == 0 {
+		return time.Time{}
+	}
+	if at, ok := m.notedAt[pool]; ok {
+		return at.Add(promiseEventsEvery)
+	}
+	return time.Unix(0, 0) // none recorded yet: due at once
 }
 
 // wroteLedger notes that the pool's status, with its ledger, was written at now.

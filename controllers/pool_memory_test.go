@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -335,5 +336,66 @@ func TestAwaitDeletions(t *testing.T) {
 
 	if got := late.awaitDeletions([]ledgerEntry{kept}, time.Millisecond); len(got) != 1 || got[0].name != "kept" {
 		t.Errorf("a holder never reported deleted: got %v, want it kept for a read", got)
+	}
+}
+
+// TestPromiseEventsAtMostOnceASecond walks a pool's Events of grants on a promise through the
+// ledger's writes: held until the ledger records them, then recorded at most once a second.
+func TestPromiseEventsAtMostOnceASecond(t *testing.T) {
+	var m poolMemory
+	pool := types.NamespacedName{Namespace: "ns", Name: "p"}
+	grant := func(name string) []note {
+		return []note{{obj: &v1alpha1.SharedSession{ObjectMeta: metav1.ObjectMeta{Name: name}}, reason: "Granted"}}
+	}
+	names := func(ns []note) []string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.obj.GetName())
+		}
+		return out
+	}
+	steps := []struct {
+		what     string
+		at       time.Duration
+		hold     string // a grant on a promise that landed
+		recorded bool   // the pool's status, with its ledger, was written
+		want     []string
+		wantDue  time.Duration // -1: nothing kept
+	}{
+		{what: "a grant the ledger does not record yet", at: 0, hold: "a", want: nil, wantDue: -1},
+		{what: "the ledger's write, after a quiet time", at: 150 * time.Millisecond, recorded: true, want: []string{"a"}, wantDue: -1},
+		{what: "the next grant", at: 200 * time.Millisecond, hold: "b", wantDue: -1},
+		{what: "the next ledger write, within the second", at: 350 * time.Millisecond, recorded: true, wantDue: 1150 * time.Millisecond},
+		{what: "one more grant, held for the ledger", at: 400 * time.Millisecond, hold: "c", wantDue: 1150 * time.Millisecond},
+		{what: "a pass with no ledger write, still within the second", at: 1100 * time.Millisecond, wantDue: 1150 * time.Millisecond},
+		{what: "the pass the second asked for: what the ledger records goes", at: 1150 * time.Millisecond, want: []string{"b"}, wantDue: -1},
+		{what: "the ledger's write records c, a second not yet gone", at: 1200 * time.Millisecond, recorded: true, wantDue: 2150 * time.Millisecond},
+		{what: "a pass after that second", at: 2200 * time.Millisecond, want: []string{"c"}, wantDue: -1},
+	}
+	for _, s := range steps {
+		now := t0.Add(s.at)
+		if s.hold != "" {
+			m.holdNotes(pool, grant(s.hold))
+		}
+		if s.recorded {
+			m.notesRecorded(pool)
+		}
+		if got := names(m.dueNotes(pool, now)); !slices.Equal(got, s.want) {
+			t.Errorf("%s: Events %v, want %v", s.what, got, s.want)
+		}
+		due := m.notesDueAt(pool)
+		if s.wantDue < 0 {
+			if !due.IsZero() {
+				t.Errorf("%s: Events due at %v, want none kept", s.what, due.Sub(t0))
+			}
+		} else if !due.Equal(t0.Add(s.wantDue)) {
+			t.Errorf("%s: Events due at %v, want %v", s.what, due.Sub(t0), s.wantDue)
+		}
+	}
+	m.holdNotes(pool, grant("d"))
+	m.notesRecorded(pool)
+	m.poolGone(pool)
+	if !m.notesDueAt(pool).IsZero() || m.dueNotes(pool, t0.Add(time.Hour)) != nil {
+		t.Error("a pool gone keeps its Events")
 	}
 }

@@ -653,7 +653,7 @@ func TestPromisedGrantsThatLandAreReported(t *testing.T) {
 		t.Fatalf("w1 is %s, want Active", s.Status.Phase)
 	}
 	var about []string
-	for _, n := range r.memory.takeNotes(snap.key) {
+	for _, n := range r.memory.heldNotes[snap.key] {
 		about = append(about, n.obj.GetName()+" "+n.reason)
 	}
 	if !slices.Equal(about, []string{"w1 Granted"}) {
