@@ -61,23 +61,10 @@ func (b *bench) baseline(ctx context.Context) (baselineResult, error) {
 	if _, _, err := b.roundTrips(ctx, "warm", 10); err != nil {
 		return res, err
 	}
-	obs, err := observeSessions(ctx, b.load, baselineNS, false)
-	if err != nil {
+	var err error
+	if res.RoundTrip, res.WatchDelivery, err = b.measureRoundTrip(ctx, "rt", s.RoundTrips); err != nil {
 		return res, err
 	}
-	samples, returned, err := b.roundTrips(ctx, "rt", s.RoundTrips)
-	if err != nil {
-		return res, err
-	}
-	var hops []time.Duration
-	for i := range s.RoundTrips {
-		seen, err := obs.wait(ctx, sessionName("rt", i), v1alpha1.SessionActive)
-		if err != nil {
-			return res, err
-		}
-		hops = append(hops, seen.Sub(returned[i]))
-	}
-	res.RoundTrip, res.WatchDelivery = summarize(samples), summarize(hops)
 	b.logf("baseline round trip (create + status update): p50 %s, p99 %s; watch delivery p50 %s, p99 %s",
 		fmtMs(res.RoundTrip.P50), fmtMs(res.RoundTrip.P99), fmtMs(res.WatchDelivery.P50), fmtMs(res.WatchDelivery.P99))
 
@@ -111,6 +98,28 @@ func (b *bench) baseline(ctx context.Context) (baselineResult, error) {
 	res.CapacityPerSec = float64(writes) / elapsed.Seconds()
 	b.logf("baseline status-write capacity: %.0f writes/s (64 writers, no client limit)", res.CapacityPerSec)
 	return res, emptyNamespace(ctx, b.load, baselineNS)
+}
+
+// measureRoundTrip times n round trips, on sessions named prefix-i in the baseline's namespace,
+// and how long a watching client takes to see each one's status. Its watch runs until ctx ends.
+func (b *bench) measureRoundTrip(ctx context.Context, prefix string, n int) (roundTrip, delivery summary, err error) {
+	obs, err := observeSessions(ctx, b.load, baselineNS, false)
+	if err != nil {
+		return summary{}, summary{}, err
+	}
+	samples, returned, err := b.roundTrips(ctx, prefix, n)
+	if err != nil {
+		return summary{}, summary{}, err
+	}
+	var hops []time.Duration
+	for i := range n {
+		seen, err := obs.wait(ctx, sessionName(prefix, i), v1alpha1.SessionActive)
+		if err != nil {
+			return summary{}, summary{}, err
+		}
+		hops = append(hops, seen.Sub(returned[i]))
+	}
+	return summarize(samples), summarize(hops), nil
 }
 
 // roundTrips creates n sessions one at a time, each followed by the status update the

@@ -32,6 +32,7 @@ type config struct {
 	operatorArgs []string
 	pprof        bool
 	audit        bool
+	repeat       int // runs of the hand-off measurement
 	sizes        sizes
 }
 
@@ -107,6 +108,7 @@ JSON file and an SVG chart under -out. Sizes left at 0 take the mode's value (fu
 	fs.DurationVar(&c.phaseTimeout, "phase-timeout", 0, "Longest a measurement may take before it reports what it has (default 3m quick, 8m full).")
 	fs.BoolVar(&c.pprof, "pprof", false, "Build the operator with a profiling endpoint (go build -overlay, the repository is untouched) and save a CPU profile per measurement and a heap profile per scale point under -out.")
 	fs.BoolVar(&c.audit, "audit", false, "Have the API server write an audit log (every request's arrival and answer, Metadata level) to the run's directory, which is then kept: to split a slow grant into its requests.")
+	fs.IntVar(&c.repeat, "repeat", 1, "Run the hand-off measurement this many times, each against a round trip of the API server timed just before it with the operator stopped, and print how its figures spread and how many runs met each target. The table shows the median run. Not with -pprof.")
 	fs.StringVar(&opArgs, "operator-args", "", "Extra flags for the operator, space-separated (e.g. '--pool-workers=8').")
 	fs.IntVar(&s.RoundTrips, "round-trips", 0, "Baseline create+status-update samples (100 quick, 300 full).")
 	fs.DurationVar(&s.CeilingFor, "ceiling-for", 0, "How long the status-write ceiling is measured (5s quick, 10s full).")
@@ -137,6 +139,13 @@ JSON file and an SVG chart under -out. Sizes left at 0 take the mode's value (fu
 	}
 	if c.quick && full {
 		return config{}, errors.New("-quick and -full exclude each other")
+	}
+	if c.repeat < 1 {
+		return config{}, fmt.Errorf("-repeat: %d runs; at least 1", c.repeat)
+	}
+	if c.repeat > 1 && c.pprof {
+		// The operator is restarted between runs, which would lose its profile.
+		return config{}, errors.New("-repeat and -pprof exclude each other: the operator is restarted between runs")
 	}
 	var err error
 	if s.ScaleSessions, err = intList(scaleSessions); err != nil {

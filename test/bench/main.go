@@ -240,9 +240,9 @@ func (b *bench) measure(ctx context.Context, res *results) {
 			return err
 		}},
 		{"handoff", "hand-off behind a long queue", func(ctx context.Context) error {
-			r, err := b.handoff(ctx, res.Baseline)
+			r, runs, err := b.handoffRuns(ctx, res.Baseline)
 			if err == nil {
-				res.Handoff = &r
+				res.Handoff, res.HandoffRuns = &r, runs
 			}
 			return err
 		}},
@@ -302,7 +302,11 @@ func (b *bench) phase(ctx context.Context, res *results, name string, f func(con
 	shared := name != "scale" && name != "large"
 	pctx, cancel := ctx, context.CancelFunc(func() {})
 	if shared {
-		pctx, cancel = context.WithTimeout(ctx, b.cfg.phaseTimeout+time.Minute)
+		limit := b.cfg.phaseTimeout + time.Minute
+		if name == "handoff" {
+			limit *= time.Duration(max(b.cfg.repeat, 1))
+		}
+		pctx, cancel = context.WithTimeout(ctx, limit)
 	}
 	defer cancel()
 	profiling := shared && b.profiles != ""
