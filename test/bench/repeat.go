@@ -81,12 +81,13 @@ func spreadOf(runs []handoffResult) handoffSpread {
 	if len(runs) == 0 {
 		return handoffSpread{}
 	}
-	s := handoffSpread{RatioMedian: medianRun(runs).RatioP99}
-	for i, r := range runs {
-		if i == 0 {
-			s.P50Min, s.P50Max, s.P99Min, s.P99Max = r.Handoff.P50, r.Handoff.P50, r.Handoff.P99, r.Handoff.P99
-			s.RatioMin, s.RatioMax, s.RateMin, s.RateMax = r.RatioP99, r.RatioP99, r.RatioToIdeal, r.RatioToIdeal
-		}
+	first := runs[0]
+	s := handoffSpread{
+		P50Min: first.Handoff.P50, P50Max: first.Handoff.P50, P99Min: first.Handoff.P99, P99Max: first.Handoff.P99,
+		RatioMin: first.RatioP99, RatioMedian: medianRun(runs).RatioP99, RatioMax: first.RatioP99,
+		RateMin: first.RatioToIdeal, RateMax: first.RatioToIdeal,
+	}
+	for _, r := range runs {
 		s.P50Min, s.P50Max = min(s.P50Min, r.Handoff.P50), max(s.P50Max, r.Handoff.P50)
 		s.P99Min, s.P99Max = min(s.P99Min, r.Handoff.P99), max(s.P99Max, r.Handoff.P99)
 		s.RatioMin, s.RatioMax = min(s.RatioMin, r.RatioP99), max(s.RatioMax, r.RatioP99)
